@@ -1,0 +1,1 @@
+"""Agent bots and their inbox assignments."""

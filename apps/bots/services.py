@@ -1,0 +1,53 @@
+"""Agent bot writes: creating bots through the CX API and assigning them to inboxes."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from apps.cx.client import Actor, CxClient
+from apps.cx.exceptions import CxError
+from apps.cx.hooks import hook_url, new_hook_secret
+from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields, with_answer
+from apps.cx.models import Tenant
+from apps.cx.redaction import redact_text
+from apps.inboxes.models import Inbox
+
+from .models import AgentBot, AgentBotAssignment
+
+
+def agent_bot_create(
+    *, tenant: Tenant, actor: Actor, name: str, description: str = "", outgoing_url: str | None = None
+) -> AgentBot:
+    """Creates the bot remotely; without ``outgoing_url`` its events come to this console's bot endpoint."""
+    secret_hash = ""
+    if not outgoing_url:
+        secret, secret_hash = new_hook_secret()
+        outgoing_url = hook_url("bot", secret)
+    bot = AgentBot.objects.create(
+        tenant=tenant, name=name, description=description, outgoing_url=redact_text(outgoing_url),
+        hook_secret_hash=secret_hash,
+    )
+    try:
+        answer = CxClient(tenant, actor=actor).create_agent_bot(
+            name=name, description=description, outgoing_url=outgoing_url
+        )
+        update_fields(bot, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
+    except CxError as exc:
+        mark_sync_error(bot, exc)
+        raise
+    return with_answer(bot, answer)
+
+
+def agent_bot_assign(*, bot: AgentBot, inbox: Inbox, actor: Actor) -> AgentBotAssignment:
+    """Makes ``bot`` answer ``inbox`` (replacing any bot it had)."""
+    if bot.tenant_id != inbox.tenant_id:
+        raise ValueError("The bot and the inbox belong to different tenants.")
+    if not bot.remote_id or not inbox.remote_id:
+        raise ValueError("Both the bot and the inbox must exist remotely before they can be assigned.")
+    answer = CxClient(bot.tenant, actor=actor).assign_agent_bot(inbox_id=inbox.remote_id, agent_bot_id=bot.remote_id)
+    with transaction.atomic():
+        assignment, _ = AgentBotAssignment.objects.update_or_create(
+            inbox=inbox,
+            defaults={"bot": bot, "assigned_by": actor.label, "assigned_by_user_id": actor.user_id},
+        )
+    return with_answer(assignment, answer)

@@ -1,0 +1,1 @@
+"""Customer contacts pushed to the CX API."""

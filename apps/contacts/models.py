@@ -1,0 +1,18 @@
+"""Customer contacts, created from the console and pushed to the CX API."""
+
+from django.db import models
+
+from apps.cx.models import RemoteObject
+
+
+class Contact(RemoteObject):
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True, db_index=True)
+    phone_number = models.CharField(max_length=20, blank=True, db_index=True, help_text="E.164, e.g. +14155550123.")
+    inbox = models.ForeignKey("inboxes.Inbox", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta(RemoteObject.Meta):
+        ordering = ["tenant", "name"]
+
+    def __str__(self) -> str:
+        return self.name or self.email or f"Contact {self.remote_id}"

@@ -1,0 +1,29 @@
+"""Contact writes: creating a customer's contact locally and pushing it to the CX API."""
+
+from __future__ import annotations
+
+from apps.cx.client import Actor, CxClient
+from apps.cx.exceptions import CxError
+from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields, with_answer
+from apps.cx.models import Tenant
+from apps.inboxes.models import Inbox
+
+from .models import Contact
+
+
+def contact_create(
+    *, tenant: Tenant, actor: Actor, name: str, email: str, phone_number: str, inbox: Inbox
+) -> Contact:
+    """Saves the contact first so a remote refusal leaves it visible with the API's reason."""
+    if not inbox.remote_id:
+        raise ValueError("The inbox must exist remotely before a contact can be created in it.")
+    contact = Contact.objects.create(tenant=tenant, name=name, email=email, phone_number=phone_number, inbox=inbox)
+    try:
+        answer = CxClient(tenant, actor=actor).create_contact(
+            name=name, email=email, phone_number=phone_number, inbox_id=inbox.remote_id
+        )
+        update_fields(contact, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
+    except CxError as exc:
+        mark_sync_error(contact, exc)
+        raise
+    return with_answer(contact, answer)

@@ -1,0 +1,1 @@
+"""The CX API boundary: client, token cache, tenants and the API call log."""

@@ -1,0 +1,166 @@
+"""The operator CLI: ``manage.py cx SUBCOMMAND`` calls the CX API and prints its JSON answer."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from apps.bots.models import AgentBot
+from apps.bots.services import agent_bot_assign, agent_bot_create
+from apps.callbacks.services import queue_callback_place_now
+from apps.contacts.models import Contact
+from apps.contacts.services import contact_create
+from apps.conversations.models import Conversation, MessageType
+from apps.conversations.services import (
+    conversation_deliver_to_agent,
+    conversation_finish,
+    conversation_start,
+    message_send,
+)
+from apps.cx.client import Actor
+from apps.cx.exceptions import CxError
+from apps.cx.mirror import get_or_reference
+from apps.cx.models import Tenant
+from apps.cx.services import UnknownTenant, agent_call_place, tenant_resolve
+from apps.inboxes.models import Inbox
+from apps.inboxes.services import inbox_sync
+from apps.webhooks.models import WebhookEvent
+from apps.webhooks.services import webhook_subscription_create
+
+
+class CliError(Exception):
+    pass
+
+
+class Command(BaseCommand):
+    help = "Call the CX API from the command line. Ids are the vendor's ids; output is the API's JSON answer."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        tenant = argparse.ArgumentParser(add_help=False)
+        tenant.add_argument("--tenant", metavar="DOMAIN", help="tenant domain (default: CX_TENANT_DOMAIN)")
+        sub = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True,
+                                    parser_class=type(parser))
+
+        def add(name: str, help_text: str) -> argparse.ArgumentParser:
+            return sub.add_parser(name, help=help_text, parents=[tenant], called_from_command_line=True)
+
+        p = add("queue-call", "ring DESTINATION and put the answered call in queue NAME")
+        p.add_argument("--queue", required=True, metavar="NAME")
+        p.add_argument("--destination", required=True, metavar="NUMBER")
+        p = add("agent-call", "place an outbound call for agent NAME")
+        p.add_argument("--agent", required=True, metavar="NAME")
+        p.add_argument("--destination", required=True, metavar="NUMBER")
+        add("inboxes", "list the tenant's inboxes (and refresh the local mirror)")
+        p = add("create-bot", "create an agent bot")
+        p.add_argument("--name", required=True)
+        p.add_argument("--description", default="")
+        p.add_argument("--outgoing-url", metavar="URL", help="default: this console's bot endpoint")
+        p = add("assign-bot", "assign an agent bot to an inbox")
+        p.add_argument("--inbox", required=True, metavar="ID")
+        p.add_argument("--bot", required=True, metavar="ID")
+        p = add("create-webhook", "register a webhook (default: this console's ingest endpoint, both events)")
+        p.add_argument("--url")
+        p.add_argument("--subscription", action="append", choices=WebhookEvent.values, metavar="EVENT",
+                       help="repeatable; default: conversation_created and message_created")
+        p = add("create-contact", "create a contact in an inbox")
+        p.add_argument("--name", required=True)
+        p.add_argument("--email", required=True)
+        p.add_argument("--phone", required=True, metavar="E164")
+        p.add_argument("--inbox", required=True, metavar="ID")
+        p = add("start-conversation", "start a conversation for a contact")
+        p.add_argument("--contact", required=True, metavar="ID")
+        p.add_argument("--inbox", required=True, metavar="ID")
+        p.add_argument("--source-id", help="default: the contact's email")
+        p.add_argument("--priority", type=int, default=0, choices=range(0, 5), metavar="0-4")
+        p.add_argument("--message", required=True, metavar="TEXT")
+        p = add("send-message", "send a message into a conversation")
+        p.add_argument("--conversation", required=True, metavar="ID")
+        p.add_argument("--content", required=True, metavar="TEXT")
+        direction = p.add_mutually_exclusive_group()
+        direction.add_argument("--incoming", dest="message_type", action="store_const", const="incoming",
+                               help="as the customer")
+        direction.add_argument("--outgoing", dest="message_type", action="store_const", const="outgoing",
+                               help="as the bot (default)")
+        p.add_argument("--bot", metavar="ID", help="the agent bot that speaks")
+        p = add("deliver-to-agent", "hand a conversation to a human agent")
+        p.add_argument("--conversation", required=True, metavar="ID")
+        p = add("finish", "close a conversation")
+        p.add_argument("--conversation", required=True, metavar="ID")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        subcommand = options["subcommand"]
+        try:
+            tenant = tenant_resolve(domain=options.get("tenant"))
+            actor = Actor.system(f"cli:{getpass.getuser()}")
+            handler = getattr(self, "do_" + subcommand.replace("-", "_"))
+            answer = handler(tenant, actor, options)
+        except (CxError, CliError, UnknownTenant, ValueError) as exc:
+            message = exc.message if isinstance(exc, CxError) else str(exc)
+            self.stderr.write(f"cx {subcommand}: {message}".replace("\n", " "))
+            sys.exit(1)
+        self.stdout.write(json.dumps(answer, indent=2, default=str))
+
+    # -- subcommands: each returns the API's answer ----------------------------------------------
+    def do_queue_call(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        return queue_callback_place_now(
+            tenant=tenant, actor=actor, queue_name=o["queue"], destination=o["destination"]
+        ).api_answer
+
+    def do_agent_call(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        return agent_call_place(tenant=tenant, actor=actor, agent_name=o["agent"], destination=o["destination"])
+
+    def do_inboxes(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        return [inbox.remote_data for inbox in inbox_sync(tenant=tenant, actor=actor)]
+
+    def do_create_bot(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        return agent_bot_create(
+            tenant=tenant, actor=actor, name=o["name"], description=o["description"], outgoing_url=o["outgoing_url"]
+        ).api_answer
+
+    def do_assign_bot(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        bot = get_or_reference(AgentBot, tenant, o["bot"])
+        inbox = get_or_reference(Inbox, tenant, o["inbox"])
+        return agent_bot_assign(bot=bot, inbox=inbox, actor=actor).api_answer
+
+    def do_create_webhook(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        return webhook_subscription_create(
+            tenant=tenant, actor=actor, url=o["url"], subscriptions=o["subscription"]
+        ).api_answer
+
+    def do_create_contact(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        inbox = get_or_reference(Inbox, tenant, o["inbox"])
+        return contact_create(
+            tenant=tenant, actor=actor, name=o["name"], email=o["email"], phone_number=o["phone"], inbox=inbox
+        ).api_answer
+
+    def do_start_conversation(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        contact = get_or_reference(Contact, tenant, o["contact"])
+        inbox = get_or_reference(Inbox, tenant, o["inbox"])
+        if not (o["source_id"] or contact.email):
+            raise CliError("--source-id is needed: this console does not know contact "
+                           f"{o['contact']}'s email (it was not created here).")
+        return conversation_start(
+            contact=contact, inbox=inbox, actor=actor, initial_message=o["message"], priority=o["priority"],
+            source_id=o["source_id"],
+        ).api_answer
+
+    def do_send_message(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        conversation = get_or_reference(Conversation, tenant, o["conversation"])
+        bot = get_or_reference(AgentBot, tenant, o["bot"]) if o["bot"] else None
+        return message_send(
+            conversation=conversation, actor=actor, content=o["content"],
+            message_type=o["message_type"] or MessageType.OUTGOING, bot=bot,
+        ).api_answer
+
+    def do_deliver_to_agent(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        conversation = get_or_reference(Conversation, tenant, o["conversation"])
+        return conversation_deliver_to_agent(conversation=conversation, actor=actor).api_answer
+
+    def do_finish(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        conversation = get_or_reference(Conversation, tenant, o["conversation"])
+        return conversation_finish(conversation=conversation, actor=actor).api_answer

@@ -1,0 +1,183 @@
+"""`make run`: the web server, a Celery worker, celery beat and the API stand-in, stopped together by Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from apps.cx.services import tenant_resolve
+
+DEMO_USERNAME = "supervisor"
+STOP_GRACE_SECONDS = 10
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: a child gets SIGTERM if this supervisor dies, even by SIGKILL, so nothing is left running."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    os.setsid()  # own process group: the terminal's Ctrl-C reaches only the supervisor, which stops us in order
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    process: subprocess.Popen[str] | None = None
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+class Command(BaseCommand):
+    help = "Run the whole console: web server, Celery worker and beat, and (by default) the local API stand-in."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+        parser.add_argument("--sandbox-port", type=int, default=settings.CX_SANDBOX_PORT)
+        parser.add_argument("--no-sandbox", action="store_true",
+                            help="do not start the local API stand-in (CX_API_BASE_URL points at a real tenant)")
+        parser.add_argument("--no-demo-traffic", action="store_true", help="the stand-in plays no customers")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.children: list[Child] = []
+        self.stopping = threading.Event()
+        port, sandbox_port = options["port"], options["sandbox_port"]
+        use_sandbox = not options["no_sandbox"]
+        tenant = tenant_resolve()
+        self._ensure_periodic_tasks()
+        login = self._demo_login() if settings.DEMO_MODE else None
+
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PORT": str(port)}
+        if use_sandbox:
+            env["CX_SANDBOX_PORT"] = str(sandbox_port)
+        python = sys.executable
+        celery = [python, "-m", "celery", "-A", "cxconsole"]
+        if use_sandbox:
+            sandbox_args = ["--port", str(sandbox_port), "--seed-tenant", tenant.domain]
+            if not options["no_demo_traffic"]:
+                sandbox_args.append("--demo")
+            self.children.append(Child("sandbox", [python, "manage.py", "cx_sandbox", *sandbox_args]))
+        self.children += [
+            Child("web", [python, "-m", "gunicorn", "cxconsole.wsgi", "--bind", f"127.0.0.1:{port}",
+                          "--workers", "2", "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5"]),
+            Child("worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2",
+                             "--hostname", f"worker-{port}@%h"]),
+            Child("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", str(settings.VAR_DIR / "beat")]),
+        ]
+
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            for child in self.children:
+                self._start(child, env)
+            if use_sandbox:
+                self._wait_for(f"http://127.0.0.1:{sandbox_port}/_sandbox/health", "the API stand-in")
+            self._wait_for(f"http://127.0.0.1:{port}/healthz", "the web server")
+            if use_sandbox:
+                # First look at the demo tenant's inboxes, through the worker like any other sync.
+                from apps.inboxes.tasks import inbox_sync_task
+
+                inbox_sync_task.delay(tenant.pk)
+            self._banner(port, login, use_sandbox, sandbox_port)
+            self._supervise()
+        finally:
+            self._stop_all()
+
+    # -- set-up ----------------------------------------------------------------------------------------------
+    def _demo_login(self) -> tuple[str, str]:
+        """A supervisor login for the demo; a new password each start, so none is ever stored in clear."""
+        password = secrets.token_urlsafe(9)
+        user, _ = get_user_model().objects.get_or_create(username=DEMO_USERNAME, defaults={"email": ""})
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        return DEMO_USERNAME, password
+
+    def _ensure_periodic_tasks(self) -> None:
+        every_15_min, _ = IntervalSchedule.objects.get_or_create(every=15, period=IntervalSchedule.MINUTES)
+        PeriodicTask.objects.get_or_create(
+            name="Sync inboxes of every tenant",
+            defaults={"task": "inboxes.sync_all", "interval": every_15_min},
+        )
+
+    # -- children ----------------------------------------------------------------------------------------------
+    def _start(self, child: Child, env: dict[str, str]) -> None:
+        child.process = subprocess.Popen(
+            child.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            preexec_fn=_die_with_parent, cwd=settings.BASE_DIR,
+        )
+        threading.Thread(target=self._pump, args=(child,), daemon=True).start()
+
+    def _pump(self, child: Child) -> None:
+        assert child.process and child.process.stdout
+        width = max(len(c.name) for c in self.children)
+        for line in child.process.stdout:
+            sys.stdout.write(f"{child.name:<{width}} | {line}")
+            sys.stdout.flush()
+
+    def _wait_for(self, url: str, what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            self._check_children()
+            try:
+                if requests.get(url, timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        if not self.stopping.is_set():
+            raise CommandError(f"{what} did not come up at {url}")
+
+    def _check_children(self) -> None:
+        for child in self.children:
+            if child.process and child.process.poll() is not None and not self.stopping.is_set():
+                raise CommandError(f"{child.name} exited with status {child.process.returncode}; stopping the rest.")
+
+    def _supervise(self) -> None:
+        while not self.stopping.wait(0.5):
+            self._check_children()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.stopping.set()
+
+    def _stop_all(self) -> None:
+        self.stopping.set()
+        running = [c for c in self.children if c.process and c.process.poll() is None]
+        for child in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signal.SIGTERM)  # type: ignore[union-attr]
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in running:
+            assert child.process
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+        if running:
+            self.stdout.write("CX Console stopped; nothing left running.")
+
+    def _banner(self, port: int, login: tuple[str, str] | None, use_sandbox: bool, sandbox_port: int) -> None:
+        lines = ["", "=" * 64, f"  CX Console is up:  http://127.0.0.1:{port}/admin/"]
+        if login:
+            lines.append(f"  Demo login:        {login[0]} / {login[1]}")
+        if use_sandbox:
+            lines.append(f"  API stand-in:      http://127.0.0.1:{sandbox_port}/cx/api/v1/  (demo tenant "
+                         f"{settings.CX_TENANT_DOMAIN})")
+        lines += ["  Stop everything:   Ctrl-C", "=" * 64, ""]
+        self.stdout.write("\n".join(lines))
+        self.stdout.flush()

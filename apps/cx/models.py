@@ -1,0 +1,114 @@
+"""Tenants, the API call log, and the abstract base every mirrored CX object shares."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Tenant(models.Model):
+    """A CX tenant (``acme.cx.sangoma.com``); every mirrored object belongs to one."""
+
+    domain = models.CharField(
+        "tenant domain",
+        max_length=253,
+        unique=True,
+        help_text="As the API expects it in tenant_domain, e.g. acme.cx.sangoma.com.",
+    )
+    name = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Paris.")
+    default_region = models.CharField(
+        max_length=2,
+        default="US",
+        help_text="ISO country code used to read phone numbers written without a country prefix.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.name or self.domain
+
+
+class SyncState(models.TextChoices):
+    LOCAL = "local", "Local only"
+    SYNCED = "synced", "In sync"
+    REFERENCED = "referenced", "Known by id only"
+    ERROR = "error", "Remote error"
+
+
+class SyncSource(models.TextChoices):
+    API = "api", "API answer"
+    WEBHOOK = "webhook", "Webhook event"
+    REFERENCE = "reference", "Referenced by id"
+
+
+class RemoteObject(models.Model):
+    """Fields every local mirror of a remote CX object carries."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    # Vendor ids are kept as text: the API sends them as numbers or strings.
+    remote_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    remote_data = models.JSONField(default=dict, blank=True, help_text="The last answer or event body seen.")
+    sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.LOCAL)
+    sync_source = models.CharField(max_length=16, choices=SyncSource.choices, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    sync_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "remote_id"],
+                condition=models.Q(remote_id__isnull=False),
+                name="%(app_label)s_%(class)s_unique_remote_id",
+            )
+        ]
+
+
+class ApiCallOutcome(models.TextChoices):
+    OK = "ok", "OK"
+    REJECTED = "rejected", "Rejected (4xx)"
+    AUTH = "auth", "Authentication refused"
+    RATE_LIMITED = "rate_limited", "Rate limited"
+    SERVER_ERROR = "server_error", "Server error (5xx)"
+    NOT_SENT = "not_sent", "Not sent (connection failed)"
+    UNKNOWN = "unknown", "Unknown (no answer)"
+    BAD_RESPONSE = "bad_response", "Unreadable answer"
+
+
+class ApiCall(models.Model):
+    """One HTTP attempt against the CX API (or its token endpoint), as sent and as answered."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="api_calls")
+    # All attempts of one logical call (retries, token refresh, path fallback) share a group id.
+    group_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    operation = models.CharField(max_length=64, db_index=True)
+    triggered_by = models.CharField(max_length=200, help_text="Who or what made the call: user, CLI, task.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=ApiCallOutcome.choices, db_index=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    request_body = models.JSONField(null=True, blank=True, help_text="Secrets redacted.")
+    response_body = models.TextField(blank=True, help_text="Capped; secrets redacted.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API call"
+
+    def __str__(self) -> str:
+        status = self.status_code or self.get_outcome_display()
+        return f"{self.method} {self.path} → {status}"

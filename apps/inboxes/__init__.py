@@ -1,0 +1,1 @@
+"""Inboxes mirrored from the CX API."""

@@ -1,0 +1,9 @@
+"""App config for inboxes."""
+
+from django.apps import AppConfig
+
+
+class InboxesConfig(AppConfig):
+    name = "apps.inboxes"
+    label = "inboxes"
+    verbose_name = "Inboxes"

@@ -1,0 +1,1 @@
+"""Webhook subscriptions registered with the CX API."""

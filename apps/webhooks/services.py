@@ -1,0 +1,36 @@
+"""Webhook subscription writes: registering this console (or another URL) for CX events."""
+
+from __future__ import annotations
+
+from apps.cx.client import Actor, CxClient
+from apps.cx.exceptions import CxError
+from apps.cx.hooks import hook_url, new_hook_secret
+from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields, with_answer
+from apps.cx.models import Tenant
+from apps.cx.redaction import redact_text
+
+from .models import DEFAULT_SUBSCRIPTIONS, WebhookEvent, WebhookSubscription
+
+
+def webhook_subscription_create(
+    *, tenant: Tenant, actor: Actor, url: str | None = None, subscriptions: list[str] | None = None
+) -> WebhookSubscription:
+    """Registers a webhook; by default this console's own ingest endpoint for both documented events."""
+    events = list(subscriptions or DEFAULT_SUBSCRIPTIONS)
+    unknown = sorted(set(events) - set(WebhookEvent.values))
+    if unknown:
+        raise ValueError(f"Unknown webhook event(s): {', '.join(unknown)}")
+    secret_hash = ""
+    if not url:
+        secret, secret_hash = new_hook_secret()
+        url = hook_url("webhook", secret)
+    subscription = WebhookSubscription.objects.create(
+        tenant=tenant, url=redact_text(url), subscriptions=events, hook_secret_hash=secret_hash
+    )
+    try:
+        answer = CxClient(tenant, actor=actor).create_webhook(url=url, subscriptions=events)
+        update_fields(subscription, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
+    except CxError as exc:
+        mark_sync_error(subscription, exc)
+        raise
+    return with_answer(subscription, answer)

@@ -1,0 +1,185 @@
+"""CX Console settings: one module, every deployment difference comes from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Everything the embedded default writes (SQLite, broker folders, cache) lives here, git-ignored.
+VAR_DIR = Path(environ.Env().str("CX_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+# A developer's .env is read when present; the process environment always wins over it.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# ------------------------------------------------------------------------------
+# Core
+# ------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# The embedded default (nothing configured) is the demo: no database or broker URL set.
+DEMO_MODE = env.bool("CX_DEMO_MODE", default="DATABASE_URL" not in env)
+_INSECURE_DEV_KEY = "django-insecure-cx-console-demo-key-only-for-the-embedded-default"
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=_INSECURE_DEV_KEY if (DEBUG or DEMO_MODE) else "")
+if not SECRET_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DATABASE_URL is set (production form).")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "simple_history",
+    "apps.cx",
+    "apps.inboxes",
+    "apps.bots",
+    "apps.contacts",
+    "apps.conversations",
+    "apps.callbacks",
+    "apps.webhooks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's static files from gunicorn too, so the demo needs no separate web server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "cxconsole.urls"
+WSGI_APPLICATION = "cxconsole.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ------------------------------------------------------------------------------
+# Database and cache
+# ------------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let the web server, the worker and beat share one SQLite file.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The API token cache must be shared by every process (web, worker, beat): the database cache by
+# default, Redis in production form. Never a per-process memory cache.
+CACHES = {"default": env.cache("CACHE_URL", default="dbcache://cx_cache")}
+
+# ------------------------------------------------------------------------------
+# Auth, i18n, static
+# ------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+LOGIN_URL = "admin:login"
+
+# ------------------------------------------------------------------------------
+# Celery
+# ------------------------------------------------------------------------------
+# Embedded default: kombu's filesystem transport, which needs no server; production: Redis.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "control_folder": str(_broker_dir / "control"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    # Tasks are short; a visibility timeout longer than any of them avoids double execution on Redis.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# Progress lives in our own rows; nothing reads Celery's result backend.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+
+# ------------------------------------------------------------------------------
+# The CX API
+# ------------------------------------------------------------------------------
+CX_SANDBOX_PORT = env.int("CX_SANDBOX_PORT", default=8001)
+_sandbox_url = f"http://127.0.0.1:{CX_SANDBOX_PORT}"
+CX_API_BASE_URL = env.str("CX_API_BASE_URL", default=f"{_sandbox_url}/cx/api/v1/")
+CX_TOKEN_URL = env.str("CX_TOKEN_URL", default=f"{_sandbox_url}/oauth/token")
+CX_CLIENT_ID = env.str("CX_CLIENT_ID", default="demo-client" if DEMO_MODE else "")
+CX_CLIENT_SECRET = env.str("CX_CLIENT_SECRET", default="demo-secret" if DEMO_MODE else "")
+CX_TENANT_DOMAIN = env.str("CX_TENANT_DOMAIN", default="demo.cx.sangoma.com")
+CX_SCOPES = env.list("CX_SCOPES", default=["cx.queue-calls", "cx.agent-calls", "cx.digital-interactions"])
+# Seconds before a token's expiry at which it is treated as expired and fetched anew.
+CX_TOKEN_EXPIRY_MARGIN = env.int("CX_TOKEN_EXPIRY_MARGIN", default=300)
+CX_CONNECT_TIMEOUT = env.float("CX_CONNECT_TIMEOUT", default=3.05)
+CX_READ_TIMEOUT = env.float("CX_READ_TIMEOUT", default=15.0)
+# Attempts for a request that is safe to repeat (GETs, and POSTs that surely did not reach the API).
+CX_MAX_ATTEMPTS = env.int("CX_MAX_ATTEMPTS", default=4)
+CX_BACKOFF_BASE = env.float("CX_BACKOFF_BASE", default=0.5)
+CX_BACKOFF_MAX = env.float("CX_BACKOFF_MAX", default=30.0)
+# The vendor has renamed endpoints before: each path can be overridden, e.g.
+# CX_API_PATHS=create_agent_bot=digital-interactions/agent-bot/,assign_agent_bot=...
+CX_API_PATHS = env.dict("CX_API_PATHS", default={})
+# Older names tried once when the current path answers 404 (see apps/cx/paths.py).
+CX_API_FALLBACK_PATHS = env.dict("CX_API_FALLBACK_PATHS", default={})
+# Response bodies kept on an API call row are capped at this many characters.
+CX_API_LOG_BODY_CAP = env.int("CX_API_LOG_BODY_CAP", default=10_000)
+# The address the vendor reaches this console at: webhook and agent-bot callback URLs start here.
+CONSOLE_PUBLIC_URL = env.str("CONSOLE_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
+
+# ------------------------------------------------------------------------------
+# Logging
+# ------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # urllib3 logs full URLs and headers at DEBUG; keep it quiet so nothing secret leaks.
+        "urllib3": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,21 @@
+"""Top-level URL routes: the admin is the console; health for process supervisors."""
+
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.views.generic import RedirectView
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ok": True})
+
+
+admin.site.site_header = "CX Console"
+admin.site.site_title = "CX Console"
+admin.site.index_title = "Contact-center operations"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("healthz", health, name="health"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole suite, as `make test` runs it: migration check, unit tests on SQLite, then the integration
+# tests against PostgreSQL, Redis and a real Celery worker (skipped with a reason where those are absent,
+# never skipped under CI=true). Prints one total line at the end.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+mkdir -p var/test-reports
+what="${1:-all}"
+
+status=0
+if [ "$what" = all ]; then
+  echo "== migrations are up to date"
+  DJANGO_SETTINGS_MODULE=cxconsole.settings_test $PY manage.py makemigrations --check --dry-run >/dev/null \
+    || { echo "Model changes without a migration: run manage.py makemigrations"; status=1; }
+
+  echo "== unit tests (SQLite, eager tasks, the API stand-in over HTTP)"
+  $PY -m pytest tests --ignore=tests/integration --junitxml=var/test-reports/unit.xml -q || status=1
+fi
+
+echo "== integration tests (PostgreSQL, Redis, a real Celery worker)"
+DATABASE_URL="${CX_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" \
+CELERY_BROKER_URL="${CX_TEST_BROKER_URL:-redis://127.0.0.1:6379/15}" \
+CACHE_URL="${CX_TEST_CACHE_URL:-redis://127.0.0.1:6379/14}" \
+DJANGO_SECRET_KEY="integration-tests-only" \
+DJANGO_SETTINGS_MODULE=cxconsole.settings \
+  $PY -m pytest tests/integration --ds=cxconsole.settings --junitxml=var/test-reports/integration.xml -q \
+  || status=1
+
+$PY scripts/test_totals.py var/test-reports/*.xml || status=1
+exit $status

@@ -1,0 +1,48 @@
+"""Shared fixtures: the local API stand-in as a real process, and the tenant the tests act for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+
+from apps.cx.client import Actor
+from apps.cx.models import Tenant
+from apps.cx.sandbox_client import SandboxControl, SandboxProcess, start_sandbox_process
+from apps.cx.services import tenant_resolve
+
+SANDBOX_CLIENT_ID = "test-client"
+SANDBOX_CLIENT_SECRET = "test-secret"
+
+
+@pytest.fixture(scope="session")
+def sandbox_process() -> Iterator[SandboxProcess]:
+    process = start_sandbox_process(client_id=SANDBOX_CLIENT_ID, client_secret=SANDBOX_CLIENT_SECRET)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_process: SandboxProcess, settings, db) -> Iterator[SandboxControl]:
+    """A clean stand-in with the default tenant and its three inboxes; the console pointed at it."""
+    control = sandbox_process.control
+    control.reset()
+    control.add_tenant(settings.CX_TENANT_DOMAIN)
+    settings.CX_API_BASE_URL = sandbox_process.api_base_url
+    settings.CX_TOKEN_URL = sandbox_process.token_url
+    settings.CX_CLIENT_ID = SANDBOX_CLIENT_ID
+    settings.CX_CLIENT_SECRET = SANDBOX_CLIENT_SECRET
+    cache.clear()
+    yield control
+    control.clear_faults()
+
+
+@pytest.fixture
+def tenant(db) -> Tenant:
+    return tenant_resolve()
+
+
+@pytest.fixture
+def actor() -> Actor:
+    return Actor.system("test")

@@ -1,0 +1,124 @@
+"""Integration tests: PostgreSQL, Redis and a real Celery worker process, in production form.
+
+`make test` runs this folder in a second pass with DATABASE_URL, CELERY_BROKER_URL and CACHE_URL pointing
+at 127.0.0.1. Where those services do not answer, every test here is skipped with the reason; under
+CI=true that is an error instead, because CI machines have them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.conftest import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def _answers(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _missing_services() -> str | None:
+    database = os.environ.get("DATABASE_URL", "")
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if not database.startswith(("postgres://", "postgresql://")) or not broker.startswith("redis://"):
+        return "integration tests need DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis); `make test` sets them"
+    if not _answers(database, 5432):
+        return f"PostgreSQL does not answer at {urlparse(database).netloc}"
+    if not _answers(broker, 6379):
+        return f"Redis does not answer at {urlparse(broker).netloc}"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = _missing_services()
+    for item in items:
+        item.add_marker(pytest.mark.integration)
+        if missing:
+            if os.environ.get("CI", "").lower() == "true":
+                raise pytest.UsageError(f"CI=true, and integration tests cannot run: {missing}")
+            item.add_marker(pytest.mark.skip(reason=missing))
+
+
+@pytest.fixture(scope="session")
+def redis_flushed() -> None:
+    """Starts from an empty broker and cache: a task left from an earlier run must not execute here."""
+    import redis
+
+    for url in (os.environ["CELERY_BROKER_URL"], os.environ.get("CACHE_URL", "")):
+        if url.startswith("redis://"):
+            redis.Redis.from_url(url).flushdb()
+
+
+def worker_env(sandbox_process) -> dict[str, str]:
+    """The environment a child process needs to share this test session's database, broker and stand-in."""
+    db = settings.DATABASES["default"]
+    test_db_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {
+        **os.environ,
+        "DATABASE_URL": test_db_url,
+        "CX_API_BASE_URL": sandbox_process.api_base_url,
+        "CX_TOKEN_URL": sandbox_process.token_url,
+        "CX_CLIENT_ID": SANDBOX_CLIENT_ID,
+        "CX_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+        "CX_TENANT_DOMAIN": settings.CX_TENANT_DOMAIN,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, redis_flushed, sandbox_process) -> Iterator[subprocess.Popen[str]]:
+    """A real `celery worker` process on Redis, using the session's PostgreSQL test database."""
+    assert connection.vendor == "postgresql"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "cxconsole", "worker", "--loglevel", "INFO", "--concurrency", "2",
+         "--hostname", f"integration-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
+        cwd=BASE_DIR, env=worker_env(sandbox_process), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    ready = threading.Event()
+    output: list[str] = []
+
+    def pump() -> None:
+        assert process.stdout
+        for line in process.stdout:
+            output.append(line)
+            if "ready." in line:
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(60):
+        process.kill()
+        pytest.fail("The Celery worker did not start:\n" + "".join(output[-40:]))
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    return predicate()
