@@ -8,8 +8,20 @@ PY=.venv/bin/python
 mkdir -p var/test-reports
 what="${1:-all}"
 
+ensure_chromium() {
+  # Browser tests drive Debian's Chromium; install it when missing and we may (root), else they skip.
+  command -v chromium >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing Debian's chromium for the browser tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >var/chromium-install.log 2>&1 \
+      || echo "   could not install chromium (see var/chromium-install.log); browser tests will say so"
+  fi
+}
+
 status=0
 if [ "$what" = all ]; then
+  rm -f var/test-reports/*.xml
+  ensure_chromium
   echo "== migrations are up to date"
   DJANGO_SETTINGS_MODULE=cxconsole.settings_test $PY manage.py makemigrations --check --dry-run >/dev/null \
     || { echo "Model changes without a migration: run manage.py makemigrations"; status=1; }
@@ -18,6 +30,7 @@ if [ "$what" = all ]; then
   $PY -m pytest tests --ignore=tests/integration --junitxml=var/test-reports/unit.xml -q || status=1
 fi
 
+rm -f var/test-reports/integration.xml
 echo "== integration tests (PostgreSQL, Redis, a real Celery worker)"
 DATABASE_URL="${CX_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" \
 CELERY_BROKER_URL="${CX_TEST_BROKER_URL:-redis://127.0.0.1:6379/15}" \

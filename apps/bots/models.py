@@ -1,5 +1,7 @@
 """Agent bots created through the CX API, and which inboxes they answer."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -31,6 +33,8 @@ class AgentBotAssignment(models.Model):
     assigned_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+
+    api_answer: Any = None  # not stored; see RemoteObject.api_answer
 
     class Meta:
         verbose_name = "inbox assignment"

@@ -1,5 +1,7 @@
 """Queue callbacks: an outbound call that lands the answered customer in a queue."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -30,6 +32,8 @@ class QueueCallback(models.Model):
     placed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    api_answer: Any = None  # not stored; see RemoteObject.api_answer
 
     class Meta:
         ordering = ["-created_at"]

@@ -38,7 +38,7 @@ def queue_callback_place_now(*, tenant: Tenant, actor: Actor, queue_name: str, d
         callback, state=CallbackState.PLACED, placed_at=timezone.now(), remote_data=answer,
         remote_id=str(answer.get("id") or ""),
     )
-    callback.api_answer = answer  # type: ignore[attr-defined]
+    callback.api_answer = answer
     return callback
 
 

@@ -61,7 +61,7 @@ def conversation_fields(data: dict[str, Any]) -> dict[str, Any]:
     """Model fields present in a conversation object; absent ones are left out, not blanked."""
     fields: dict[str, Any] = {}
     status = status_from(data.get("status"))
-    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+    meta = data["meta"] if isinstance(data.get("meta"), dict) else {}
     assignee = meta.get("assignee")
     if status:
         fields["status"] = status

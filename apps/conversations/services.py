@@ -17,10 +17,10 @@ from .mapping import conversation_fields, message_fields
 from .models import Conversation, ConversationStatus, Holder, Message, MessageType
 
 
-def _client(conversation: Conversation, actor: Actor) -> CxClient:
+def _remote_id(conversation: Conversation) -> str:
     if not conversation.remote_id:
         raise ValueError("The conversation does not exist remotely.")
-    return CxClient(conversation.tenant, actor=actor)
+    return conversation.remote_id
 
 
 def _mirror_message(conversation: Conversation, answer: dict[str, Any]) -> Message:
@@ -82,8 +82,8 @@ def message_send(
 ) -> Message:
     """Sends ``content`` as the bot (outgoing) or as the customer (incoming, for testing)."""
     is_outgoing = message_type == MessageType.OUTGOING
-    answer = _client(conversation, actor).send_message(
-        conversation_id=conversation.remote_id,
+    answer = CxClient(conversation.tenant, actor=actor).send_message(
+        conversation_id=_remote_id(conversation),
         content=content,
         message_type=message_type,
         is_bot=True if is_outgoing else None,
@@ -96,14 +96,16 @@ def message_send(
 
 
 def conversation_deliver_to_agent(*, conversation: Conversation, actor: Actor) -> Conversation:
-    answer = _client(conversation, actor).deliver_to_agent(conversation_id=conversation.remote_id)
+    answer = CxClient(conversation.tenant, actor=actor).deliver_to_agent(conversation_id=_remote_id(conversation))
     return _apply_conversation_answer(
         conversation, answer, status=ConversationStatus.OPEN, holder=Holder.AGENT, last_activity_at=timezone.now()
     )
 
 
 def conversation_finish(*, conversation: Conversation, actor: Actor) -> Conversation:
-    answer = _client(conversation, actor).finish_conversation(conversation_id=conversation.remote_id)
+    answer = CxClient(conversation.tenant, actor=actor).finish_conversation(
+        conversation_id=_remote_id(conversation)
+    )
     now = timezone.now()
     return _apply_conversation_answer(
         conversation, answer, status=ConversationStatus.RESOLVED, holder=Holder.NOBODY, finished_at=now,

@@ -285,9 +285,9 @@ class CxClient:
                     )
                 failures += 1
                 if failures >= self.max_attempts:
-                    cls = CxUnknownOutcome if outcome.sent else CxUnavailable
-                    raise cls(f"The CX API could not be reached for {operation}: {outcome.error}",
-                              api_call_ids=tuple(self.api_call_ids))
+                    gone: type[CxError] = CxUnknownOutcome if outcome.sent else CxUnavailable
+                    raise gone(f"The CX API could not be reached for {operation}: {outcome.error}",
+                               api_call_ids=tuple(self.api_call_ids))
                 self._backoff(failures, None)
                 continue
             assert response is not None
@@ -318,8 +318,8 @@ class CxClient:
                 retry_after = _retry_after_seconds(response)
                 too_long = retry_after is not None and retry_after > settings.CX_BACKOFF_MAX
                 if failures >= self.max_attempts or too_long:
-                    cls = CxRateLimited if status == 429 else CxUnavailable
-                    raise cls(f"The CX API is not taking {operation} now: {message}", retry_after=retry_after,
+                    busy: type[CxRateLimited] | type[CxUnavailable] = CxRateLimited if status == 429 else CxUnavailable
+                    raise busy(f"The CX API is not taking {operation} now: {message}", retry_after=retry_after,
                               status_code=status, body=data, api_call_ids=ids)
                 self._backoff(failures, retry_after)
                 continue

@@ -13,6 +13,7 @@ from .exceptions import CxBadResponse, CxError
 from .models import RemoteObject, SyncSource, SyncState, Tenant
 
 M = TypeVar("M", bound=RemoteObject)
+AnyModel = TypeVar("AnyModel", bound=models.Model)
 
 
 def remote_id_of(answer: Any) -> str:
@@ -32,7 +33,7 @@ def synced_fields(answer: Any, *, source: str = SyncSource.API) -> dict[str, Any
     }
 
 
-def with_answer(obj: M, answer: Any) -> M:
+def with_answer(obj: AnyModel, answer: Any) -> AnyModel:
     """Attaches the API's answer to the returned row (not stored): callers like the CLI print it."""
     obj.api_answer = answer  # type: ignore[attr-defined]
     return obj
@@ -40,7 +41,7 @@ def with_answer(obj: M, answer: Any) -> M:
 
 def mark_sync_error(obj: RemoteObject, error: CxError) -> None:
     """Keeps the remote error on the row so the admin shows it; the row itself is not lost."""
-    type(obj).objects.filter(pk=obj.pk).update(
+    type(obj)._default_manager.filter(pk=obj.pk).update(
         sync_state=SyncState.ERROR, sync_error=error.message[:2000], updated_at=timezone.now()
     )
     obj.sync_state, obj.sync_error = SyncState.ERROR, error.message[:2000]
@@ -48,7 +49,7 @@ def mark_sync_error(obj: RemoteObject, error: CxError) -> None:
 
 def get_or_reference(model: type[M], tenant: Tenant, remote_id: str | int, **defaults: Any) -> M:
     """The local row for a vendor id, created as a bare reference when the console has not seen it yet."""
-    obj, _ = model.objects.get_or_create(
+    obj, _ = model._default_manager.get_or_create(
         tenant=tenant,
         remote_id=str(remote_id),
         defaults={"sync_state": SyncState.REFERENCED, "sync_source": SyncSource.REFERENCE, **defaults},

@@ -41,7 +41,7 @@ class Command(BaseCommand):
     help = "Call the CX API from the command line. Ids are the vendor's ids; output is the API's JSON answer."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        tenant = argparse.ArgumentParser(add_help=False)
+        tenant = CommandParser(add_help=False)
         tenant.add_argument("--tenant", metavar="DOMAIN", help="tenant domain (default: CX_TENANT_DOMAIN)")
         sub = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True,
                                     parser_class=type(parser))
