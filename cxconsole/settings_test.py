@@ -7,6 +7,9 @@ real Celery worker (see tests/integration/conftest.py).
 from .settings import *  # noqa: F403
 
 CELERY_TASK_ALWAYS_EAGER = True
+# The live server serves static files straight from the apps; no collectstatic before tests.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests point the client at their own stand-in; nothing must fall through to a real host.
 CX_API_BASE_URL = "http://127.0.0.1:9/cx/api/v1/"

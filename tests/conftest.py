@@ -28,6 +28,8 @@ def sandbox(sandbox_process: SandboxProcess, settings, db) -> Iterator[SandboxCo
     """A clean stand-in with the default tenant and its three inboxes; the console pointed at it."""
     control = sandbox_process.control
     control.reset()
+    # reset() keeps the configuration; a test that changed it must not leak into the next.
+    control.configure(token_ttl=3600, inbox_list_shape="payload", legacy_paths=False, webhook_secret=None)
     control.add_tenant(settings.CX_TENANT_DOMAIN)
     settings.CX_API_BASE_URL = sandbox_process.api_base_url
     settings.CX_TOKEN_URL = sandbox_process.token_url

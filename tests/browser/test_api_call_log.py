@@ -20,7 +20,7 @@ def test_supervisor_sees_the_cli_calls_in_the_read_only_log(sandbox, live_server
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == 3  # token, inbox list, webhook registration
     assert page.locator("text=create_webhook").count() >= 1
-    assert page.locator("a.addlink").count() == 0  # nobody adds to the log
+    assert page.locator(".object-tools a.addlink").count() == 0  # nobody adds to the log
 
     page.locator("#result_list tbody tr").first.locator("a").first.click()
     screenshot("api-call-detail")

@@ -1,0 +1,134 @@
+"""The /_sandbox/ control API: an unauthenticated loopback tool that tests and the demo use to steer the sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .errors import ApiError, Validator
+from .state import Outcome
+from .wire import Request, Response
+
+if TYPE_CHECKING:
+    from .core import Sandbox
+
+# Waiting for deliveries is capped so a forgotten receiver cannot hang a test run.
+MAX_DELIVERY_WAIT = 30.0
+
+Handler = Callable[["Sandbox", Request], Response]
+
+
+def _ok(_: Sandbox, __: Request) -> Response:
+    return Response(200, {"ok": True})
+
+
+def _reset(sandbox: Sandbox, _: Request) -> Response:
+    sandbox.reset()
+    return Response(200, {"ok": True})
+
+
+def _add_tenant(sandbox: Sandbox, request: Request) -> Response:
+    body = request.json_object()
+    v = Validator(body)
+    domain = v.text("tenant_domain")
+    secret = v.text("webhook_secret", required=False)
+    inboxes = body.get("inboxes")
+    if inboxes is not None and (
+        not isinstance(inboxes, list) or not all(isinstance(name, str) and name.strip() for name in inboxes)
+    ):
+        v.add("inboxes", "Must be a list of inbox names.")
+    v.check()
+    assert domain is not None
+    tenant, created = sandbox.state.ensure_tenant(domain, inboxes, secret)
+    return Response(201 if created else 200, tenant)
+
+
+def _state(sandbox: Sandbox, _: Request) -> Response:
+    return Response(200, sandbox.state.snapshot())
+
+
+def _requests(sandbox: Sandbox, request: Request) -> Response:
+    return Response(200, sandbox.requests.entries(request.query.get("path")))
+
+
+def _deliveries(sandbox: Sandbox, request: Request) -> Response:
+    wait = request.query.get("wait")
+    if wait:
+        try:
+            seconds = min(float(wait), MAX_DELIVERY_WAIT)
+        except ValueError:
+            raise ApiError.for_field(400, "wait", "Must be a number of seconds.", "invalid") from None
+        sandbox.events.wait_idle(seconds)
+    return Response(200, sandbox.events.log())
+
+
+def _show_faults(sandbox: Sandbox, _: Request) -> Response:
+    return Response(200, sandbox.faults.describe())
+
+
+def _set_faults(sandbox: Sandbox, request: Request) -> Response:
+    sandbox.faults.configure(request.json_object())
+    return Response(200, sandbox.faults.describe())
+
+
+def _clear_faults(sandbox: Sandbox, _: Request) -> Response:
+    sandbox.faults.clear()
+    return Response(200, sandbox.faults.describe())
+
+
+def _show_config(sandbox: Sandbox, _: Request) -> Response:
+    return Response(200, sandbox.config.public())
+
+
+def _set_config(sandbox: Sandbox, request: Request) -> Response:
+    sandbox.config.update(request.json_object())
+    return Response(200, sandbox.config.public())
+
+
+def _expire_tokens(sandbox: Sandbox, _: Request) -> Response:
+    sandbox.tokens.clear()
+    return Response(200, {"ok": True})
+
+
+def _answer(sandbox: Sandbox, outcome: Outcome) -> Response:
+    sandbox.deliver(outcome.deliveries)
+    return Response(outcome.status, outcome.body)
+
+
+def _customer_conversation(sandbox: Sandbox, request: Request) -> Response:
+    return _answer(sandbox, sandbox.state.customer_conversation(request.json_object()))
+
+
+def _customer_message(sandbox: Sandbox, request: Request) -> Response:
+    return _answer(sandbox, sandbox.state.customer_message(request.json_object()))
+
+
+ROUTES: dict[str, dict[str, Handler]] = {
+    "health": {"GET": _ok},
+    "reset": {"POST": _reset},
+    "tenants": {"POST": _add_tenant},
+    "state": {"GET": _state},
+    "requests": {"GET": _requests},
+    "deliveries": {"GET": _deliveries},
+    "faults": {"GET": _show_faults, "POST": _set_faults, "DELETE": _clear_faults},
+    "config": {"GET": _show_config, "POST": _set_config},
+    "tokens/expire": {"POST": _expire_tokens},
+    "customer-conversation": {"POST": _customer_conversation},
+    "customer-message": {"POST": _customer_message},
+}
+
+
+def handle(sandbox: Sandbox, request: Request) -> Response:
+    name = request.path.removeprefix("/_sandbox").strip("/")
+    methods = ROUTES.get(name)
+    try:
+        if methods is None:
+            raise ApiError(404, f"No control endpoint {request.path}")
+        handler = methods.get(request.method)
+        if handler is None:
+            raise ApiError(
+                405, f"Method {request.method} not allowed on {request.path}", headers={"Allow": ", ".join(methods)}
+            )
+        return handler(sandbox, request)
+    except ApiError as error:
+        return Response.from_error(error)
