@@ -6,6 +6,7 @@ from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxError
 from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields, with_answer
 from apps.cx.models import Tenant
+from apps.cx.validation import check_email, normalize_e164
 from apps.inboxes.models import Inbox
 
 from .models import Contact
@@ -17,6 +18,8 @@ def contact_create(
     """Saves the contact first so a remote refusal leaves it visible with the API's reason."""
     if not inbox.remote_id:
         raise ValueError("The inbox must exist remotely before a contact can be created in it.")
+    email = check_email(email)
+    phone_number = normalize_e164(phone_number, default_region=tenant.default_region)
     contact = Contact.objects.create(tenant=tenant, name=name, email=email, phone_number=phone_number, inbox=inbox)
     try:
         answer = CxClient(tenant, actor=actor).create_contact(

@@ -20,8 +20,8 @@ class TenantAdmin(admin.ModelAdmin):
 
 @admin.register(ApiCall)
 class ApiCallAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "tenant", "operation", "method", "path", "status_code", "outcome", "duration_ms",
-                    "attempt", "triggered_by")
+    list_display = ("created_at", "operation", "status_code", "outcome", "duration_ms", "attempt", "triggered_by",
+                    "tenant")
     list_filter = ("outcome", "operation", "tenant", "method")
     search_fields = ("path", "triggered_by", "=group_id", "response_body", "error")
     date_hierarchy = "created_at"

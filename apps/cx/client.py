@@ -101,8 +101,11 @@ def api_error_message(status: int, data: Any, text: str) -> tuple[str, list[dict
         raw_errors = data.get("errors")
         if isinstance(raw_errors, list):
             errors = [e for e in raw_errors if isinstance(e, dict)]
+            # Field errors the description does not already spell out are added to it.
             details = "; ".join(
-                f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message")) for e in errors
+                f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message"))
+                for e in errors
+                if str(e.get("message")) not in description
             )
             description = f"{description}: {details}" if description and details else description or details
         elif isinstance(raw_errors, dict):

@@ -191,10 +191,24 @@ def test_deliver_to_agent_and_finish(sandbox, conversation_id):
     assert conversation.status == ConversationStatus.RESOLVED and conversation.finished_at
 
 
-def test_remote_validation_error_is_one_clear_line(sandbox, inbox_id):
-    error = cx_fails("create-contact", "--name", "Ada", "--email", "nope", "--phone", "+14155550123",
-                     "--inbox", inbox_id)
-    assert error.startswith("cx create-contact:") and "email" in error
+def test_bad_input_is_refused_before_any_call(sandbox, inbox_id):
+    assert "not a valid email" in cx_fails("create-contact", "--name", "Ada", "--email", "nope", "--phone",
+                                           "+14155550123", "--inbox", inbox_id)
+    assert "not a valid phone number" in cx_fails("create-contact", "--name", "Ada", "--email", "a@b.co",
+                                                  "--phone", "+1415", "--inbox", inbox_id)
+    assert sent(sandbox, "contacts/") == [] and not Contact.objects.exists()
+
+
+def test_phone_numbers_are_sent_in_e164(sandbox, inbox_id):
+    cx("create-contact", "--name", "Ada", "--email", "ada@example.com", "--phone", "(415) 555-0123",
+       "--inbox", inbox_id)  # the tenant's default region is US
+    assert sent(sandbox, "contacts/")[0]["phone_number"] == "+14155550123"
+
+
+def test_remote_validation_error_is_one_clear_line(sandbox):
+    error = cx_fails("create-contact", "--name", "Ada", "--email", "ada@example.com", "--phone", "+14155550123",
+                     "--inbox", "987654")
+    assert error.startswith("cx create-contact:") and "inbox_id" in error and "HTTP 400" in error
     assert error.strip().count("\n") == 0
     assert Contact.objects.get().sync_error  # the refused contact is kept, with the API's reason
 

@@ -157,17 +157,19 @@ class Command(BaseCommand):
     def _stop_all(self) -> None:
         self.stopping.set()
         running = [c for c in self.children if c.process and c.process.poll() is None]
+        # SIGTERM to each main process only: celery and gunicorn then stop their own children in order
+        # (a worker finishes its current task). Whatever is left of a group after the grace time is killed.
         for child in running:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.process.pid, signal.SIGTERM)  # type: ignore[union-attr]
+            assert child.process
+            child.process.terminate()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for child in running:
             assert child.process
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.process.pid, signal.SIGKILL)
-                child.process.wait()
+            child.process.wait()
         if running:
             self.stdout.write("CX Console stopped; nothing left running.")
 
