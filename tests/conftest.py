@@ -48,3 +48,21 @@ def tenant(db) -> Tenant:
 @pytest.fixture
 def actor() -> Actor:
     return Actor.system("test")
+
+
+@pytest.fixture
+def make_user(db):
+    """A staff user in one of the roles (groups made by the roles migration), optionally limited to tenants."""
+    from django.contrib.auth.models import Group, User
+
+    from apps.cx.models import TenantAccess
+
+    def make(role: str | None, *, username: str | None = None, tenants: list[Tenant] = ()) -> User:
+        user = User.objects.create_user(username or (role or "nobody").lower(), password="pw-123-long", is_staff=True)
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        for tenant in tenants:
+            TenantAccess.objects.create(user=user, tenant=tenant)
+        return user
+
+    return make

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from apps.cx.models import RemoteObject
 
@@ -14,10 +15,12 @@ class AgentBot(RemoteObject):
     # Kept with its secret path segment redacted; the secret itself is stored only as a hash.
     outgoing_url = models.CharField(max_length=500, help_text="Where the vendor POSTs this bot's events.")
     hook_secret_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["remote_data", "updated_at"])
 
     class Meta(RemoteObject.Meta):
         ordering = ["tenant", "name"]
         verbose_name = "agent bot"
+        permissions = [("assign_agentbot", "Can assign agent bots to inboxes")]
 
     def __str__(self) -> str:
         return self.name
@@ -34,6 +37,7 @@ class AgentBotAssignment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
+    history = HistoricalRecords()
     api_answer: Any = None  # not stored; see RemoteObject.api_answer
 
     class Meta:

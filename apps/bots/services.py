@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxError
 from apps.cx.hooks import hook_url, new_hook_secret
@@ -27,14 +28,15 @@ def agent_bot_create(
         tenant=tenant, name=name, description=description, outgoing_url=redact_text(outgoing_url),
         hook_secret_hash=secret_hash,
     )
-    try:
-        answer = CxClient(tenant, actor=actor).create_agent_bot(
-            name=name, description=description, outgoing_url=outgoing_url
-        )
-        update_fields(bot, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
-    except CxError as exc:
-        mark_sync_error(bot, exc)
-        raise
+    with audited(actor=actor, action="create_bot", obj=bot):
+        try:
+            answer = CxClient(tenant, actor=actor).create_agent_bot(
+                name=name, description=description, outgoing_url=outgoing_url
+            )
+            update_fields(bot, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
+        except CxError as exc:
+            mark_sync_error(bot, exc)
+            raise
     return with_answer(bot, answer)
 
 
@@ -44,10 +46,13 @@ def agent_bot_assign(*, bot: AgentBot, inbox: Inbox, actor: Actor) -> AgentBotAs
         raise ValueError("The bot and the inbox belong to different tenants.")
     if not bot.remote_id or not inbox.remote_id:
         raise ValueError("Both the bot and the inbox must exist remotely before they can be assigned.")
-    answer = CxClient(bot.tenant, actor=actor).assign_agent_bot(inbox_id=inbox.remote_id, agent_bot_id=bot.remote_id)
-    with transaction.atomic():
-        assignment, _ = AgentBotAssignment.objects.update_or_create(
-            inbox=inbox,
-            defaults={"bot": bot, "assigned_by": actor.label, "assigned_by_user_id": actor.user_id},
+    with audited(actor=actor, action="assign_bot", obj=bot, detail=f"assigned to inbox {inbox}"):
+        answer = CxClient(bot.tenant, actor=actor).assign_agent_bot(
+            inbox_id=inbox.remote_id, agent_bot_id=bot.remote_id
         )
+        with transaction.atomic():
+            assignment, _ = AgentBotAssignment.objects.update_or_create(
+                inbox=inbox,
+                defaults={"bot": bot, "assigned_by": actor.label, "assigned_by_user_id": actor.user_id},
+            )
     return with_answer(assignment, answer)

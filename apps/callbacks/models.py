@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from apps.cx.models import Tenant
 
@@ -33,6 +34,7 @@ class QueueCallback(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    history = HistoricalRecords(excluded_fields=["remote_data", "updated_at"])
     api_answer: Any = None  # not stored; see RemoteObject.api_answer
 
     class Meta:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
 from apps.cx.models import Tenant
@@ -22,8 +23,15 @@ def queue_callback_place_now(*, tenant: Tenant, actor: Actor, queue_name: str, d
     )
     if not claimed:
         raise RuntimeError("The callback was claimed by someone else.")
+    with audited(actor=actor, action="queue_call", obj=callback, detail=f"{destination} → {queue_name}"):
+        return _place(callback, tenant=tenant, actor=actor)
+
+
+def _place(callback: QueueCallback, *, tenant: Tenant, actor: Actor) -> QueueCallback:
     try:
-        answer = CxClient(tenant, actor=actor).queue_call(queue_name=queue_name, destination=destination)
+        answer = CxClient(tenant, actor=actor).queue_call(
+            queue_name=callback.queue_name, destination=callback.destination
+        )
     except CxBadResponse as exc:
         # A 2xx the console cannot read: the API took the call, so it rang; only the details are lost.
         _finish(callback, state=CallbackState.PLACED, placed_at=timezone.now(), last_error=exc.message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxError
 from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields, with_answer
@@ -21,12 +22,13 @@ def contact_create(
     email = check_email(email)
     phone_number = normalize_e164(phone_number, default_region=tenant.default_region)
     contact = Contact.objects.create(tenant=tenant, name=name, email=email, phone_number=phone_number, inbox=inbox)
-    try:
-        answer = CxClient(tenant, actor=actor).create_contact(
-            name=name, email=email, phone_number=phone_number, inbox_id=inbox.remote_id
-        )
-        update_fields(contact, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
-    except CxError as exc:
-        mark_sync_error(contact, exc)
-        raise
+    with audited(actor=actor, action="create_contact", obj=contact):
+        try:
+            answer = CxClient(tenant, actor=actor).create_contact(
+                name=name, email=email, phone_number=phone_number, inbox_id=inbox.remote_id
+            )
+            update_fields(contact, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
+        except CxError as exc:
+            mark_sync_error(contact, exc)
+            raise
     return with_answer(contact, answer)

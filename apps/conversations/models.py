@@ -1,6 +1,7 @@
 """Conversations and messages, mirrored from API answers and webhook events."""
 
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from apps.cx.models import RemoteObject
 
@@ -40,9 +41,16 @@ class Conversation(RemoteObject):
     remote_created_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["remote_data", "updated_at"])
 
     class Meta(RemoteObject.Meta):
         ordering = ["-last_activity_at", "-id"]
+        permissions = [
+            ("send_message", "Can send a message into a conversation"),
+            ("deliver_conversation", "Can deliver a conversation to an agent"),
+            ("finish_conversation", "Can finish a conversation"),
+            ("export_transcript", "Can export conversation transcripts"),
+        ]
 
     def __str__(self) -> str:
         return f"Conversation {self.remote_id or '(local)'}"

@@ -1,25 +1,75 @@
-"""Admin for tenants and the read-only API call log."""
+"""Admin for tenants (and who may use them), the read-only API call log and the audit trail."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
 
-from .models import ApiCall, Tenant
+from .models import ApiCall, AuditEntry, Tenant, TenantAccess
+from .selectors import scope_to_user
+
+
+class ReadOnlyAdminMixin:
+    """Logs are evidence: nobody adds, edits or deletes their rows from the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(SimpleHistoryAdmin):
     list_display = ("domain", "name", "is_active", "time_zone", "default_region", "created_at")
     list_filter = ("is_active",)
     search_fields = ("domain", "name")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
+        return scope_to_user(super().get_queryset(request), request.user, tenant_field="pk")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # every mirrored row hangs off its tenant; deactivate instead
+
+
+class TenantAccessInline(admin.TabularInline):
+    model = TenantAccess
+    extra = 0
+    autocomplete_fields = ("tenant",)
+    verbose_name_plural = "limited to these tenants (none: all tenants)"
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ConsoleUserAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, TenantAccessInline]
+    list_display = ("username", "email", "is_active", "is_staff", "roles", "last_login")
+    list_filter = ("is_active", "is_staff", "groups")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description="roles")
+    def roles(self, user: Any) -> str:
+        return ", ".join(group.name for group in user.groups.all()) or "–"
+
 
 @admin.register(ApiCall)
-class ApiCallAdmin(admin.ModelAdmin):
+class ApiCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "operation", "status_code", "outcome", "duration_ms", "attempt", "triggered_by",
                     "tenant")
     list_filter = ("outcome", "operation", "tenant", "method")
@@ -30,6 +80,9 @@ class ApiCallAdmin(admin.ModelAdmin):
                        "path", "status_code", "outcome", "duration_ms", "request_body_pretty",
                        "response_body_pretty", "error")
     exclude = ("request_body", "response_body")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiCall]:
+        return scope_to_user(super().get_queryset(request), request.user)
 
     @admin.display(description="request body")
     def request_body_pretty(self, obj: ApiCall) -> str:
@@ -43,12 +96,31 @@ class ApiCallAdmin(admin.ModelAdmin):
             text = obj.response_body
         return format_html("<pre>{}</pre>", text)
 
-    # The log is evidence: nobody adds, edits or deletes rows from the admin.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: ApiCall | None = None) -> bool:
-        return False
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "actor", "action", "object_link", "outcome", "short_detail", "tenant")
+    list_filter = ("outcome", "action", "tenant")
+    search_fields = ("actor", "object_repr", "detail")
+    date_hierarchy = "created_at"
+    list_select_related = ("tenant", "content_type")
 
-    def has_delete_permission(self, request: HttpRequest, obj: ApiCall | None = None) -> bool:
-        return False
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
+        return scope_to_user(super().get_queryset(request), request.user)
+
+    @admin.display(description="object")
+    def object_link(self, entry: AuditEntry) -> str:
+        if not entry.content_type_id or not entry.object_id:
+            return entry.object_repr or "–"
+        ct = entry.content_type
+        from django.urls import NoReverseMatch, reverse
+
+        try:
+            url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[entry.object_id])
+        except NoReverseMatch:
+            return entry.object_repr
+        return format_html('<a href="{}">{}</a>', url, entry.object_repr)
+
+    @admin.display(description="detail")
+    def short_detail(self, entry: AuditEntry) -> str:
+        return entry.detail[:120]

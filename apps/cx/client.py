@@ -19,6 +19,7 @@ import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
+from .audit import note_api_call
 from .auth import Credentials, TokenProvider
 from .exceptions import (
     CxAuthError,
@@ -425,6 +426,7 @@ class CxClient:
             logger.exception("Could not record an API call row for %s", fields.get("operation"))
             return
         self.api_call_ids.append(row.pk)
+        note_api_call(row.pk)
 
 
 @dataclass

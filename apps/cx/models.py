@@ -6,7 +6,9 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class Tenant(models.Model):
@@ -27,12 +29,28 @@ class Tenant(models.Model):
         help_text="ISO country code used to read phone numbers written without a country prefix.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["domain"]
 
     def __str__(self) -> str:
         return self.name or self.domain
+
+
+class TenantAccess(models.Model):
+    """Limits a user to some tenants: a user with any of these rows sees and touches only those tenants."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_access")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="cx_tenantaccess_unique")]
+        verbose_name = "tenant access"
+        verbose_name_plural = "tenant access"
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.tenant}"
 
 
 class SyncState(models.TextChoices):
@@ -116,3 +134,37 @@ class ApiCall(models.Model):
     def __str__(self) -> str:
         status = self.status_code or self.get_outcome_display()
         return f"{self.method} {self.path} → {status}"
+
+
+class AuditOutcome(models.TextChoices):
+    OK = "ok", "Done"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown (may have happened)"
+    REFUSED = "refused", "Refused (permission)"
+
+
+class AuditEntry(models.Model):
+    """One action a person, the CLI or a task took: who, when, on what, and how it ended."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="+")
+    actor = models.CharField(max_length=200, help_text="user:…, cli:…, task:…")
+    tenant = models.ForeignKey(Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=64, db_index=True)
+    content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    outcome = models.CharField(max_length=16, choices=AuditOutcome.choices, db_index=True)
+    detail = models.TextField(blank=True)
+    api_call_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit trail"
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.object_repr}: {self.get_outcome_display()}"

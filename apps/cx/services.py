@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
+from .audit import audited
 from .client import Actor, CxClient
 from .models import Tenant
 
@@ -28,4 +29,5 @@ def tenant_resolve(*, domain: str | None = None) -> Tenant:
 
 def agent_call_place(*, tenant: Tenant, actor: Actor, agent_name: str, destination: str) -> dict[str, Any]:
     """Places an outbound call for a named agent; the API call row is its record."""
-    return CxClient(tenant, actor=actor).agent_call(agent_name=agent_name, destination=destination)
+    with audited(actor=actor, action="agent_call", tenant=tenant, detail=f"{agent_name} → {destination}"):
+        return CxClient(tenant, actor=actor).agent_call(agent_name=agent_name, destination=destination)

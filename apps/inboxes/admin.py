@@ -1,11 +1,80 @@
-"""Admin for inboxes: a plain listing until the admin console issue gives it its actions."""
+"""Inbox admin: the mirrored list, and "Sync now" that pulls it from the CX API."""
 
-from django.contrib import admin
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+
+from apps.cx.admin_base import ConsoleAdmin, actor_for, report_failure, report_success
+from apps.cx.audit import audit_refusal, collect_api_calls
+from apps.cx.exceptions import CxError
+from apps.cx.models import Tenant
+from apps.cx.selectors import tenants_for
 
 from .models import Inbox
+from .services import inbox_sync
 
 
 @admin.register(Inbox)
-class InboxAdmin(admin.ModelAdmin):
-    list_display = ("name", "channel_type", "tenant", "remote_id", "is_listed", "sync_state", "synced_at")
-    list_filter = ("tenant",)
+class InboxAdmin(ConsoleAdmin):
+    list_display = ("name", "tenant", "remote_id", "channel_type", "answered_by", "is_listed", "sync_state",
+                    "synced_at")
+    list_filter = ("tenant", "is_listed", "sync_state", "channel_type")
+    search_fields = ("name", "remote_id")
+    list_select_related = ("tenant", "bot_assignment__bot")
+    date_hierarchy = "synced_at"
+    readonly_fields = ("tenant", "remote_id", "name", "channel_type", "is_listed", "remote_data", "sync_state",
+                       "sync_source", "synced_at", "sync_error", "created_at", "updated_at")
+    actions = ["sync_selected_tenants"]
+    change_list_template = "admin/inboxes/inbox/change_list.html"
+
+    @admin.display(description="bot")
+    def answered_by(self, inbox: Inbox) -> str:
+        assignment = getattr(inbox, "bot_assignment", None)
+        return str(assignment.bot) if assignment else "–"
+
+    # Inboxes come from the API only.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_sync_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("inboxes.sync_inbox")
+
+    def get_urls(self) -> list[Any]:
+        sync = path("sync/", self.admin_site.admin_view(self.sync_view), name="inboxes_inbox_sync")
+        return [sync, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = {**(extra_context or {}), "can_sync": self.has_sync_permission(request)}
+        return super().changelist_view(request, extra_context=context)
+
+    def sync_view(self, request: HttpRequest) -> HttpResponse:
+        """Pulls the inbox list of every tenant the user may see."""
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:inboxes_inbox_changelist"))
+        if not self.has_sync_permission(request):
+            audit_refusal(actor=actor_for(request), action="sync_inboxes", detail="missing inboxes.sync_inbox")
+            raise PermissionDenied
+        self._sync(request, tenants_for(request.user))
+        return HttpResponseRedirect(reverse("admin:inboxes_inbox_changelist"))
+
+    @admin.action(description="Sync the inboxes of the selected rows' tenants now", permissions=["sync"])
+    def sync_selected_tenants(self, request: HttpRequest, queryset: QuerySet[Inbox]) -> None:
+        self._sync(request, Tenant.objects.filter(pk__in=queryset.values("tenant_id")))
+
+    def _sync(self, request: HttpRequest, tenants: QuerySet[Tenant]) -> None:
+        if not tenants.exists():
+            messages.warning(request, "There is no tenant to sync.")
+        for tenant in tenants:
+            with collect_api_calls() as calls:
+                try:
+                    inboxes = inbox_sync(tenant=tenant, actor=actor_for(request))
+                except CxError as exc:
+                    report_failure(request, f"Syncing the inboxes of {tenant}", exc, calls)
+                else:
+                    report_success(request, f"{tenant}: {len(inboxes)} inbox(es) synced from the CX API.", calls)

@@ -1,6 +1,7 @@
 """Inboxes of a tenant, mirrored from the CX API's inbox list."""
 
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from apps.cx.models import RemoteObject
 
@@ -10,10 +11,12 @@ class Inbox(RemoteObject):
     channel_type = models.CharField(max_length=100, blank=True)
     # False once a sync no longer lists it: kept for history, hidden from pickers.
     is_listed = models.BooleanField(default=True)
+    history = HistoricalRecords(excluded_fields=["remote_data", "updated_at"])
 
     class Meta(RemoteObject.Meta):
         ordering = ["tenant", "name"]
         verbose_name_plural = "inboxes"
+        permissions = [("sync_inbox", "Can sync inboxes from the CX API")]
 
     def __str__(self) -> str:
         return self.name or f"Inbox {self.remote_id}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.mirror import remote_id_of, synced_fields
 from apps.cx.models import Tenant
@@ -13,7 +14,14 @@ from .models import Inbox
 
 def inbox_sync(*, tenant: Tenant, actor: Actor) -> list[Inbox]:
     """Upserts every inbox the API lists; inboxes it no longer lists are kept but marked unlisted."""
-    answer = CxClient(tenant, actor=actor).list_inboxes()
+    with audited(actor=actor, action="sync_inboxes", tenant=tenant) as audit:
+        answer = CxClient(tenant, actor=actor).list_inboxes()
+        inboxes = _upsert(tenant, answer)
+        audit.detail = f"{len(inboxes)} inbox(es) listed"
+    return inboxes
+
+
+def _upsert(tenant: Tenant, answer: list) -> list[Inbox]:
     inboxes: list[Inbox] = []
     with transaction.atomic():
         for item in answer:

@@ -1,11 +1,35 @@
-"""Admin for webhooks: a plain listing until the admin console issue gives it its actions."""
+"""Webhook subscription admin: register one with the CX API, see what is registered."""
 
+from __future__ import annotations
+
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
+from apps.cx.admin_base import ConsoleAdmin, actor_for
+
+from .forms import WebhookRegisterForm
 from .models import WebhookSubscription
+from .services import webhook_subscription_create
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
-    list_display = ("url", "tenant", "remote_id", "subscriptions", "sync_state")
-    list_filter = ("tenant",)
+class WebhookSubscriptionAdmin(ConsoleAdmin):
+    list_display = ("url", "events", "tenant", "remote_id", "sync_state", "synced_at", "created_at")
+    list_filter = ("tenant", "sync_state")
+    search_fields = ("url", "remote_id")
+    list_select_related = ("tenant",)
+    date_hierarchy = "created_at"
+    readonly_fields = ("tenant", "url", "subscriptions", "remote_id", "remote_data", "sync_state", "sync_source",
+                       "synced_at", "sync_error", "created_at", "updated_at")
+    add_form_class = WebhookRegisterForm
+    add_intro = "The webhook is registered with the CX API at once."
+
+    @admin.display(description="events")
+    def events(self, subscription: WebhookSubscription) -> str:
+        return ", ".join(subscription.subscriptions)
+
+    def perform_add(self, request: HttpRequest, form: forms.Form) -> WebhookSubscription:
+        data = form.cleaned_data
+        return webhook_subscription_create(tenant=data["tenant"], actor=actor_for(request), url=data["url"] or None,
+                                           subscriptions=data["subscriptions"])

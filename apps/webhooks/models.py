@@ -1,6 +1,7 @@
 """Webhook subscriptions registered with the CX API."""
 
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from apps.cx.models import RemoteObject
 
@@ -28,6 +29,7 @@ class WebhookSubscription(RemoteObject):
     url = models.CharField(max_length=500)
     hook_secret_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     subscriptions = models.JSONField(default=list)
+    history = HistoricalRecords(excluded_fields=["remote_data", "updated_at"])
 
     class Meta(RemoteObject.Meta):
         ordering = ["tenant", "-created_at"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxError
 from apps.cx.hooks import hook_url, new_hook_secret
@@ -27,10 +28,11 @@ def webhook_subscription_create(
     subscription = WebhookSubscription.objects.create(
         tenant=tenant, url=redact_text(url), subscriptions=events, hook_secret_hash=secret_hash
     )
-    try:
-        answer = CxClient(tenant, actor=actor).create_webhook(url=url, subscriptions=events)
-        update_fields(subscription, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
-    except CxError as exc:
-        mark_sync_error(subscription, exc)
-        raise
+    with audited(actor=actor, action="register_webhook", obj=subscription, detail=", ".join(events)):
+        try:
+            answer = CxClient(tenant, actor=actor).create_webhook(url=url, subscriptions=events)
+            update_fields(subscription, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
+        except CxError as exc:
+            mark_sync_error(subscription, exc)
+            raise
     return with_answer(subscription, answer)

@@ -18,7 +18,6 @@ import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from apps.cx.services import tenant_resolve
 
@@ -58,7 +57,6 @@ class Command(BaseCommand):
         port, sandbox_port = options["port"], options["sandbox_port"]
         use_sandbox = not options["no_sandbox"]
         tenant = tenant_resolve()
-        self._ensure_periodic_tasks()
         login = self._demo_login() if settings.DEMO_MODE else None
 
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PORT": str(port)}
@@ -106,13 +104,6 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         return DEMO_USERNAME, password
-
-    def _ensure_periodic_tasks(self) -> None:
-        every_15_min, _ = IntervalSchedule.objects.get_or_create(every=15, period=IntervalSchedule.MINUTES)
-        PeriodicTask.objects.get_or_create(
-            name="Sync inboxes of every tenant",
-            defaults={"task": "inboxes.sync_all", "interval": every_15_min},
-        )
 
     # -- children ----------------------------------------------------------------------------------------------
     def _start(self, child: Child, env: dict[str, str]) -> None:

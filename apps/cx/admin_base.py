@@ -1,0 +1,208 @@
+"""What every console admin shares: tenant scoping, actions that call a service, and the audit trail.
+
+An *object action* is a button on an object's page ("Finish", "Send message") that opens a form (or a
+confirmation), checks its permission server-side, calls one service, and tells the user what happened
+with a link to the API calls it made. A remote error shows the API's own message, never a 500 page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from .audit import audit_refusal, collect_api_calls, entries_for
+from .client import Actor
+from .exceptions import CxError, CxUnknownOutcome
+from .models import Tenant
+from .selectors import scope_to_user, tenants_for
+
+
+def actor_for(request: HttpRequest) -> Actor:
+    return Actor.for_user(request.user)
+
+
+def api_calls_link(ids: list[int] | tuple[int, ...]) -> str:
+    if not ids:
+        return ""
+    url = reverse("admin:cx_apicall_changelist") + "?id__in=" + ",".join(str(i) for i in ids)
+    return format_html(' <a href="{}">See the {} API call{}.</a>', url, len(ids), "" if len(ids) == 1 else "s")
+
+
+def report_success(request: HttpRequest, text: str, ids: list[int]) -> None:
+    messages.success(request, format_html("{}{}", text, api_calls_link(ids)))
+
+
+def report_failure(request: HttpRequest, what: str, error: Exception, ids: list[int]) -> None:
+    if isinstance(error, CxUnknownOutcome):
+        text = format_html("{}: no answer from the CX API — it may have happened. {}", what, error.message)
+        level = messages.WARNING
+    elif isinstance(error, CxError):
+        text = format_html("{} failed: the CX API said: {}", what, error.message)
+        level = messages.ERROR
+    else:
+        text = format_html("{} failed: {}", what, str(error))
+        level = messages.ERROR
+    messages.add_message(request, level, format_html("{}{}", text, api_calls_link(ids)))
+
+
+@dataclass(frozen=True)
+class ObjectAction:
+    """A button on the object's page that runs ``perform(admin, request, obj, cleaned_data)``."""
+
+    name: str
+    label: str
+    permission: str
+    perform: Callable[..., str]
+    form_class: type[forms.Form] | None = None
+    intro: str = ""
+    available: Callable[[Any], bool] = lambda obj: True
+
+
+class ConsoleAdmin(SimpleHistoryAdmin):
+    """Base admin: rows limited to the user's tenants, object actions, audit trail on the object's page."""
+
+    tenant_field = "tenant"
+    object_actions: tuple[ObjectAction, ...] = ()
+    change_form_template = "admin/cx/change_form.html"
+    # Mirrors stand for remote objects the API cannot delete: nobody deletes them from here.
+    allow_delete = False
+
+    # -- tenant scoping -------------------------------------------------------------------------------
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
+        return scope_to_user(super().get_queryset(request), request.user, tenant_field=self.tenant_field)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        related = db_field.related_model
+        if related is Tenant:
+            kwargs["queryset"] = tenants_for(request.user)
+        elif any(f.name == "tenant" for f in related._meta.fields):
+            kwargs["queryset"] = scope_to_user(related._default_manager.all(), request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allow_delete and super().has_delete_permission(request, obj)
+
+    # -- object actions ---------------------------------------------------------------------------------
+    def get_urls(self) -> list[Any]:
+        info = self.opts.app_label, self.opts.model_name
+        extra = [
+            path(f"<path:object_id>/{action.name}/", self.admin_site.admin_view(self._action_view),
+                 {"action_name": action.name}, name=f"{info[0]}_{info[1]}_{action.name}")
+            for action in self.object_actions
+        ]
+        return extra + super().get_urls()
+
+    def visible_object_actions(self, request: HttpRequest, obj: Any) -> list[tuple[str, str]]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            (action.label, reverse(f"admin:{info[0]}_{info[1]}_{action.name}", args=[obj.pk]))
+            for action in self.object_actions
+            if request.user.has_perm(action.permission) and action.available(obj)
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if obj is not None:
+            context["object_actions"] = self.visible_object_actions(request, obj)
+            context["audit_entries"] = entries_for(obj)[:50]
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def _action_view(self, request: HttpRequest, object_id: str, action_name: str) -> HttpResponse:
+        action = next(a for a in self.object_actions if a.name == action_name)
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("No such object, or not in your tenants.")
+        if not request.user.has_perm(action.permission):
+            audit_refusal(actor=actor_for(request), action=action.name, obj=obj,
+                          detail=f"missing permission {action.permission}")
+            raise PermissionDenied
+        form = action.form_class(request.POST or None, obj=obj) if action.form_class else None  # type: ignore[call-arg]
+        if request.method == "POST" and (form is None or form.is_valid()):
+            cleaned = form.cleaned_data if form is not None else {}
+            with collect_api_calls() as calls:
+                try:
+                    text = action.perform(self, request, obj, cleaned)
+                except (CxError, ValueError) as exc:
+                    report_failure(request, action.label, exc, calls)
+                    if form is not None:
+                        form.add_error(None, exc.message if isinstance(exc, CxError) else str(exc))
+                else:
+                    report_success(request, text, calls)
+                    return HttpResponseRedirect(self.object_url(obj))
+        return self.render_action_form(request, title=f"{action.label}: {obj}", form=form, obj=obj,
+                                       intro=action.intro, submit_label=action.label)
+
+    def object_url(self, obj: Any) -> str:
+        return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+    def render_action_form(self, request: HttpRequest, *, title: str, form: forms.Form | None, obj: Any = None,
+                           intro: str = "", submit_label: str = "Save") -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "form": form,
+            "original": obj,
+            "intro": intro,
+            "submit_label": submit_label,
+            "media": self.media + (form.media if form is not None else forms.Media()),
+        }
+        return TemplateResponse(request, "admin/cx/action_form.html", context)
+
+    # -- add views that call a service ---------------------------------------------------------------------
+    add_form_class: type[forms.Form] | None = None
+    add_intro = ""
+
+    def perform_add(self, request: HttpRequest, form: forms.Form) -> Any:  # pragma: no cover - per admin
+        raise NotImplementedError
+
+    def add_view(self, request: HttpRequest, form_url: str = "",
+                 extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if self.add_form_class is None:
+            return super().add_view(request, form_url, extra_context)
+        if not self.has_add_permission(request):
+            audit_refusal(actor=actor_for(request), action=f"add_{self.opts.model_name}")
+            raise PermissionDenied
+        form = self.add_form_class(request.POST or None, user=request.user)  # type: ignore[call-arg]
+        what = f"Creating the {self.opts.verbose_name}"
+        if request.method == "POST" and form.is_valid():
+            with collect_api_calls() as calls:
+                try:
+                    obj = self.perform_add(request, form)
+                except (CxError, ValueError) as exc:
+                    report_failure(request, what, exc, calls)
+                    form.add_error(None, exc.message if isinstance(exc, CxError) else str(exc))
+                else:
+                    report_success(request, f"Created {self.opts.verbose_name} “{obj}” in the CX API.", calls)
+                    return HttpResponseRedirect(self.object_url(obj))
+        return self.render_action_form(request, title=f"Add {self.opts.verbose_name}", form=form,
+                                       intro=self.add_intro, submit_label="Create")
+
+
+class TenantChoiceFormMixin(forms.Form):
+    """A form whose tenant choices are the user's; pass ``user=`` when building it."""
+
+    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none())
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        tenants = tenants_for(user)
+        self.fields["tenant"].queryset = tenants  # type: ignore[attr-defined]
+        if tenants.count() == 1:
+            self.fields["tenant"].initial = tenants.first()
+
