@@ -47,7 +47,8 @@ def test_an_administrator_limits_a_user_to_tenants_from_the_user_page(client, te
     assert "limited to these tenants" in form.lower()
 
     data = {
-        "username": "supervisor", "is_active": "on", "is_staff": "on", "groups": [g.pk for g in supervisor.groups.all()],
+        "username": "supervisor", "is_active": "on", "is_staff": "on",
+        "groups": [g.pk for g in supervisor.groups.all()],
         "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
         "tenant_access-TOTAL_FORMS": "1", "tenant_access-INITIAL_FORMS": "0",
         "tenant_access-0-tenant": tenant.pk, "tenant_access-0-user": supervisor.pk,
