@@ -68,10 +68,17 @@ def test_a_remote_refusal_keeps_the_form_and_shows_the_apis_message(client, sand
     assert AuditEntry.objects.get(action="create_bot").outcome == "failed"
 
 
-def test_supervisor_may_not_create_bots(client, sandbox, tenant, make_user):
-    client.force_login(make_user("Supervisor"))
+def test_auditor_may_not_create_bots(client, sandbox, tenant, make_user):
+    client.force_login(make_user("Auditor"))
     assert create_bot(client, tenant).status_code == 403
     assert sandbox.requests("agents-bot/") == []
+    assert AuditEntry.objects.get().outcome == "refused"
+
+
+def test_supervisor_creates_bots_too(client, sandbox, tenant, make_user):
+    client.force_login(make_user("Supervisor"))
+    assert create_bot(client, tenant).status_code == 200
+    assert AgentBot.objects.get().sync_state == "synced"
 
 
 def test_assign_a_bot_to_several_inboxes(client, sandbox, tenant, inboxes, make_user, actor):
@@ -107,12 +114,12 @@ def test_assign_offers_only_the_bots_tenants_inboxes(client, sandbox, tenant, in
     assert sandbox.requests("agents-bot/assign/") == []
 
 
-def test_supervisor_and_auditor_cannot_assign(client, sandbox, tenant, inboxes, make_user, actor):
+def test_auditor_cannot_assign(client, sandbox, tenant, inboxes, make_user, actor):
     from apps.bots.services import agent_bot_create
 
     bot = agent_bot_create(tenant=tenant, actor=actor, name="Helper")
     url = reverse("admin:bots_agentbot_assign", args=[bot.pk])
-    for role in ("Supervisor", "Auditor"):
+    for role in ("Auditor", None):
         client.force_login(make_user(role))
         assert client.post(url, {"inboxes": [inboxes[0].pk]}).status_code == 403
         bot_page = client.get(reverse("admin:bots_agentbot_change", args=[bot.pk])).content.decode()

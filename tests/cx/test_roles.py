@@ -15,12 +15,14 @@ def test_the_three_roles_exist():
     assert set(Group.objects.values_list("name", flat=True)) >= {"Supervisor", "Auditor", "Administrator"}
 
 
-def test_supervisor_runs_operations_but_does_not_set_the_console_up():
+def test_supervisor_runs_every_operation_but_manages_no_users_or_tenants():
     granted = perms("Supervisor")
     assert {"inboxes.sync_inbox", "contacts.add_contact", "contacts.start_conversation",
             "conversations.send_message", "conversations.deliver_conversation",
-            "conversations.finish_conversation"} <= granted
-    assert not {"bots.add_agentbot", "webhooks.add_webhooksubscription", "cx.add_tenant", "auth.add_user"} & granted
+            "conversations.finish_conversation", "bots.add_agentbot", "bots.assign_agentbot",
+            "webhooks.add_webhooksubscription"} <= granted
+    assert not {"cx.add_tenant", "cx.change_tenant", "auth.add_user", "auth.change_user",
+                "cx.add_tenantaccess"} & granted
 
 
 def test_auditor_only_reads_and_exports():

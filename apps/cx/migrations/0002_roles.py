@@ -20,10 +20,11 @@ def view(*models: str) -> list[str]:
 
 
 ROLES = {
-    # Runs the service: every operation on inboxes, contacts, conversations and callbacks.
+    # Runs the service: every operation the CX API offers (bots and webhooks included), not users or tenants.
     "Supervisor": [
         *view(*MIRRORS, *LOGS, *HISTORIES),
         "inboxes.sync_inbox",
+        "bots.add_agentbot", "bots.assign_agentbot", "webhooks.add_webhooksubscription",
         "contacts.add_contact", "contacts.change_contact", "contacts.start_conversation",
         "conversations.send_message", "conversations.deliver_conversation", "conversations.finish_conversation",
         "conversations.export_transcript",
