@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from apps.cx.admin_base import ConsoleAdmin, ObjectAction, actor_for
+from apps.cx.admin_base import ConsoleAdmin, ObjectAction, ScopedRelatedFieldListFilter, actor_for
 from apps.cx.exceptions import CxError
 
 from .forms import AgentBotCreateForm, AssignInboxesForm
@@ -53,7 +53,7 @@ class AssignmentInline(admin.TabularInline):
 @admin.register(AgentBot)
 class AgentBotAdmin(ConsoleAdmin):
     list_display = ("name", "tenant", "remote_id", "inbox_count", "sync_state", "synced_at", "created_at")
-    list_filter = ("tenant", "sync_state")
+    list_filter = (("tenant", ScopedRelatedFieldListFilter), "sync_state")
     search_fields = ("name", "description", "remote_id")
     list_select_related = ("tenant",)
     date_hierarchy = "created_at"

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from apps.cx.admin_base import ConsoleAdmin
+from apps.cx.admin_base import ConsoleAdmin, ScopedRelatedFieldListFilter
 
 from .models import QueueCallback
 
@@ -10,7 +10,7 @@ from .models import QueueCallback
 @admin.register(QueueCallback)
 class QueueCallbackAdmin(ConsoleAdmin):
     list_display = ("destination", "queue_name", "tenant", "state", "placed_at", "requested_by", "created_at")
-    list_filter = ("tenant", "state", "queue_name")
+    list_filter = (("tenant", ScopedRelatedFieldListFilter), "state", "queue_name")
     search_fields = ("destination", "queue_name", "remote_id")
     list_select_related = ("tenant",)
     date_hierarchy = "created_at"

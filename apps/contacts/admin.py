@@ -1,11 +1,65 @@
-"""Admin for contacts: a plain listing until the admin console issue gives it its actions."""
+"""Admin for contacts: create and push one to the CX API, and start a conversation from it."""
 
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
+from apps.conversations.services import conversation_start
+from apps.cx.admin_base import ConsoleAdmin, ObjectAction, ScopedRelatedFieldListFilter, actor_for
+
+from .forms import ContactChangeForm, ContactCreateForm, StartConversationForm
 from .models import Contact
+from .services import contact_create
+
+REMOTE_FIELDS = ("remote_id", "remote_data", "sync_state", "sync_source", "synced_at", "sync_error")
+
+
+def _start_conversation(model_admin: ConsoleAdmin, request: HttpRequest, contact: Contact,
+                        cleaned: dict[str, Any]) -> str:
+    conversation = conversation_start(
+        contact=contact, inbox=cleaned["inbox"], actor=actor_for(request), initial_message=cleaned["initial_message"],
+        priority=cleaned["priority"], source_id=cleaned["source_id"] or None,
+    )
+    url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
+    return format_html('Started <a href="{}">{}</a> with {} in {}.', url, conversation, contact, cleaned["inbox"])
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
-    list_display = ("name", "email", "phone_number", "tenant", "remote_id", "sync_state")
-    list_filter = ("tenant",)
+class ContactAdmin(ConsoleAdmin):
+    list_display = ("name", "email", "phone_number", "tenant", "inbox", "sync_state", "synced_at")
+    list_filter = (("tenant", ScopedRelatedFieldListFilter), ("inbox", ScopedRelatedFieldListFilter), "sync_state")
+    search_fields = ("name", "email", "phone_number", "=remote_id")
+    date_hierarchy = "created_at"
+    list_select_related = ("tenant", "inbox")
+    autocomplete_fields = ("inbox",)
+    form = ContactChangeForm
+    readonly_fields = ("tenant", *REMOTE_FIELDS, "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("tenant", "name", "email", "phone_number", "inbox"),
+                "description": "Changes made here stay in the console: the CX API has no way to update a contact."}),
+        ("In the CX API", {"fields": (*REMOTE_FIELDS, "created_at", "updated_at")}),
+    )
+
+    add_form_class = ContactCreateForm
+    add_intro = "The contact is saved here first, then created in the CX API; a refusal leaves it here with the reason."
+    object_actions = (
+        ObjectAction(
+            name="start-conversation", label="Start conversation", permission="contacts.start_conversation",
+            perform=_start_conversation, form_class=StartConversationForm,
+            intro="Starts a conversation in the CX API for this contact, opening with the message below.",
+            available=lambda contact: bool(contact.remote_id),
+        ),
+    )
+
+    def perform_add(self, request: HttpRequest, form: forms.Form) -> Contact:
+        data = form.cleaned_data
+        return contact_create(
+            tenant=data["tenant"], actor=actor_for(request), name=data["name"], email=data["email"],
+            phone_number=data["phone_number"], inbox=data["inbox"],
+        )

@@ -1,18 +1,301 @@
-"""Admin for conversations: a plain listing until the admin console issue gives it its actions."""
+"""Admin for conversations: their transcripts, one-click actions, bulk actions in the background, CSV export."""
 
-from django.contrib import admin
+from __future__ import annotations
 
-from .models import Conversation, Message
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+from apps.cx.admin_base import ConsoleAdmin, ObjectAction, ScopedRelatedFieldListFilter, actor_for, api_calls_link
+from apps.cx.audit import audit_refusal
+
+from .forms import SendMessageForm
+from .models import (
+    BulkKind,
+    BulkOperation,
+    BulkOperationItem,
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageType,
+)
+from .selectors import scope_bulk_operations, with_item_counts
+from .services import (
+    bulk_operation_create,
+    conversation_deliver_to_agent,
+    conversation_finish,
+    message_send,
+    transcript_export,
+)
+
+
+# -- object actions ------------------------------------------------------------------------------------------
+def _is_open(conversation: Conversation) -> bool:
+    return bool(conversation.remote_id) and conversation.status != ConversationStatus.RESOLVED
+
+
+def _refuse_if_resolved(conversation: Conversation) -> None:
+    # The button is hidden then, but a stale page or a crafted POST still reaches the view.
+    if conversation.status == ConversationStatus.RESOLVED:
+        raise ValueError("The conversation is already resolved.")
+
+
+def _send_message(model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conversation,
+                  cleaned: dict[str, Any]) -> str:
+    message = message_send(conversation=conversation, actor=actor_for(request), content=cleaned["content"],
+                           message_type=cleaned["message_type"], bot=cleaned["bot"])
+    as_whom = "the bot" if message.message_type == MessageType.OUTGOING else "the customer"
+    return f"Sent the message to {conversation} as {as_whom}."
+
+
+def _deliver(model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conversation,
+             cleaned: dict[str, Any]) -> str:
+    _refuse_if_resolved(conversation)
+    conversation_deliver_to_agent(conversation=conversation, actor=actor_for(request))
+    return f"Delivered {conversation} to an agent."
+
+
+def _finish(model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conversation,
+            cleaned: dict[str, Any]) -> str:
+    _refuse_if_resolved(conversation)
+    conversation_finish(conversation=conversation, actor=actor_for(request))
+    return f"Finished {conversation}."
+
+
+class TranscriptInline(admin.TabularInline):
+    """The conversation's messages in time order, read-only: messages are sent with the action, not typed here."""
+
+    model = Message
+    fk_name = "conversation"
+    verbose_name = "message"
+    verbose_name_plural = "transcript"
+    fields = ("remote_created_at", "sender_kind", "sender_name", "message_type", "private", "content")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        return super().get_queryset(request).order_by("remote_created_at", "id")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, so csv.writer can feed a streaming response."""
+
+    def write(self, value: str) -> str:
+        return value
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("remote_id", "tenant", "inbox", "contact", "status", "priority", "holder", "last_activity_at")
-    list_filter = ("tenant",)
+class ConversationAdmin(ConsoleAdmin):
+    list_display = ("remote_id", "tenant", "inbox", "contact", "status", "priority", "holder", "last_activity_at",
+                    "finished_at")
+    list_display_links = ("remote_id",)
+    list_filter = (("tenant", ScopedRelatedFieldListFilter), ("inbox", ScopedRelatedFieldListFilter), "status",
+                   "priority", "holder", ("last_activity_at", admin.DateFieldListFilter))
+    search_fields = ("=remote_id", "contact__name", "contact__email", "source_id")
+    date_hierarchy = "last_activity_at"
+    list_select_related = ("tenant", "inbox", "contact")
+    inlines = (TranscriptInline,)
+    exclude = ("remote_data",)
+    actions = ("deliver_in_background", "finish_in_background", "export_transcripts")
+
+    object_actions = (
+        ObjectAction(name="send-message", label="Send message", permission="conversations.send_message",
+                     perform=_send_message, form_class=SendMessageForm,
+                     available=lambda conversation: bool(conversation.remote_id)),
+        ObjectAction(name="deliver", label="Deliver to agent", permission="conversations.deliver_conversation",
+                     perform=_deliver, intro="Hands the conversation from the bot to a human agent.",
+                     available=_is_open),
+        ObjectAction(name="finish", label="Finish", permission="conversations.finish_conversation",
+                     perform=_finish, intro="Closes the conversation: the customer needs nothing more.",
+                     available=_is_open),
+    )
+    # Changelist actions and the permission each needs, checked again when the POST arrives.
+    bulk_permissions = {
+        "deliver_in_background": "conversations.deliver_conversation",
+        "finish_in_background": "conversations.finish_conversation",
+        "export_transcripts": "conversations.export_transcript",
+    }
+
+    # A mirror of the remote conversation: it changes through the actions and the API's events only.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_deliver_conversation_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("conversations.deliver_conversation")
+
+    def has_finish_conversation_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("conversations.finish_conversation")
+
+    def has_export_transcript_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("conversations.export_transcript")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        action = request.POST.get("action", "") if request.method == "POST" else ""
+        permission = self.bulk_permissions.get(action)
+        if permission and not request.user.has_perm(permission):
+            # Django would only say "no action selected"; a refusal is part of the trail and a 403.
+            audit_refusal(actor=actor_for(request), action=action, detail=f"missing permission {permission}")
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Deliver to agent (in background)", permissions=["deliver_conversation"])
+    def deliver_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+        self._queue_bulk(request, queryset, BulkKind.DELIVER)
+
+    @admin.action(description="Finish (in background)", permissions=["finish_conversation"])
+    def finish_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+        self._queue_bulk(request, queryset, BulkKind.FINISH)
+
+    def _queue_bulk(self, request: HttpRequest, queryset: QuerySet[Conversation], kind: str) -> None:
+        try:
+            operation = bulk_operation_create(kind=kind, conversations=queryset, actor=actor_for(request))
+        except ValueError as exc:
+            messages.error(request, str(exc))
+            return
+        url = reverse("admin:conversations_bulkoperation_change", args=[operation.pk])
+        count = operation.items.count()
+        messages.success(request, format_html(
+            '{}: {} conversation(s) queued, carried out in the background. <a href="{}">Follow {}</a>.',
+            operation.get_kind_display(), count, url, operation,
+        ))
+
+    @admin.action(description="Export transcripts (CSV)", permissions=["export_transcript"])
+    def export_transcripts(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
+        rows = transcript_export(conversations=queryset, actor=actor_for(request))
+        writer = csv.writer(_Echo())
+
+        def lines() -> Iterator[str]:
+            yield "\ufeff"  # spreadsheets read the file as UTF-8 only with this mark
+            for row in rows:
+                yield writer.writerow(row)
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="transcripts-{stamp}.csv"'
+        return response
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
-    list_display = ("conversation", "sender_kind", "message_type", "content", "remote_created_at")
+class MessageAdmin(ConsoleAdmin):
+    list_display = ("conversation", "sender_kind", "message_type", "excerpt", "remote_created_at")
+    list_filter = (("tenant", ScopedRelatedFieldListFilter), "sender_kind", "message_type", "private")
+    search_fields = ("content",)
+    date_hierarchy = "remote_created_at"
     list_select_related = ("conversation",)
-    list_filter = ("message_type", "sender_kind")
+    exclude = ("remote_data",)
+    # Messages have no history table; the admin's own log serves the History page.
+    object_history_template = "admin/object_history.html"
+    history_view = admin.ModelAdmin.history_view
+
+    @admin.display(description="content")
+    def excerpt(self, message: Message) -> str:
+        return Truncator(message.content).chars(80)
+
+    # What was said is evidence: nobody adds or edits messages by hand.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# -- bulk operations -----------------------------------------------------------------------------------------
+class BulkOperationItemInline(admin.TabularInline):
+    model = BulkOperationItem
+    verbose_name = "row"
+    verbose_name_plural = "rows"
+    fields = ("conversation_link", "state", "error", "api_calls", "finished_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BulkOperationItem]:
+        return super().get_queryset(request).select_related("conversation")
+
+    @admin.display(description="conversation")
+    def conversation_link(self, item: BulkOperationItem) -> str:
+        url = reverse("admin:conversations_conversation_change", args=[item.conversation_id])
+        return format_html('<a href="{}">{}</a>', url, item.conversation)
+
+    @admin.display(description="API calls")
+    def api_calls(self, item: BulkOperationItem) -> str:
+        return api_calls_link(item.api_call_ids) or "–"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(BulkOperation)
+class BulkOperationAdmin(admin.ModelAdmin):
+    """What became of each conversation of a bulk action: read-only, the worker writes it."""
+
+    list_display = ("__str__", "kind", "requested_by", "created_at", "status", "ok", "failed", "skipped", "pending")
+    list_filter = ("kind", "status", ("tenant", ScopedRelatedFieldListFilter))
+    list_select_related = ("requested_by",)
+    date_hierarchy = "created_at"
+    fields = ("kind", "status", "tenant", "requested_by", "actor", "created_at", "started_at", "finished_at",
+              "summary")
+    readonly_fields = fields
+    inlines = (BulkOperationItemInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BulkOperation]:
+        return with_item_counts(scope_bulk_operations(super().get_queryset(request), request.user))
+
+    @admin.display(description="ok", ordering="ok_count")
+    def ok(self, operation: Any) -> int:
+        return operation.ok_count
+
+    @admin.display(description="failed", ordering="failed_count")
+    def failed(self, operation: Any) -> int:
+        return operation.failed_count
+
+    @admin.display(description="skipped", ordering="skipped_count")
+    def skipped(self, operation: Any) -> int:
+        return operation.skipped_count
+
+    @admin.display(description="pending", ordering="pending_count")
+    def pending(self, operation: Any) -> int:
+        return operation.pending_count
+
+    @admin.display(description="rows")
+    def summary(self, operation: Any) -> str:
+        return (f"{operation.ok_count} done, {operation.failed_count} failed, {operation.skipped_count} skipped, "
+                f"{operation.pending_count} pending")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

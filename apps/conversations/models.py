@@ -1,5 +1,6 @@
-"""Conversations and messages, mirrored from API answers and webhook events."""
+"""Conversations and messages, mirrored from API answers and webhook events; bulk operations on them."""
 
+from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -84,3 +85,68 @@ class Message(RemoteObject):
 
     def __str__(self) -> str:
         return f"{self.get_sender_kind_display()}: {self.content[:60]}"
+
+
+class BulkKind(models.TextChoices):
+    DELIVER = "deliver", "Deliver to agent"
+    FINISH = "finish", "Finish"
+
+
+class BulkStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class BulkItemState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    # Claimed by a worker; one that stays here had its worker stop mid-call: it may have happened.
+    RUNNING = "running", "Running"
+    OK = "ok", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class BulkOperation(models.Model):
+    """One action a supervisor ran on a selection of conversations, carried out in the background."""
+
+    kind = models.CharField(max_length=16, choices=BulkKind.choices)
+    # Set when the whole selection is in one tenant (for filtering); scoping goes through the items.
+    tenant = models.ForeignKey("cx.Tenant", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    actor = models.CharField(max_length=200, help_text="user:…, as the audit trail shows it.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=BulkStatus.choices, default=BulkStatus.QUEUED, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "bulk operation"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class BulkOperationItem(models.Model):
+    """One conversation of a bulk operation and how its call went."""
+
+    operation = models.ForeignKey(BulkOperation, on_delete=models.CASCADE, related_name="items")
+    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=16, choices=BulkItemState.choices, default=BulkItemState.PENDING,
+                             db_index=True)
+    error = models.TextField(blank=True)
+    api_call_ids = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["operation", "id"]
+        verbose_name = "bulk operation row"
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "conversation"], name="conversations_bulkitem_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation} in {self.operation}: {self.get_state_display()}"

@@ -1,21 +1,41 @@
-"""Conversation writes: start, message, hand to an agent, finish, each through the CX API."""
+"""Conversation writes: start, message, hand to an agent, finish, each through the CX API; and in bulk."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.bots.models import AgentBot
 from apps.contacts.models import Contact
-from apps.cx.audit import audited
+from apps.cx.audit import audited, collect_api_calls
 from apps.cx.client import Actor, CxClient
+from apps.cx.exceptions import CxError, CxUnknownOutcome
 from apps.cx.mirror import remote_id_of, synced_fields, update_fields, with_answer
+from apps.cx.models import Tenant
 from apps.inboxes.models import Inbox
 
 from .mapping import conversation_fields, message_fields
-from .models import Conversation, ConversationStatus, Holder, Message, MessageType
+from .models import (
+    BulkItemState,
+    BulkKind,
+    BulkOperation,
+    BulkOperationItem,
+    BulkStatus,
+    Conversation,
+    ConversationStatus,
+    Holder,
+    Message,
+    MessageType,
+)
+from .selectors import transcript_rows
+
+logger = logging.getLogger(__name__)
 
 
 def _remote_id(conversation: Conversation) -> str:
@@ -120,3 +140,105 @@ def conversation_finish(*, conversation: Conversation, actor: Actor) -> Conversa
             conversation, answer, status=ConversationStatus.RESOLVED, holder=Holder.NOBODY, finished_at=now,
             last_activity_at=now,
         )
+
+
+# -- bulk operations ---------------------------------------------------------------------------------------
+_BULK_SERVICES: dict[str, Callable[..., Conversation]] = {
+    BulkKind.DELIVER: conversation_deliver_to_agent,
+    BulkKind.FINISH: conversation_finish,
+}
+
+
+def bulk_operation_create(*, kind: str, conversations: Iterable[Conversation], actor: Actor) -> BulkOperation:
+    """Records the selection as one operation with a pending row per conversation, and queues one task for it."""
+    if kind not in _BULK_SERVICES:
+        raise ValueError(f"Unknown bulk operation {kind!r}.")
+    if isinstance(conversations, QuerySet):
+        selection = list(conversations.order_by("pk").values_list("pk", "tenant_id"))
+    else:
+        selection = sorted({(c.pk, c.tenant_id) for c in conversations})
+    if not selection:
+        raise ValueError("No conversations were selected.")
+    tenant_ids = {tenant_id for _, tenant_id in selection}
+    tenant = Tenant.objects.get(pk=tenant_ids.pop()) if len(tenant_ids) == 1 else None
+    with transaction.atomic(), audited(actor=actor, action=f"bulk_{kind}", tenant=tenant) as audit:
+        operation = BulkOperation.objects.create(
+            kind=kind, tenant=tenant, requested_by_id=actor.user_id, actor=actor.label
+        )
+        BulkOperationItem.objects.bulk_create(
+            BulkOperationItem(operation=operation, conversation_id=pk) for pk, _ in selection
+        )
+        audit.obj, audit.detail = operation, f"{len(selection)} conversation(s) queued"
+        # Imported here because the task module imports this one.
+        from .tasks import bulk_operation_run_task
+
+        # A worker must not look for the rows before they are committed.
+        transaction.on_commit(partial(bulk_operation_run_task.delay, operation.pk))
+    return operation
+
+
+def bulk_operation_run(*, operation_id: int) -> None:
+    """Carries out every pending row once, even when the task is delivered twice or runs in two workers.
+
+    Each row is claimed with a conditional UPDATE (pending → running) before its call, so a second run skips
+    what another has taken. A row left running by a worker that stopped mid-call is not repeated: its call
+    may have reached the API.
+    """
+    operation = BulkOperation.objects.get(pk=operation_id)
+    BulkOperation.objects.filter(pk=operation.pk, status=BulkStatus.QUEUED).update(
+        status=BulkStatus.RUNNING, started_at=timezone.now()
+    )
+    actor = Actor(label=operation.actor, user_id=operation.requested_by_id)
+    pending = list(operation.items.filter(state=BulkItemState.PENDING).values_list("pk", flat=True))
+    for item_id in pending:
+        claimed = BulkOperationItem.objects.filter(pk=item_id, state=BulkItemState.PENDING).update(
+            state=BulkItemState.RUNNING, started_at=timezone.now()
+        )
+        if claimed:
+            _bulk_item_run(kind=operation.kind, item_id=item_id, actor=actor)
+    if not operation.items.filter(state__in=[BulkItemState.PENDING, BulkItemState.RUNNING]).exists():
+        BulkOperation.objects.filter(pk=operation.pk).exclude(status=BulkStatus.DONE).update(
+            status=BulkStatus.DONE, finished_at=timezone.now()
+        )
+
+
+def _bulk_item_run(*, kind: str, item_id: int, actor: Actor) -> None:
+    """One row: the single-conversation service (which audits it), and the outcome kept on the row."""
+    item = BulkOperationItem.objects.select_related("conversation__tenant").get(pk=item_id)
+    conversation = item.conversation
+    if conversation.status == ConversationStatus.RESOLVED:
+        _bulk_item_close(item_id, BulkItemState.SKIPPED, "Already resolved: nothing to do.", [])
+        return
+    with collect_api_calls() as calls:
+        try:
+            _BULK_SERVICES[kind](conversation=conversation, actor=actor)
+        except CxUnknownOutcome as exc:
+            state, error = BulkItemState.FAILED, f"No answer from the CX API, it may have happened: {exc.message}"
+        except CxError as exc:
+            state, error = BulkItemState.FAILED, exc.message
+        except ValueError as exc:
+            state, error = BulkItemState.FAILED, str(exc)
+        except Exception as exc:  # noqa: BLE001 - one broken row must not leave the rest of the selection undone
+            logger.exception("Bulk operation row %s failed unexpectedly", item_id)
+            state, error = BulkItemState.FAILED, f"Unexpected error: {exc!r}"
+        else:
+            state, error = BulkItemState.OK, ""
+    _bulk_item_close(item_id, state, error, calls)
+
+
+def _bulk_item_close(item_id: int, state: str, error: str, api_call_ids: list[int]) -> None:
+    BulkOperationItem.objects.filter(pk=item_id).update(
+        state=state, error=error[:5000], api_call_ids=list(api_call_ids), finished_at=timezone.now()
+    )
+
+
+# -- transcripts ---------------------------------------------------------------------------------------------
+def transcript_export(*, conversations: QuerySet[Conversation], actor: Actor) -> Iterator[tuple[str, ...]]:
+    """The transcript rows of ``conversations``; who exported what is kept, since transcripts hold customer data."""
+    count = conversations.count()
+    tenant_ids = set(conversations.order_by().values_list("tenant_id", flat=True).distinct())
+    tenant = Tenant.objects.get(pk=tenant_ids.pop()) if len(tenant_ids) == 1 else None
+    # Nothing goes to the API: the entry is the record of who took the customer data out.
+    with audited(actor=actor, action="export_transcripts", tenant=tenant, detail=f"{count} conversation(s)"):
+        pass
+    return transcript_rows(conversations)

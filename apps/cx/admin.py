@@ -10,9 +10,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from .admin_base import ScopedRelatedFieldListFilter
 from .models import ApiCall, AuditEntry, Tenant, TenantAccess
 from .selectors import scope_to_user
 
@@ -72,7 +74,7 @@ class ConsoleUserAdmin(UserAdmin):
 class ApiCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "operation", "status_code", "outcome", "duration_ms", "attempt", "triggered_by",
                     "tenant")
-    list_filter = ("outcome", "operation", "tenant", "method")
+    list_filter = ("outcome", "operation", ("tenant", ScopedRelatedFieldListFilter), "method")
     search_fields = ("path", "triggered_by", "=group_id", "response_body", "error")
     date_hierarchy = "created_at"
     list_select_related = ("tenant",)
@@ -100,7 +102,7 @@ class ApiCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "actor", "action", "object_link", "outcome", "short_detail", "tenant")
-    list_filter = ("outcome", "action", "tenant")
+    list_filter = ("outcome", "action", ("tenant", ScopedRelatedFieldListFilter))
     search_fields = ("actor", "object_repr", "detail")
     date_hierarchy = "created_at"
     list_select_related = ("tenant", "content_type")
@@ -110,11 +112,9 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="object")
     def object_link(self, entry: AuditEntry) -> str:
-        if not entry.content_type_id or not entry.object_id:
-            return entry.object_repr or "–"
         ct = entry.content_type
-        from django.urls import NoReverseMatch, reverse
-
+        if ct is None or not entry.object_id:
+            return entry.object_repr or "–"
         try:
             url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[entry.object_id])
         except NoReverseMatch:

@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.admin import RelatedFieldListFilter
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -55,6 +56,26 @@ def report_failure(request: HttpRequest, what: str, error: Exception, ids: list[
         text = format_html("{} failed: {}", what, str(error))
         level = messages.ERROR
     messages.add_message(request, level, format_html("{}{}", text, api_calls_link(ids)))
+
+
+class ScopedRelatedFieldListFilter(RelatedFieldListFilter):
+    """A tenant or inbox filter offering only what the user may see.
+
+    Django's plain filter lists every tenant (naming other tenants to a limited user); its "related only"
+    variant scans the whole listed table for distinct values on each page view.
+    """
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        related = field.related_model
+        if related is Tenant:
+            queryset = scope_to_user(Tenant.objects.all(), request.user, tenant_field="pk")
+        else:
+            queryset = scope_to_user(related._default_manager.all(), request.user)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        return [(str(obj.pk), str(obj)) for obj in queryset]
+
 
 
 @dataclass(frozen=True)
@@ -115,10 +136,11 @@ class ConsoleAdmin(SimpleHistoryAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         obj = self.get_object(request, unquote(object_id))
-        context = dict(extra_context or {})
-        if obj is not None:
-            context["object_actions"] = self.visible_object_actions(request, obj)
-            context["audit_entries"] = entries_for(obj)[:50]
+        if obj is None:
+            # Also what a user limited to other tenants gets: not a hint that the row exists.
+            raise Http404("No such object, or not in your tenants.")
+        context = {**(extra_context or {}), "object_actions": self.visible_object_actions(request, obj),
+                   "audit_entries": entries_for(obj)[:50]}
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def _action_view(self, request: HttpRequest, object_id: str, action_name: str) -> HttpResponse:
@@ -130,6 +152,9 @@ class ConsoleAdmin(SimpleHistoryAdmin):
             audit_refusal(actor=actor_for(request), action=action.name, obj=obj,
                           detail=f"missing permission {action.permission}")
             raise PermissionDenied
+        if not action.available(obj):
+            messages.warning(request, f"“{action.label}” does not apply to {obj} as it is now; nothing was sent.")
+            return HttpResponseRedirect(self.object_url(obj))
         form = action.form_class(request.POST or None, obj=obj) if action.form_class else None  # type: ignore[call-arg]
         if request.method == "POST" and (form is None or form.is_valid()):
             cleaned = form.cleaned_data if form is not None else {}

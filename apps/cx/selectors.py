@@ -17,12 +17,12 @@ def tenant_ids_for(user: Any) -> list[int] | None:
         return []
     if user.is_superuser:
         return None
-    cached = getattr(user, "_cx_tenant_ids", "unset")
-    if cached == "unset":
+    # Asked many times per page (queryset, filters, form choices): read once per request's user object.
+    if not hasattr(user, "_cx_tenant_ids"):
         ids = list(TenantAccess.objects.filter(user=user).values_list("tenant_id", flat=True))
-        cached = ids or None
-        user._cx_tenant_ids = cached
-    return cached
+        user._cx_tenant_ids = ids or None
+    limited: list[int] | None = user._cx_tenant_ids
+    return limited
 
 
 def scope_to_user(queryset: QuerySet[M], user: Any, *, tenant_field: str = "tenant") -> QuerySet[M]:

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
-from apps.cx.admin_base import ConsoleAdmin, actor_for, report_failure, report_success
+from apps.cx.admin_base import ConsoleAdmin, ScopedRelatedFieldListFilter, actor_for, report_failure, report_success
 from apps.cx.audit import audit_refusal, collect_api_calls
 from apps.cx.exceptions import CxError
 from apps.cx.models import Tenant
@@ -24,7 +24,7 @@ from .services import inbox_sync
 class InboxAdmin(ConsoleAdmin):
     list_display = ("name", "tenant", "remote_id", "channel_type", "answered_by", "is_listed", "sync_state",
                     "synced_at")
-    list_filter = ("tenant", "is_listed", "sync_state", "channel_type")
+    list_filter = (("tenant", ScopedRelatedFieldListFilter), "is_listed", "sync_state", "channel_type")
     search_fields = ("name", "remote_id")
     list_select_related = ("tenant", "bot_assignment__bot")
     date_hierarchy = "synced_at"

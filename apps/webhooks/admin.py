@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.cx.admin_base import ConsoleAdmin, actor_for
+from apps.cx.admin_base import ConsoleAdmin, ScopedRelatedFieldListFilter, actor_for
 
 from .forms import WebhookRegisterForm
 from .models import WebhookSubscription
@@ -16,7 +16,7 @@ from .services import webhook_subscription_create
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(ConsoleAdmin):
     list_display = ("url", "events", "tenant", "remote_id", "sync_state", "synced_at", "created_at")
-    list_filter = ("tenant", "sync_state")
+    list_filter = (("tenant", ScopedRelatedFieldListFilter), "sync_state")
     search_fields = ("url", "remote_id")
     list_select_related = ("tenant",)
     date_hierarchy = "created_at"

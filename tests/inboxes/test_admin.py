@@ -62,7 +62,8 @@ def test_a_user_limited_to_a_tenant_syncs_and_sees_only_that_tenant(client, sand
     assert [r["query"].get("tenant_domain") for r in sandbox.requests("inboxes/")] in (
         [["other.cx.sangoma.com"]], ["other.cx.sangoma.com"])
     hidden = Inbox.objects.get(name="Not yours")
-    assert client.get(reverse("admin:inboxes_inbox_change", args=[hidden.pk])).status_code == 302  # not found
+    assert client.get(reverse("admin:inboxes_inbox_change", args=[hidden.pk])).status_code == 404
+    assert "Not yours" not in client.get(CHANGELIST).content.decode()  # not even in the filters
 
 
 def test_inboxes_cannot_be_added_by_hand(client, make_user, db):
