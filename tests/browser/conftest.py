@@ -41,6 +41,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=missing))
 
 
+@pytest.fixture(autouse=True)
+def roles(transactional_db) -> None:
+    """Browser tests are transactional, and each one's flush also empties what data migrations wrote (the
+    roles). Django's serialized rollback cannot put them back here: Playwright's greenlet gives the test
+    another database connection object than the one holding the snapshot. So the roles' migrations are
+    replayed on the historical models, exactly as `migrate` ran them."""
+    from importlib import import_module
+
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    if Group.objects.filter(name="Supervisor").exists():
+        return
+    historical = MigrationExecutor(connection).loader.project_state().apps
+    import_module("apps.cx.migrations.0002_roles").create_roles(historical, None)
+    import_module("apps.conversations.migrations.0004_bulk_operation_roles").grant(historical, None)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
