@@ -7,6 +7,8 @@ real Celery worker (see tests/integration/conftest.py).
 from .settings import *  # noqa: F403
 
 CELERY_TASK_ALWAYS_EAGER = True
+# Retries back off for real in the client; tests that check the waits set their own base.
+CX_BACKOFF_BASE = 0.001
 # The live server serves static files straight from the apps; no collectstatic before tests.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

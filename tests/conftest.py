@@ -50,6 +50,28 @@ def actor() -> Actor:
     return Actor.system("test")
 
 
+OTHER_DOMAIN = "acme.cx.sangoma.com"
+
+
+@pytest.fixture
+def inboxes(sandbox, tenant, actor) -> list:
+    """The default tenant's three inboxes, synced from the stand-in."""
+    from apps.inboxes.services import inbox_sync
+
+    return inbox_sync(tenant=tenant, actor=actor)
+
+
+@pytest.fixture
+def other_tenant(sandbox, actor) -> Tenant:
+    """A second tenant with one inbox, for tenant-limit tests."""
+    from apps.inboxes.services import inbox_sync
+
+    other = Tenant.objects.create(domain=OTHER_DOMAIN)
+    sandbox.add_tenant(OTHER_DOMAIN, inboxes=["Acme web"])
+    inbox_sync(tenant=other, actor=actor)
+    return other
+
+
 @pytest.fixture
 def make_user(db):
     """A staff user in one of the roles (groups made by the roles migration), optionally limited to tenants."""

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from apps.cx.admin_base import ConsoleAdmin, ObjectAction, ScopedRelatedFieldListFilter, actor_for
+from apps.cx.admin_base import ConsoleAdmin, ObjectAction, ReadOnlyAdminMixin, ScopedRelatedFieldListFilter, actor_for
 from apps.cx.exceptions import CxError
 
 from .forms import AgentBotCreateForm, AssignInboxesForm
@@ -35,19 +35,13 @@ def _assign(model_admin: ConsoleAdmin, request: HttpRequest, bot: AgentBot, data
     return f"“{bot}” now answers: {', '.join(done)}."
 
 
-class AssignmentInline(admin.TabularInline):
+class AssignmentInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = AgentBotAssignment
     fields = ("inbox", "assigned_at", "assigned_by")
     readonly_fields = fields
     extra = 0
     can_delete = False
     verbose_name_plural = "answers these inboxes"
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(AgentBot)

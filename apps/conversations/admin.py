@@ -15,7 +15,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from apps.cx.admin_base import ConsoleAdmin, ObjectAction, ScopedRelatedFieldListFilter, actor_for, api_calls_link
+from apps.cx.admin_base import (
+    ConsoleAdmin,
+    ObjectAction,
+    ReadOnlyAdminMixin,
+    ScopedRelatedFieldListFilter,
+    actor_for,
+    api_calls_link,
+)
 from apps.cx.audit import audit_refusal
 
 from .forms import SendMessageForm
@@ -71,7 +78,7 @@ def _finish(model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conve
     return f"Finished {conversation}."
 
 
-class TranscriptInline(admin.TabularInline):
+class TranscriptInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The conversation's messages in time order, read-only: messages are sent with the action, not typed here."""
 
     model = Message
@@ -87,14 +94,6 @@ class TranscriptInline(admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
         return super().get_queryset(request).order_by("remote_created_at", "id")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class _Echo:
@@ -223,7 +222,7 @@ class MessageAdmin(ConsoleAdmin):
 
 
 # -- bulk operations -----------------------------------------------------------------------------------------
-class BulkOperationItemInline(admin.TabularInline):
+class BulkOperationItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = BulkOperationItem
     verbose_name = "row"
     verbose_name_plural = "rows"
@@ -244,18 +243,10 @@ class BulkOperationItemInline(admin.TabularInline):
     def api_calls(self, item: BulkOperationItem) -> str:
         return api_calls_link(item.api_call_ids) or "–"
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(BulkOperation)
-class BulkOperationAdmin(admin.ModelAdmin):
+class BulkOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """What became of each conversation of a bulk action: read-only, the worker writes it."""
 
     list_display = ("__str__", "kind", "requested_by", "created_at", "status", "ok", "failed", "skipped", "pending")
@@ -291,11 +282,3 @@ class BulkOperationAdmin(admin.ModelAdmin):
         return (f"{operation.ok_count} done, {operation.failed_count} failed, {operation.skipped_count} skipped, "
                 f"{operation.pending_count} pending")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

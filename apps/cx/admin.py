@@ -14,22 +14,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from .admin_base import ScopedRelatedFieldListFilter
+from .admin_base import ReadOnlyAdminMixin, ScopedRelatedFieldListFilter
 from .models import ApiCall, AuditEntry, Tenant, TenantAccess
 from .selectors import scope_to_user
-
-
-class ReadOnlyAdminMixin:
-    """Logs are evidence: nobody adds, edits or deletes their rows from the admin."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Tenant)

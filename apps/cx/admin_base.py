@@ -78,6 +78,19 @@ class ScopedRelatedFieldListFilter(RelatedFieldListFilter):
 
 
 
+class ReadOnlyAdminMixin:
+    """Logs are evidence: nobody adds, edits or deletes their rows from the admin."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @dataclass(frozen=True)
 class ObjectAction:
     """A button on the object's page that runs ``perform(admin, request, obj, cleaned_data)``."""

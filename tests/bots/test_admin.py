@@ -6,16 +6,11 @@ from django.urls import reverse
 from apps.bots.models import AgentBot, AgentBotAssignment
 from apps.cx.models import AuditEntry, Tenant
 from apps.inboxes.models import Inbox
-from apps.inboxes.services import inbox_sync
 
 pytestmark = pytest.mark.django_db
 
 ADD = reverse("admin:bots_agentbot_add")
 
-
-@pytest.fixture
-def inboxes(sandbox, tenant, actor):
-    return inbox_sync(tenant=tenant, actor=actor)
 
 
 def create_bot(client, tenant, **extra):

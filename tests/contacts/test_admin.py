@@ -11,31 +11,12 @@ from apps.contacts.services import contact_create
 from apps.conversations.models import Conversation, Message
 from apps.cx.models import ApiCall, AuditEntry, Tenant
 from apps.inboxes.models import Inbox
-from apps.inboxes.services import inbox_sync
+from tests.conftest import OTHER_DOMAIN
 
 pytestmark = pytest.mark.django_db
 
 ADD = reverse("admin:contacts_contact_add")
 CHANGELIST = reverse("admin:contacts_contact_changelist")
-OTHER_DOMAIN = "acme.cx.sangoma.com"
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(settings):
-    settings.CX_BACKOFF_BASE = 0.001
-
-
-@pytest.fixture
-def inboxes(sandbox, tenant, actor) -> list[Inbox]:
-    return inbox_sync(tenant=tenant, actor=actor)
-
-
-@pytest.fixture
-def other_tenant(sandbox, actor) -> Tenant:
-    other = Tenant.objects.create(domain=OTHER_DOMAIN)
-    sandbox.add_tenant(OTHER_DOMAIN, inboxes=["Acme web"])
-    inbox_sync(tenant=other, actor=actor)
-    return other
 
 
 @pytest.fixture

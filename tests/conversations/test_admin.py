@@ -20,22 +20,11 @@ from apps.conversations.models import Conversation, Message
 from apps.conversations.services import conversation_start, message_send
 from apps.cx.models import ApiCall, AuditEntry, Tenant
 from apps.inboxes.models import Inbox
-from apps.inboxes.services import inbox_sync
+from tests.conftest import OTHER_DOMAIN
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:conversations_conversation_changelist")
-OTHER_DOMAIN = "acme.cx.sangoma.com"
-
-
-@pytest.fixture(autouse=True)
-def quick_retries(settings):
-    settings.CX_BACKOFF_BASE = 0.001
-
-
-@pytest.fixture
-def inboxes(sandbox, tenant, actor) -> list[Inbox]:
-    return inbox_sync(tenant=tenant, actor=actor)
 
 
 @pytest.fixture
@@ -56,13 +45,6 @@ def contact(inboxes, tenant, actor) -> Contact:
 def conversation(bot, contact, inboxes, actor) -> Conversation:
     return conversation_start(contact=contact, inbox=inboxes[0], actor=actor, initial_message="Where is my order?")
 
-
-@pytest.fixture
-def other_tenant(sandbox, actor) -> Tenant:
-    other = Tenant.objects.create(domain=OTHER_DOMAIN)
-    sandbox.add_tenant(OTHER_DOMAIN, inboxes=["Acme web"])
-    inbox_sync(tenant=other, actor=actor)
-    return other
 
 
 def action_url(conversation: Conversation, action: str) -> str:

@@ -12,8 +12,6 @@ from apps.conversations.models import BulkOperation, BulkOperationItem, Conversa
 from apps.conversations.services import bulk_operation_create, bulk_operation_run, conversation_start
 from apps.cx.client import Actor
 from apps.cx.models import AuditEntry, Tenant
-from apps.inboxes.models import Inbox
-from apps.inboxes.services import inbox_sync
 
 pytestmark = pytest.mark.django_db
 
@@ -23,14 +21,6 @@ FINISH = "conversations/finish/"
 DELIVER = "conversations/deliver-to-agent/"
 
 
-@pytest.fixture(autouse=True)
-def quick_retries(settings):
-    settings.CX_BACKOFF_BASE = 0.001
-
-
-@pytest.fixture
-def inboxes(sandbox, tenant, actor) -> list[Inbox]:
-    return inbox_sync(tenant=tenant, actor=actor)
 
 
 @pytest.fixture
