@@ -47,13 +47,15 @@ def alive(pid: int) -> bool:
 @pytest.fixture
 def embedded_env(tmp_path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_", "CACHE_URL", "CX_"))}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "cxconsole.settings",
-        "CX_VAR_DIR": str(tmp_path / "var"),
-        "PORT": str(free_port()),
-        "CX_SANDBOX_PORT": str(free_port()),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "cxconsole.settings",
+            "CX_VAR_DIR": str(tmp_path / "var"),
+            "PORT": str(free_port()),
+            "CX_SANDBOX_PORT": str(free_port()),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     for command in (["migrate", "--noinput", "-v0"], ["createcachetable"], ["collectstatic", "--noinput", "-v0"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=BASE_DIR, env=env, check=True)
     return env
@@ -62,8 +64,12 @@ def embedded_env(tmp_path) -> dict[str, str]:
 def test_run_starts_everything_prints_a_login_and_ctrl_c_leaves_nothing_running(embedded_env):
     port = embedded_env["PORT"]
     console = subprocess.Popen(
-        [sys.executable, "manage.py", "runconsole", "--no-demo-traffic"], cwd=BASE_DIR, env=embedded_env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "manage.py", "runconsole", "--no-demo-traffic"],
+        cwd=BASE_DIR,
+        env=embedded_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     output: list[str] = []
     login: dict[str, str] = {}
@@ -88,8 +94,11 @@ def test_run_starts_everything_prints_a_login_and_ctrl_c_leaves_nothing_running(
         # A supervisor can log in, and the admin's static files are served.
         web = requests.Session()
         web.get(f"{base}/admin/login/", timeout=5)
-        page = web.post(f"{base}/admin/login/", data={**login, "csrfmiddlewaretoken": web.cookies["csrftoken"],
-                                                      "next": "/admin/"}, timeout=5)
+        page = web.post(
+            f"{base}/admin/login/",
+            data={**login, "csrfmiddlewaretoken": web.cookies["csrftoken"], "next": "/admin/"},
+            timeout=5,
+        )
         assert page.status_code == 200 and "Log out" in page.text and "CX Console" in page.text
         assert web.get(f"{base}/static/admin/css/base.css", timeout=5).status_code == 200
 

@@ -52,16 +52,33 @@ class AgentBotAdmin(ConsoleAdmin):
     list_select_related = ("tenant",)
     date_hierarchy = "created_at"
     # The API has no update endpoint for bots: what it holds is shown, not edited.
-    readonly_fields = ("name", "description", "tenant", "remote_id", "outgoing_url", "remote_data", "sync_state",
-                       "sync_source", "synced_at", "sync_error", "created_at", "updated_at")
+    readonly_fields = (
+        "name",
+        "description",
+        "tenant",
+        "remote_id",
+        "outgoing_url",
+        "remote_data",
+        "sync_state",
+        "sync_source",
+        "synced_at",
+        "sync_error",
+        "created_at",
+        "updated_at",
+    )
     inlines = [AssignmentInline]
     actions = ["assign_selected"]
     add_form_class = AgentBotCreateForm
     add_intro = "The bot is created in the CX API at once; its events come back to the outgoing URL."
     object_actions = (
-        ObjectAction(name="assign", label="Assign to inboxes", permission="bots.assign_agentbot",
-                     perform=_assign, form_class=AssignInboxesForm,
-                     available=lambda bot: bool(bot.remote_id)),
+        ObjectAction(
+            name="assign",
+            label="Assign to inboxes",
+            permission="bots.assign_agentbot",
+            perform=_assign,
+            form_class=AssignInboxesForm,
+            available=lambda bot: bool(bot.remote_id),
+        ),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AgentBot]:
@@ -75,8 +92,13 @@ class AgentBotAdmin(ConsoleAdmin):
 
     def perform_add(self, request: HttpRequest, form: forms.Form) -> AgentBot:
         data = form.cleaned_data
-        return agent_bot_create(tenant=data["tenant"], actor=actor_for(request), name=data["name"],
-                                description=data["description"], outgoing_url=data["outgoing_url"] or None)
+        return agent_bot_create(
+            tenant=data["tenant"],
+            actor=actor_for(request),
+            name=data["name"],
+            description=data["description"],
+            outgoing_url=data["outgoing_url"] or None,
+        )
 
     def has_assign_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("bots.assign_agentbot")

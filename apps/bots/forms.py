@@ -17,9 +17,11 @@ class AgentBotCreateForm(TenantChoiceFormMixin):
     name = forms.CharField(max_length=200)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     outgoing_url = forms.URLField(
-        required=False, assume_scheme="https", max_length=500,
+        required=False,
+        assume_scheme="https",
+        max_length=500,
         help_text="Where the vendor POSTs this bot's events. Leave empty for this console's own bot endpoint "
-                  "(under CONSOLE_PUBLIC_URL).",
+        "(under CONSOLE_PUBLIC_URL).",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -39,7 +41,8 @@ def assignable_inboxes(bot: AgentBot) -> Any:
 
 class AssignInboxesForm(forms.Form):
     inboxes = forms.ModelMultipleChoiceField(
-        queryset=Inbox.objects.none(), widget=forms.CheckboxSelectMultiple,
+        queryset=Inbox.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
         help_text="The bot answers every new conversation of these inboxes (replacing any bot they had).",
     )
 

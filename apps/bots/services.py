@@ -25,7 +25,10 @@ def agent_bot_create(
         secret, secret_hash = new_hook_secret()
         outgoing_url = hook_url("bot", secret)
     bot = AgentBot.objects.create(
-        tenant=tenant, name=name, description=description, outgoing_url=redact_text(outgoing_url),
+        tenant=tenant,
+        name=name,
+        description=description,
+        outgoing_url=redact_text(outgoing_url),
         hook_secret_hash=secret_hash,
     )
     with audited(actor=actor, action="create_bot", obj=bot):

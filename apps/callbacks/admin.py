@@ -14,8 +14,20 @@ class QueueCallbackAdmin(ConsoleAdmin):
     search_fields = ("destination", "queue_name", "remote_id")
     list_select_related = ("tenant",)
     date_hierarchy = "created_at"
-    readonly_fields = ("tenant", "queue_name", "destination", "state", "requested_by", "requested_by_user",
-                       "remote_id", "remote_data", "last_error", "placed_at", "created_at", "updated_at")
+    readonly_fields = (
+        "tenant",
+        "queue_name",
+        "destination",
+        "state",
+        "requested_by",
+        "requested_by_user",
+        "remote_id",
+        "remote_data",
+        "last_error",
+        "placed_at",
+        "created_at",
+        "updated_at",
+    )
 
     def has_add_permission(self, request):  # placed through the CLI and, later, the callback forms
         return False

@@ -21,8 +21,7 @@ class QueueCallback(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
     queue_name = models.CharField(max_length=200)
     destination = models.CharField(max_length=32, db_index=True)
-    state = models.CharField(max_length=16, choices=CallbackState.choices, default=CallbackState.PENDING,
-                             db_index=True)
+    state = models.CharField(max_length=16, choices=CallbackState.choices, default=CallbackState.PENDING, db_index=True)
     requested_by = models.CharField(max_length=200, blank=True)
     requested_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

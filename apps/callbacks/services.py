@@ -15,8 +15,12 @@ from .models import CallbackState, QueueCallback
 def queue_callback_place_now(*, tenant: Tenant, actor: Actor, queue_name: str, destination: str) -> QueueCallback:
     """Places one callback synchronously. The row is claimed before the POST so nothing dials it again."""
     callback = QueueCallback.objects.create(
-        tenant=tenant, queue_name=queue_name, destination=destination, state=CallbackState.PENDING,
-        requested_by=actor.label, requested_by_user_id=actor.user_id,
+        tenant=tenant,
+        queue_name=queue_name,
+        destination=destination,
+        state=CallbackState.PENDING,
+        requested_by=actor.label,
+        requested_by_user_id=actor.user_id,
     )
     claimed = QueueCallback.objects.filter(pk=callback.pk, state=CallbackState.PENDING).update(
         state=CallbackState.DISPATCHING, updated_at=timezone.now()
@@ -43,7 +47,10 @@ def _place(callback: QueueCallback, *, tenant: Tenant, actor: Actor) -> QueueCal
         _finish(callback, state=CallbackState.FAILED, last_error=exc.message)
         raise
     _finish(
-        callback, state=CallbackState.PLACED, placed_at=timezone.now(), remote_data=answer,
+        callback,
+        state=CallbackState.PLACED,
+        placed_at=timezone.now(),
+        remote_data=answer,
         remote_id=str(answer.get("id") or ""),
     )
     callback.api_answer = answer

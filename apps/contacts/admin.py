@@ -20,11 +20,16 @@ from .services import contact_create
 REMOTE_FIELDS = ("remote_id", "remote_data", "sync_state", "sync_source", "synced_at", "sync_error")
 
 
-def _start_conversation(model_admin: ConsoleAdmin, request: HttpRequest, contact: Contact,
-                        cleaned: dict[str, Any]) -> str:
+def _start_conversation(
+    model_admin: ConsoleAdmin, request: HttpRequest, contact: Contact, cleaned: dict[str, Any]
+) -> str:
     conversation = conversation_start(
-        contact=contact, inbox=cleaned["inbox"], actor=actor_for(request), initial_message=cleaned["initial_message"],
-        priority=cleaned["priority"], source_id=cleaned["source_id"] or None,
+        contact=contact,
+        inbox=cleaned["inbox"],
+        actor=actor_for(request),
+        initial_message=cleaned["initial_message"],
+        priority=cleaned["priority"],
+        source_id=cleaned["source_id"] or None,
     )
     url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
     return format_html('Started <a href="{}">{}</a> with {} in {}.', url, conversation, contact, cleaned["inbox"])
@@ -41,8 +46,13 @@ class ContactAdmin(ConsoleAdmin):
     form = ContactChangeForm
     readonly_fields = ("tenant", *REMOTE_FIELDS, "created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("tenant", "name", "email", "phone_number", "inbox"),
-                "description": "Changes made here stay in the console: the CX API has no way to update a contact."}),
+        (
+            None,
+            {
+                "fields": ("tenant", "name", "email", "phone_number", "inbox"),
+                "description": "Changes made here stay in the console: the CX API has no way to update a contact.",
+            },
+        ),
         ("In the CX API", {"fields": (*REMOTE_FIELDS, "created_at", "updated_at")}),
     )
 
@@ -50,8 +60,11 @@ class ContactAdmin(ConsoleAdmin):
     add_intro = "The contact is saved here first, then created in the CX API; a refusal leaves it here with the reason."
     object_actions = (
         ObjectAction(
-            name="start-conversation", label="Start conversation", permission="contacts.start_conversation",
-            perform=_start_conversation, form_class=StartConversationForm,
+            name="start-conversation",
+            label="Start conversation",
+            permission="contacts.start_conversation",
+            perform=_start_conversation,
+            form_class=StartConversationForm,
             intro="Starts a conversation in the CX API for this contact, opening with the message below.",
             available=lambda contact: bool(contact.remote_id),
         ),
@@ -60,6 +73,10 @@ class ContactAdmin(ConsoleAdmin):
     def perform_add(self, request: HttpRequest, form: forms.Form) -> Contact:
         data = form.cleaned_data
         return contact_create(
-            tenant=data["tenant"], actor=actor_for(request), name=data["name"], email=data["email"],
-            phone_number=data["phone_number"], inbox=data["inbox"],
+            tenant=data["tenant"],
+            actor=actor_for(request),
+            name=data["name"],
+            email=data["email"],
+            phone_number=data["phone_number"],
+            inbox=data["inbox"],
         )

@@ -50,8 +50,7 @@ class ContactCreateForm(TenantChoiceFormMixin):
     name = forms.CharField(max_length=200)
     email = forms.CharField(max_length=254)
     phone_number = forms.CharField(label="Phone", max_length=32, help_text=PHONE_HELP)
-    inbox = InboxChoiceField(queryset=Inbox.objects.none(),
-                             help_text="Only inboxes the CX API lists for your tenants.")
+    inbox = InboxChoiceField(queryset=Inbox.objects.none(), help_text="Only inboxes the CX API lists for your tenants.")
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, user=user, **kwargs)
@@ -100,8 +99,9 @@ class StartConversationForm(forms.Form):
     inbox = forms.ModelChoiceField(queryset=Inbox.objects.none())
     priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int, initial=Priority.NONE)
     initial_message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
-    source_id = forms.CharField(required=False, max_length=255,
-                                help_text="Who the customer is in this inbox; defaults to the contact's email.")
+    source_id = forms.CharField(
+        required=False, max_length=255, help_text="Who the customer is in this inbox; defaults to the contact's email."
+    )
 
     def __init__(self, *args: Any, obj: Contact, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -13,9 +13,7 @@ from apps.inboxes.models import Inbox
 from .models import Contact
 
 
-def contact_create(
-    *, tenant: Tenant, actor: Actor, name: str, email: str, phone_number: str, inbox: Inbox
-) -> Contact:
+def contact_create(*, tenant: Tenant, actor: Actor, name: str, email: str, phone_number: str, inbox: Inbox) -> Contact:
     """Saves the contact first so a remote refusal leaves it visible with the API's reason."""
     if not inbox.remote_id:
         raise ValueError("The inbox must exist remotely before a contact can be created in it.")

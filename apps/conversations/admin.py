@@ -56,23 +56,31 @@ def _refuse_if_resolved(conversation: Conversation) -> None:
         raise ValueError("The conversation is already resolved.")
 
 
-def _send_message(model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conversation,
-                  cleaned: dict[str, Any]) -> str:
-    message = message_send(conversation=conversation, actor=actor_for(request), content=cleaned["content"],
-                           message_type=cleaned["message_type"], bot=cleaned["bot"])
+def _send_message(
+    model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conversation, cleaned: dict[str, Any]
+) -> str:
+    message = message_send(
+        conversation=conversation,
+        actor=actor_for(request),
+        content=cleaned["content"],
+        message_type=cleaned["message_type"],
+        bot=cleaned["bot"],
+    )
     as_whom = "the bot" if message.message_type == MessageType.OUTGOING else "the customer"
     return f"Sent the message to {conversation} as {as_whom}."
 
 
-def _deliver(model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conversation,
-             cleaned: dict[str, Any]) -> str:
+def _deliver(
+    model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conversation, cleaned: dict[str, Any]
+) -> str:
     _refuse_if_resolved(conversation)
     conversation_deliver_to_agent(conversation=conversation, actor=actor_for(request))
     return f"Delivered {conversation} to an agent."
 
 
-def _finish(model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conversation,
-            cleaned: dict[str, Any]) -> str:
+def _finish(
+    model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conversation, cleaned: dict[str, Any]
+) -> str:
     _refuse_if_resolved(conversation)
     conversation_finish(conversation=conversation, actor=actor_for(request))
     return f"Finished {conversation}."
@@ -95,7 +103,6 @@ class TranscriptInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).order_by("remote_created_at", "id")
 
 
-
 class _Echo:
     """A file-like object whose write() hands the line back, so csv.writer can feed a streaming response."""
 
@@ -105,11 +112,26 @@ class _Echo:
 
 @admin.register(Conversation)
 class ConversationAdmin(ConsoleAdmin):
-    list_display = ("remote_id", "tenant", "inbox", "contact", "status", "priority", "holder", "last_activity_at",
-                    "finished_at")
+    list_display = (
+        "remote_id",
+        "tenant",
+        "inbox",
+        "contact",
+        "status",
+        "priority",
+        "holder",
+        "last_activity_at",
+        "finished_at",
+    )
     list_display_links = ("remote_id",)
-    list_filter = (("tenant", ScopedRelatedFieldListFilter), ("inbox", ScopedRelatedFieldListFilter), "status",
-                   "priority", "holder", ("last_activity_at", admin.DateFieldListFilter))
+    list_filter = (
+        ("tenant", ScopedRelatedFieldListFilter),
+        ("inbox", ScopedRelatedFieldListFilter),
+        "status",
+        "priority",
+        "holder",
+        ("last_activity_at", admin.DateFieldListFilter),
+    )
     search_fields = ("=remote_id", "contact__name", "contact__email", "source_id")
     date_hierarchy = "last_activity_at"
     list_select_related = ("tenant", "inbox", "contact")
@@ -118,15 +140,30 @@ class ConversationAdmin(ConsoleAdmin):
     actions = ("deliver_in_background", "finish_in_background", "export_transcripts")
 
     object_actions = (
-        ObjectAction(name="send-message", label="Send message", permission="conversations.send_message",
-                     perform=_send_message, form_class=SendMessageForm,
-                     available=lambda conversation: bool(conversation.remote_id)),
-        ObjectAction(name="deliver", label="Deliver to agent", permission="conversations.deliver_conversation",
-                     perform=_deliver, intro="Hands the conversation from the bot to a human agent.",
-                     available=_is_open),
-        ObjectAction(name="finish", label="Finish", permission="conversations.finish_conversation",
-                     perform=_finish, intro="Closes the conversation: the customer needs nothing more.",
-                     available=_is_open),
+        ObjectAction(
+            name="send-message",
+            label="Send message",
+            permission="conversations.send_message",
+            perform=_send_message,
+            form_class=SendMessageForm,
+            available=lambda conversation: bool(conversation.remote_id),
+        ),
+        ObjectAction(
+            name="deliver",
+            label="Deliver to agent",
+            permission="conversations.deliver_conversation",
+            perform=_deliver,
+            intro="Hands the conversation from the bot to a human agent.",
+            available=_is_open,
+        ),
+        ObjectAction(
+            name="finish",
+            label="Finish",
+            permission="conversations.finish_conversation",
+            perform=_finish,
+            intro="Closes the conversation: the customer needs nothing more.",
+            available=_is_open,
+        ),
     )
     # Changelist actions and the permission each needs, checked again when the POST arrives.
     bulk_permissions = {
@@ -176,10 +213,16 @@ class ConversationAdmin(ConsoleAdmin):
             return
         url = reverse("admin:conversations_bulkoperation_change", args=[operation.pk])
         count = operation.items.count()
-        messages.success(request, format_html(
-            '{}: {} conversation(s) queued, carried out in the background. <a href="{}">Follow {}</a>.',
-            operation.get_kind_display(), count, url, operation,
-        ))
+        messages.success(
+            request,
+            format_html(
+                '{}: {} conversation(s) queued, carried out in the background. <a href="{}">Follow {}</a>.',
+                operation.get_kind_display(),
+                count,
+                url,
+                operation,
+            ),
+        )
 
     @admin.action(description="Export transcripts (CSV)", permissions=["export_transcript"])
     def export_transcripts(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
@@ -244,7 +287,6 @@ class BulkOperationItemInline(ReadOnlyAdminMixin, admin.TabularInline):
         return api_calls_link(item.api_call_ids) or "–"
 
 
-
 @admin.register(BulkOperation)
 class BulkOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """What became of each conversation of a bulk action: read-only, the worker writes it."""
@@ -253,8 +295,7 @@ class BulkOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("kind", "status", ("tenant", ScopedRelatedFieldListFilter))
     list_select_related = ("requested_by",)
     date_hierarchy = "created_at"
-    fields = ("kind", "status", "tenant", "requested_by", "actor", "created_at", "started_at", "finished_at",
-              "summary")
+    fields = ("kind", "status", "tenant", "requested_by", "actor", "created_at", "started_at", "finished_at", "summary")
     readonly_fields = fields
     inlines = (BulkOperationItemInline,)
 
@@ -279,6 +320,7 @@ class BulkOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="rows")
     def summary(self, operation: Any) -> str:
-        return (f"{operation.ok_count} done, {operation.failed_count} failed, {operation.skipped_count} skipped, "
-                f"{operation.pending_count} pending")
-
+        return (
+            f"{operation.ok_count} done, {operation.failed_count} failed, {operation.skipped_count} skipped, "
+            f"{operation.pending_count} pending"
+        )

@@ -19,8 +19,11 @@ SENDERS = [
 class SendMessageForm(forms.Form):
     content = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
     message_type = forms.ChoiceField(label="As", choices=SENDERS, initial=MessageType.OUTGOING)
-    bot = forms.ModelChoiceField(queryset=AgentBot.objects.none(), required=False,
-                                 help_text="Optional: the bot that speaks; without one, the inbox's bot.")
+    bot = forms.ModelChoiceField(
+        queryset=AgentBot.objects.none(),
+        required=False,
+        help_text="Optional: the bot that speaks; without one, the inbox's bot.",
+    )
 
     def __init__(self, *args: Any, obj: Conversation, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

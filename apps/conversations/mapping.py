@@ -12,12 +12,25 @@ from apps.cx.mirror import parse_timestamp
 
 from .models import ConversationStatus, Holder, MessageType, Priority, SenderKind
 
-_PRIORITY_WORDS = {"none": Priority.NONE, "low": Priority.LOW, "medium": Priority.MEDIUM, "high": Priority.HIGH,
-                   "urgent": Priority.URGENT}
-_MESSAGE_TYPE_NUMBERS = {0: MessageType.INCOMING, 1: MessageType.OUTGOING, 2: MessageType.ACTIVITY,
-                         3: MessageType.TEMPLATE}
-_SENDER_TYPES = {"contact": SenderKind.CONTACT, "user": SenderKind.AGENT, "agent_bot": SenderKind.BOT,
-                 "agentbot": SenderKind.BOT}
+_PRIORITY_WORDS = {
+    "none": Priority.NONE,
+    "low": Priority.LOW,
+    "medium": Priority.MEDIUM,
+    "high": Priority.HIGH,
+    "urgent": Priority.URGENT,
+}
+_MESSAGE_TYPE_NUMBERS = {
+    0: MessageType.INCOMING,
+    1: MessageType.OUTGOING,
+    2: MessageType.ACTIVITY,
+    3: MessageType.TEMPLATE,
+}
+_SENDER_TYPES = {
+    "contact": SenderKind.CONTACT,
+    "user": SenderKind.AGENT,
+    "agent_bot": SenderKind.BOT,
+    "agentbot": SenderKind.BOT,
+}
 
 
 def priority_from(value: Any) -> int:

@@ -29,13 +29,16 @@ class Holder(models.TextChoices):
 
 
 class Conversation(RemoteObject):
-    inbox = models.ForeignKey("inboxes.Inbox", on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="conversations")
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="conversations")
+    inbox = models.ForeignKey(
+        "inboxes.Inbox", on_delete=models.PROTECT, null=True, blank=True, related_name="conversations"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.PROTECT, null=True, blank=True, related_name="conversations"
+    )
     source_id = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.OPEN,
-                              db_index=True)
+    status = models.CharField(
+        max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.OPEN, db_index=True
+    )
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NONE)
     holder = models.CharField(max_length=16, choices=Holder.choices, default=Holder.NOBODY)
     assignee_name = models.CharField(max_length=200, blank=True)
@@ -113,8 +116,9 @@ class BulkOperation(models.Model):
     kind = models.CharField(max_length=16, choices=BulkKind.choices)
     # Set when the whole selection is in one tenant (for filtering); scoping goes through the items.
     tenant = models.ForeignKey("cx.Tenant", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     actor = models.CharField(max_length=200, help_text="user:…, as the audit trail shows it.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -134,8 +138,7 @@ class BulkOperationItem(models.Model):
 
     operation = models.ForeignKey(BulkOperation, on_delete=models.CASCADE, related_name="items")
     conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="+")
-    state = models.CharField(max_length=16, choices=BulkItemState.choices, default=BulkItemState.PENDING,
-                             db_index=True)
+    state = models.CharField(max_length=16, choices=BulkItemState.choices, default=BulkItemState.PENDING, db_index=True)
     error = models.TextField(blank=True)
     api_call_ids = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -11,8 +11,18 @@ from apps.cx.selectors import tenant_ids_for
 
 from .models import BulkItemState, BulkOperation, BulkOperationItem, Conversation, Message
 
-TRANSCRIPT_HEADER = ("conversation", "tenant", "inbox", "contact", "status", "time", "sender", "message type",
-                     "private", "content")
+TRANSCRIPT_HEADER = (
+    "conversation",
+    "tenant",
+    "inbox",
+    "contact",
+    "status",
+    "time",
+    "sender",
+    "message type",
+    "private",
+    "content",
+)
 # A spreadsheet runs a cell that starts with one of these as a formula; customers write these messages.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

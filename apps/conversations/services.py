@@ -83,12 +83,21 @@ def conversation_start(
         raise ValueError("A source id is needed: the contact has no email to use.")
     with audited(actor=actor, action="start_conversation", obj=contact, detail=f"in {inbox}") as audit:
         answer = CxClient(contact.tenant, actor=actor).create_conversation(
-            source_id=source_id, contact_id=contact.remote_id, inbox_id=inbox.remote_id, priority=priority,
+            source_id=source_id,
+            contact_id=contact.remote_id,
+            inbox_id=inbox.remote_id,
+            priority=priority,
             initial_message=initial_message,
         )
         conversation = Conversation.objects.create(
-            tenant=contact.tenant, remote_id=remote_id_of(answer), inbox=inbox, contact=contact,
-            source_id=source_id, priority=priority, last_activity_at=timezone.now(), **synced_fields(answer),
+            tenant=contact.tenant,
+            remote_id=remote_id_of(answer),
+            inbox=inbox,
+            contact=contact,
+            source_id=source_id,
+            priority=priority,
+            last_activity_at=timezone.now(),
+            **synced_fields(answer),
         )
         audit.obj, audit.detail = conversation, f"for {contact} in {inbox}: {initial_message[:200]}"
         return _apply_conversation_answer(conversation, answer)
@@ -121,11 +130,12 @@ def message_send(
 
 def conversation_deliver_to_agent(*, conversation: Conversation, actor: Actor) -> Conversation:
     with audited(actor=actor, action="deliver_to_agent", obj=conversation):
-        answer = CxClient(conversation.tenant, actor=actor).deliver_to_agent(
-            conversation_id=_remote_id(conversation)
-        )
+        answer = CxClient(conversation.tenant, actor=actor).deliver_to_agent(conversation_id=_remote_id(conversation))
         return _apply_conversation_answer(
-            conversation, answer, status=ConversationStatus.OPEN, holder=Holder.AGENT,
+            conversation,
+            answer,
+            status=ConversationStatus.OPEN,
+            holder=Holder.AGENT,
             last_activity_at=timezone.now(),
         )
 
@@ -137,7 +147,11 @@ def conversation_finish(*, conversation: Conversation, actor: Actor) -> Conversa
         )
         now = timezone.now()
         return _apply_conversation_answer(
-            conversation, answer, status=ConversationStatus.RESOLVED, holder=Holder.NOBODY, finished_at=now,
+            conversation,
+            answer,
+            status=ConversationStatus.RESOLVED,
+            holder=Holder.NOBODY,
+            finished_at=now,
             last_activity_at=now,
         )
 

@@ -59,15 +59,37 @@ class ConsoleUserAdmin(UserAdmin):
 
 @admin.register(ApiCall)
 class ApiCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "operation", "status_code", "outcome", "duration_ms", "attempt", "triggered_by",
-                    "tenant")
+    list_display = (
+        "created_at",
+        "operation",
+        "status_code",
+        "outcome",
+        "duration_ms",
+        "attempt",
+        "triggered_by",
+        "tenant",
+    )
     list_filter = ("outcome", "operation", ("tenant", ScopedRelatedFieldListFilter), "method")
     search_fields = ("path", "triggered_by", "=group_id", "response_body", "error")
     date_hierarchy = "created_at"
     list_select_related = ("tenant",)
-    readonly_fields = ("created_at", "tenant", "group_id", "attempt", "operation", "triggered_by", "user", "method",
-                       "path", "status_code", "outcome", "duration_ms", "request_body_pretty",
-                       "response_body_pretty", "error")
+    readonly_fields = (
+        "created_at",
+        "tenant",
+        "group_id",
+        "attempt",
+        "operation",
+        "triggered_by",
+        "user",
+        "method",
+        "path",
+        "status_code",
+        "outcome",
+        "duration_ms",
+        "request_body_pretty",
+        "response_body_pretty",
+        "error",
+    )
     exclude = ("request_body", "response_body")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiCall]:

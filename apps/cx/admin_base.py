@@ -77,7 +77,6 @@ class ScopedRelatedFieldListFilter(RelatedFieldListFilter):
         return [(str(obj.pk), str(obj)) for obj in queryset]
 
 
-
 class ReadOnlyAdminMixin:
     """Logs are evidence: nobody adds, edits or deletes their rows from the admin."""
 
@@ -132,8 +131,12 @@ class ConsoleAdmin(SimpleHistoryAdmin):
     def get_urls(self) -> list[Any]:
         info = self.opts.app_label, self.opts.model_name
         extra = [
-            path(f"<path:object_id>/{action.name}/", self.admin_site.admin_view(self._action_view),
-                 {"action_name": action.name}, name=f"{info[0]}_{info[1]}_{action.name}")
+            path(
+                f"<path:object_id>/{action.name}/",
+                self.admin_site.admin_view(self._action_view),
+                {"action_name": action.name},
+                name=f"{info[0]}_{info[1]}_{action.name}",
+            )
             for action in self.object_actions
         ]
         return extra + super().get_urls()
@@ -146,14 +149,18 @@ class ConsoleAdmin(SimpleHistoryAdmin):
             if request.user.has_perm(action.permission) and action.available(obj)
         ]
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             # Also what a user limited to other tenants gets: not a hint that the row exists.
             raise Http404("No such object, or not in your tenants.")
-        context = {**(extra_context or {}), "object_actions": self.visible_object_actions(request, obj),
-                   "audit_entries": entries_for(obj)[:50]}
+        context = {
+            **(extra_context or {}),
+            "object_actions": self.visible_object_actions(request, obj),
+            "audit_entries": entries_for(obj)[:50],
+        }
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def _action_view(self, request: HttpRequest, object_id: str, action_name: str) -> HttpResponse:
@@ -162,8 +169,9 @@ class ConsoleAdmin(SimpleHistoryAdmin):
         if obj is None:
             raise Http404("No such object, or not in your tenants.")
         if not request.user.has_perm(action.permission):
-            audit_refusal(actor=actor_for(request), action=action.name, obj=obj,
-                          detail=f"missing permission {action.permission}")
+            audit_refusal(
+                actor=actor_for(request), action=action.name, obj=obj, detail=f"missing permission {action.permission}"
+            )
             raise PermissionDenied
         if not action.available(obj):
             messages.warning(request, f"“{action.label}” does not apply to {obj} as it is now; nothing was sent.")
@@ -181,14 +189,23 @@ class ConsoleAdmin(SimpleHistoryAdmin):
                 else:
                     report_success(request, text, calls)
                     return HttpResponseRedirect(self.object_url(obj))
-        return self.render_action_form(request, title=f"{action.label}: {obj}", form=form, obj=obj,
-                                       intro=action.intro, submit_label=action.label)
+        return self.render_action_form(
+            request, title=f"{action.label}: {obj}", form=form, obj=obj, intro=action.intro, submit_label=action.label
+        )
 
     def object_url(self, obj: Any) -> str:
         return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
 
-    def render_action_form(self, request: HttpRequest, *, title: str, form: forms.Form | None, obj: Any = None,
-                           intro: str = "", submit_label: str = "Save") -> TemplateResponse:
+    def render_action_form(
+        self,
+        request: HttpRequest,
+        *,
+        title: str,
+        form: forms.Form | None,
+        obj: Any = None,
+        intro: str = "",
+        submit_label: str = "Save",
+    ) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -208,8 +225,9 @@ class ConsoleAdmin(SimpleHistoryAdmin):
     def perform_add(self, request: HttpRequest, form: forms.Form) -> Any:  # pragma: no cover - per admin
         raise NotImplementedError
 
-    def add_view(self, request: HttpRequest, form_url: str = "",
-                 extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         if self.add_form_class is None:
             return super().add_view(request, form_url, extra_context)
         if not self.has_add_permission(request):
@@ -227,8 +245,9 @@ class ConsoleAdmin(SimpleHistoryAdmin):
                 else:
                     report_success(request, f"Created {self.opts.verbose_name} “{obj}” in the CX API.", calls)
                     return HttpResponseRedirect(self.object_url(obj))
-        return self.render_action_form(request, title=f"Add {self.opts.verbose_name}", form=form,
-                                       intro=self.add_intro, submit_label="Create")
+        return self.render_action_form(
+            request, title=f"Add {self.opts.verbose_name}", form=form, intro=self.add_intro, submit_label="Create"
+        )
 
 
 class TenantChoiceFormMixin(forms.Form):
@@ -243,4 +262,3 @@ class TenantChoiceFormMixin(forms.Form):
         self.fields["tenant"].queryset = tenants  # type: ignore[attr-defined]
         if tenants.count() == 1:
             self.fields["tenant"].initial = tenants.first()
-

@@ -68,8 +68,9 @@ def audit_refusal(*, actor: Any, action: str, obj: models.Model | None = None, d
     return _write(actor, action, AuditedAction(obj=obj), None, AuditOutcome.REFUSED, detail)
 
 
-def _write(actor: Any, action: str, record: AuditedAction, tenant: Tenant | None, outcome: str,
-           detail: str) -> AuditEntry:
+def _write(
+    actor: Any, action: str, record: AuditedAction, tenant: Tenant | None, outcome: str, detail: str
+) -> AuditEntry:
     obj = record.obj
     if tenant is None and obj is not None:
         tenant = getattr(obj, "tenant", None)

@@ -165,21 +165,33 @@ class TokenProvider:
         safe_answer = {k: v for k, v in data.items() if k != "access_token"} if isinstance(data, dict) else None
         answer_text = json.dumps(safe_answer) if safe_answer is not None else response.text[:500]
         if response.status_code in (400, 401, 403):
-            self.record(status=response.status_code, outcome="auth", duration_ms=elapsed(), body=form,
-                        response=answer_text)
+            self.record(
+                status=response.status_code, outcome="auth", duration_ms=elapsed(), body=form, response=answer_text
+            )
             reason = (data or {}).get("error", "refused") if isinstance(data, dict) else "refused"
             raise CxAuthError(
                 f"The token endpoint refused the client credentials ({response.status_code} {reason}).",
                 status_code=response.status_code,
             )
         if response.status_code >= 300:
-            self.record(status=response.status_code, outcome="server_error", duration_ms=elapsed(), body=form,
-                        response=answer_text)
-            raise CxUnavailable(f"The token endpoint answered {response.status_code}.",
-                                status_code=response.status_code)
+            self.record(
+                status=response.status_code,
+                outcome="server_error",
+                duration_ms=elapsed(),
+                body=form,
+                response=answer_text,
+            )
+            raise CxUnavailable(
+                f"The token endpoint answered {response.status_code}.", status_code=response.status_code
+            )
         if not isinstance(data, dict) or not data.get("access_token"):
-            self.record(status=response.status_code, outcome="bad_response", duration_ms=elapsed(), body=form,
-                        response=answer_text)
+            self.record(
+                status=response.status_code,
+                outcome="bad_response",
+                duration_ms=elapsed(),
+                body=form,
+                response=answer_text,
+            )
             raise CxBadResponse("The token endpoint's answer has no access_token.", status_code=response.status_code)
         self.record(status=response.status_code, outcome="ok", duration_ms=elapsed(), body=form, response=answer_text)
         try:

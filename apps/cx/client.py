@@ -223,8 +223,11 @@ class CxClient:
     ) -> dict[str, Any]:
         if message_type not in ("incoming", "outgoing"):
             raise ValueError("message_type is 'incoming' or 'outgoing'")
-        body: dict[str, Any] = {"content": content, "message_type": message_type,
-                                "conversation_id": _wire_id(conversation_id)}
+        body: dict[str, Any] = {
+            "content": content,
+            "message_type": message_type,
+            "conversation_id": _wire_id(conversation_id),
+        }
         if is_bot is not None:
             body["is_bot"] = is_bot
         if agent_bot_id is not None:
@@ -241,14 +244,17 @@ class CxClient:
 
     # -- the request pipeline --------------------------------------------------------------------------
     def _write(self, operation: str, body: dict[str, Any], *, idempotent: bool) -> Any:
-        return self._request(operation, "POST", body={"tenant_domain": self.tenant.domain, **body},
-                             idempotent=idempotent)
+        return self._request(
+            operation, "POST", body={"tenant_domain": self.tenant.domain, **body}, idempotent=idempotent
+        )
 
     @property
     def tokens(self) -> TokenProvider:
         if self._tokens is None:
             self._tokens = TokenProvider(
-                Credentials.from_settings(), session=self.session, record=self._record_token_call,
+                Credentials.from_settings(),
+                session=self.session,
+                record=self._record_token_call,
                 timeout=self.timeout,
             )
         return self._tokens
@@ -290,8 +296,10 @@ class CxClient:
                 failures += 1
                 if failures >= self.max_attempts:
                     gone: type[CxError] = CxUnknownOutcome if outcome.sent else CxUnavailable
-                    raise gone(f"The CX API could not be reached for {operation}: {outcome.error}",
-                               api_call_ids=tuple(self.api_call_ids))
+                    raise gone(
+                        f"The CX API could not be reached for {operation}: {outcome.error}",
+                        api_call_ids=tuple(self.api_call_ids),
+                    )
                 self._backoff(failures, None)
                 continue
             assert response is not None
@@ -301,7 +309,9 @@ class CxClient:
                 if outcome.unreadable:
                     raise CxBadResponse(
                         f"The CX API accepted {operation} (HTTP {status}) but its answer is not JSON.",
-                        status_code=status, body=response.text[:500], api_call_ids=tuple(self.api_call_ids),
+                        status_code=status,
+                        body=response.text[:500],
+                        api_call_ids=tuple(self.api_call_ids),
                     )
                 return data
             message, errors = api_error_message(status, data, response.text)
@@ -311,8 +321,9 @@ class CxClient:
                 self.tokens.refresh(stale=token)
                 continue
             if status in (401, 403):
-                raise CxAuthError(f"The CX API refused the credentials: {message}", status_code=status, body=data,
-                                  api_call_ids=ids)
+                raise CxAuthError(
+                    f"The CX API refused the credentials: {message}", status_code=status, body=data, api_call_ids=ids
+                )
             if status == 404 and fallback:
                 logger.warning("%s answered 404 at %s; trying the older path %s", operation, path, fallback)
                 path, fallback = fallback, None
@@ -323,8 +334,13 @@ class CxClient:
                 too_long = retry_after is not None and retry_after > settings.CX_BACKOFF_MAX
                 if failures >= self.max_attempts or too_long:
                     busy: type[CxRateLimited] | type[CxUnavailable] = CxRateLimited if status == 429 else CxUnavailable
-                    raise busy(f"The CX API is not taking {operation} now: {message}", retry_after=retry_after,
-                              status_code=status, body=data, api_call_ids=ids)
+                    raise busy(
+                        f"The CX API is not taking {operation} now: {message}",
+                        retry_after=retry_after,
+                        status_code=status,
+                        body=data,
+                        api_call_ids=ids,
+                    )
                 self._backoff(failures, retry_after)
                 continue
             cls_4xx = CxNotFound if status == 404 else CxValidationError
@@ -399,9 +415,14 @@ class CxClient:
         else:
             answer = redact_text(response.text)
         self._write_log(
-            operation=operation, method=method, path=path,
+            operation=operation,
+            method=method,
+            path=path,
             status_code=response.status_code if response is not None else None,
-            outcome=outcome, duration_ms=attempt.duration_ms, request_body=redact(body), response_body=answer,
+            outcome=outcome,
+            duration_ms=attempt.duration_ms,
+            request_body=redact(body),
+            response_body=answer,
             error=attempt.error or "",
         )
 
@@ -409,8 +430,15 @@ class CxClient:
         self, *, status: int | None, outcome: str, duration_ms: int, body: Any, response: str = "", error: str = ""
     ) -> None:
         self._write_log(
-            operation="token", method="POST", path=settings.CX_TOKEN_URL, status_code=status, outcome=outcome,
-            duration_ms=duration_ms, request_body=redact(body), response_body=response, error=redact_text(error),
+            operation="token",
+            method="POST",
+            path=settings.CX_TOKEN_URL,
+            status_code=status,
+            outcome=outcome,
+            duration_ms=duration_ms,
+            request_body=redact(body),
+            response_body=response,
+            error=redact_text(error),
         )
 
     def _write_log(self, **fields: Any) -> None:
@@ -419,8 +447,12 @@ class CxClient:
         fields["response_body"] = fields["response_body"][:cap]
         try:
             row = ApiCall.objects.create(
-                tenant=self.tenant, group_id=self._group_id, attempt=self._attempt, triggered_by=self.actor.label,
-                user_id=self.actor.user_id, **fields,
+                tenant=self.tenant,
+                group_id=self._group_id,
+                attempt=self._attempt,
+                triggered_by=self.actor.label,
+                user_id=self.actor.user_id,
+                **fields,
             )
         except Exception:  # noqa: BLE001 - the log must never turn a placed call into a reported failure
             logger.exception("Could not record an API call row for %s", fields.get("operation"))

@@ -147,13 +147,13 @@ class AuditEntry(models.Model):
     """One action a person, the CLI or a task took: who, when, on what, and how it ended."""
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                             related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     actor = models.CharField(max_length=200, help_text="user:…, cli:…, task:…")
     tenant = models.ForeignKey(Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     action = models.CharField(max_length=64, db_index=True)
-    content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="+")
+    content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=200, blank=True)
     outcome = models.CharField(max_length=16, choices=AuditOutcome.choices, db_index=True)

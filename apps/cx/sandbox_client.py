@@ -43,13 +43,35 @@ class SandboxProcess:
 
 
 def start_sandbox_process(
-    *, client_id: str, client_secret: str, port: int = 0, host: str = "127.0.0.1", args: list[str] | None = None,
+    *,
+    client_id: str,
+    client_secret: str,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    args: list[str] | None = None,
     timeout: float = 20.0,
 ) -> SandboxProcess:
-    command = [sys.executable, "-m", "apps.cx.sandbox", "--host", host, "--port", str(port),
-               "--client-id", client_id, "--client-secret", client_secret, *(args or [])]
+    command = [
+        sys.executable,
+        "-m",
+        "apps.cx.sandbox",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--client-id",
+        client_id,
+        "--client-secret",
+        client_secret,
+        *(args or []),
+    ]
     process = subprocess.Popen(
-        command, cwd=BASE_DIR, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
+        command,
+        cwd=BASE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=None,
+        text=True,
+        bufsize=1,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     deadline = time.monotonic() + timeout

@@ -22,14 +22,34 @@ from .services import inbox_sync
 
 @admin.register(Inbox)
 class InboxAdmin(ConsoleAdmin):
-    list_display = ("name", "tenant", "remote_id", "channel_type", "answered_by", "is_listed", "sync_state",
-                    "synced_at")
+    list_display = (
+        "name",
+        "tenant",
+        "remote_id",
+        "channel_type",
+        "answered_by",
+        "is_listed",
+        "sync_state",
+        "synced_at",
+    )
     list_filter = (("tenant", ScopedRelatedFieldListFilter), "is_listed", "sync_state", "channel_type")
     search_fields = ("name", "remote_id")
     list_select_related = ("tenant", "bot_assignment__bot")
     date_hierarchy = "synced_at"
-    readonly_fields = ("tenant", "remote_id", "name", "channel_type", "is_listed", "remote_data", "sync_state",
-                       "sync_source", "synced_at", "sync_error", "created_at", "updated_at")
+    readonly_fields = (
+        "tenant",
+        "remote_id",
+        "name",
+        "channel_type",
+        "is_listed",
+        "remote_data",
+        "sync_state",
+        "sync_source",
+        "synced_at",
+        "sync_error",
+        "created_at",
+        "updated_at",
+    )
     actions = ["sync_selected_tenants"]
     change_list_template = "admin/inboxes/inbox/change_list.html"
 

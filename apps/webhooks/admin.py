@@ -20,8 +20,19 @@ class WebhookSubscriptionAdmin(ConsoleAdmin):
     search_fields = ("url", "remote_id")
     list_select_related = ("tenant",)
     date_hierarchy = "created_at"
-    readonly_fields = ("tenant", "url", "subscriptions", "remote_id", "remote_data", "sync_state", "sync_source",
-                       "synced_at", "sync_error", "created_at", "updated_at")
+    readonly_fields = (
+        "tenant",
+        "url",
+        "subscriptions",
+        "remote_id",
+        "remote_data",
+        "sync_state",
+        "sync_source",
+        "synced_at",
+        "sync_error",
+        "created_at",
+        "updated_at",
+    )
     add_form_class = WebhookRegisterForm
     add_intro = "The webhook is registered with the CX API at once."
 
@@ -31,5 +42,9 @@ class WebhookSubscriptionAdmin(ConsoleAdmin):
 
     def perform_add(self, request: HttpRequest, form: forms.Form) -> WebhookSubscription:
         data = form.cleaned_data
-        return webhook_subscription_create(tenant=data["tenant"], actor=actor_for(request), url=data["url"] or None,
-                                           subscriptions=data["subscriptions"])
+        return webhook_subscription_create(
+            tenant=data["tenant"],
+            actor=actor_for(request),
+            url=data["url"] or None,
+            subscriptions=data["subscriptions"],
+        )

@@ -11,11 +11,16 @@ from .models import DEFAULT_SUBSCRIPTIONS, WebhookEvent
 
 class WebhookRegisterForm(TenantChoiceFormMixin):
     url = forms.URLField(
-        required=False, assume_scheme="https", max_length=500, label="URL",
+        required=False,
+        assume_scheme="https",
+        max_length=500,
+        label="URL",
         help_text="Leave empty to register this console's own ingest endpoint (with a fresh secret in its path).",
     )
     subscriptions = forms.MultipleChoiceField(
-        choices=WebhookEvent.choices, initial=DEFAULT_SUBSCRIPTIONS, widget=forms.CheckboxSelectMultiple,
+        choices=WebhookEvent.choices,
+        initial=DEFAULT_SUBSCRIPTIONS,
+        widget=forms.CheckboxSelectMultiple,
         label="Events",
     )
 

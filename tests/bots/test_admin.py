@@ -12,7 +12,6 @@ pytestmark = pytest.mark.django_db
 ADD = reverse("admin:bots_agentbot_add")
 
 
-
 def create_bot(client, tenant, **extra):
     return client.post(ADD, {"tenant": tenant.pk, "name": "Helper", "description": "FAQ", **extra}, follow=True)
 
@@ -129,7 +128,9 @@ def test_a_user_limited_to_another_tenant_cannot_reach_the_bot(client, sandbox, 
     other = Tenant.objects.create(domain="other.cx.sangoma.com")
     client.force_login(make_user("Administrator", tenants=[other]))
 
-    assert client.post(reverse("admin:bots_agentbot_assign", args=[bot.pk]),
-                       {"inboxes": [inboxes[0].pk]}).status_code == 404
+    assert (
+        client.post(reverse("admin:bots_agentbot_assign", args=[bot.pk]), {"inboxes": [inboxes[0].pk]}).status_code
+        == 404
+    )
     assert "Helper" not in client.get(reverse("admin:bots_agentbot_changelist")).content.decode()
     assert sandbox.requests("agents-bot/assign/") == []

@@ -64,8 +64,14 @@ def roles(transactional_db) -> None:
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
-    args = ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"]
+    args = [
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     if os.geteuid() == 0:
         args.append("--no-sandbox")
     with sync_playwright() as playwright:

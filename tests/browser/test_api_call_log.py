@@ -8,8 +8,7 @@ from django.core.management import call_command
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_supervisor_sees_the_cli_calls_in_the_read_only_log(sandbox, live_server, page, supervisor_login,
-                                                            screenshot):
+def test_supervisor_sees_the_cli_calls_in_the_read_only_log(sandbox, live_server, page, supervisor_login, screenshot):
     call_command("cx", "inboxes", stdout=io.StringIO())
     call_command("cx", "create-webhook", stdout=io.StringIO())
 

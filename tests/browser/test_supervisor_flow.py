@@ -77,6 +77,8 @@ def test_supervisor_runs_a_conversation_end_to_end(sandbox, live_server, page, s
     state = sandbox.state()
     (conversation,) = state["conversations"]
     assert conversation["status"] == "resolved"
-    assert [m["content"] for m in state["messages"]] == ["Hi, my parcel has not arrived",
-                                                         "Sorry about that! It ships today."]
+    assert [m["content"] for m in state["messages"]] == [
+        "Hi, my parcel has not arrived",
+        "Sorry about that! It ships today.",
+    ]
     assert state["inboxes"][0]["agent_bot_id"] == state["bots"][0]["id"]

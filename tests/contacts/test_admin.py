@@ -21,8 +21,14 @@ CHANGELIST = reverse("admin:contacts_contact_changelist")
 
 @pytest.fixture
 def contact(inboxes, tenant, actor) -> Contact:
-    return contact_create(tenant=tenant, actor=actor, name="Ada Lovelace", email="ada@example.com",
-                          phone_number="+14155550123", inbox=inboxes[0])
+    return contact_create(
+        tenant=tenant,
+        actor=actor,
+        name="Ada Lovelace",
+        email="ada@example.com",
+        phone_number="+14155550123",
+        inbox=inboxes[0],
+    )
 
 
 def start_url(contact: Contact) -> str:
@@ -38,8 +44,14 @@ def bodies(sandbox, suffix: str) -> list[dict]:
 
 
 def contact_form(tenant: Tenant, inbox: Inbox, **overrides: object) -> dict:
-    return {"tenant": tenant.pk, "name": "Grace Hopper", "email": "grace@example.com",
-            "phone_number": "(415) 555-0199", "inbox": inbox.pk, **overrides}
+    return {
+        "tenant": tenant.pk,
+        "name": "Grace Hopper",
+        "email": "grace@example.com",
+        "phone_number": "(415) 555-0199",
+        "inbox": inbox.pk,
+        **overrides,
+    }
 
 
 # -- create and push ------------------------------------------------------------------------------------------
@@ -51,16 +63,20 @@ def test_supervisor_creates_a_contact_in_the_api(client, sandbox, tenant, inboxe
 
     contact = Contact.objects.get()
     assert page.redirect_chain[-1][0] == reverse("admin:contacts_contact_change", args=[contact.pk])
-    assert bodies(sandbox, "digital-interactions/contacts/") == [{
-        "tenant_domain": settings.CX_TENANT_DOMAIN, "name": "Grace Hopper", "email": "grace@example.com",
-        "inbox_id": int(inboxes[1].remote_id), "phone_number": "+14155550199",
-    }]
+    assert bodies(sandbox, "digital-interactions/contacts/") == [
+        {
+            "tenant_domain": settings.CX_TENANT_DOMAIN,
+            "name": "Grace Hopper",
+            "email": "grace@example.com",
+            "inbox_id": int(inboxes[1].remote_id),
+            "phone_number": "+14155550199",
+        }
+    ]
     (remote,) = sandbox.state()["contacts"]
     assert contact.remote_id == str(remote["id"]) and contact.sync_state == "synced"
     assert (contact.phone_number, contact.inbox) == ("+14155550199", inboxes[1])
     entry = AuditEntry.objects.get(action="create_contact")
-    assert (entry.user, entry.actor, entry.outcome, entry.object_id) == (user, "user:supervisor", "ok",
-                                                                         str(contact.pk))
+    assert (entry.user, entry.actor, entry.outcome, entry.object_id) == (user, "user:supervisor", "ok", str(contact.pk))
     assert ApiCall.objects.filter(pk__in=entry.api_call_ids, operation="create_contact", status_code=201).exists()
     (notice,) = notices(page)
     assert notice.startswith("Created contact “Grace Hopper” in the CX API.") and "See the" in notice
@@ -71,12 +87,15 @@ def test_supervisor_creates_a_contact_in_the_api(client, sandbox, tenant, inboxe
 
 @pytest.mark.parametrize(
     ("field", "value", "error"),
-    [("email", "not-an-email", "is not a valid email address"),
-     ("phone_number", "+1415", "is not a valid phone number"),
-     ("name", "", "This field is required")],
+    [
+        ("email", "not-an-email", "is not a valid email address"),
+        ("phone_number", "+1415", "is not a valid phone number"),
+        ("name", "", "This field is required"),
+    ],
 )
-def test_bad_input_is_refused_before_any_call_and_kept_on_the_form(client, sandbox, tenant, inboxes, make_user,
-                                                                   field, value, error):
+def test_bad_input_is_refused_before_any_call_and_kept_on_the_form(
+    client, sandbox, tenant, inboxes, make_user, field, value, error
+):
     client.force_login(make_user("Supervisor"))
 
     page = client.post(ADD, contact_form(tenant, inboxes[0], **{field: value}))
@@ -87,8 +106,9 @@ def test_bad_input_is_refused_before_any_call_and_kept_on_the_form(client, sandb
     assert bodies(sandbox, "contacts/") == [] and not Contact.objects.exists()
 
 
-def test_an_inbox_of_another_tenant_than_the_one_chosen_is_refused(client, sandbox, tenant, inboxes, other_tenant,
-                                                                   make_user):
+def test_an_inbox_of_another_tenant_than_the_one_chosen_is_refused(
+    client, sandbox, tenant, inboxes, other_tenant, make_user
+):
     client.force_login(make_user("Supervisor"))
     acme_inbox = Inbox.objects.get(tenant=other_tenant)
 
@@ -114,8 +134,9 @@ def test_inbox_choices_are_the_users_listed_remote_inboxes(client, sandbox, tena
     assert bodies(sandbox, "contacts/") == []
 
 
-def test_a_refusal_by_the_api_shows_its_message_and_keeps_the_contact_with_the_reason(client, sandbox, tenant,
-                                                                                      inboxes, make_user):
+def test_a_refusal_by_the_api_shows_its_message_and_keeps_the_contact_with_the_reason(
+    client, sandbox, tenant, inboxes, make_user
+):
     # The mirror still lists an inbox the API no longer knows.
     stale = Inbox.objects.create(tenant=tenant, remote_id="987654", name="Deleted remotely")
     client.force_login(make_user("Supervisor"))
@@ -155,19 +176,28 @@ def test_supervisor_starts_a_conversation_from_a_contact(client, sandbox, contac
     form = client.get(start_url(contact)).context["form"]
     assert form["inbox"].value() == contact.inbox_id  # the contact's inbox is the default
 
-    page = client.post(start_url(contact), {"inbox": inboxes[2].pk, "priority": "3",
-                                            "initial_message": "My order is late", "source_id": ""}, follow=True)
+    page = client.post(
+        start_url(contact),
+        {"inbox": inboxes[2].pk, "priority": "3", "initial_message": "My order is late", "source_id": ""},
+        follow=True,
+    )
 
     assert page.redirect_chain[-1][0] == reverse("admin:contacts_contact_change", args=[contact.pk])
     (body,) = bodies(sandbox, "digital-interactions/conversations/")
-    assert body == {"tenant_domain": contact.tenant.domain, "source_id": "ada@example.com",
-                    "contact_id": int(contact.remote_id), "inbox_id": int(inboxes[2].remote_id), "priority": 3,
-                    "initial_message": "My order is late"}
+    assert body == {
+        "tenant_domain": contact.tenant.domain,
+        "source_id": "ada@example.com",
+        "contact_id": int(contact.remote_id),
+        "inbox_id": int(inboxes[2].remote_id),
+        "priority": 3,
+        "initial_message": "My order is late",
+    }
     conversation = Conversation.objects.get()
     assert (conversation.contact, conversation.inbox, conversation.priority) == (contact, inboxes[2], 3)
     assert conversation.remote_id == str(sandbox.state()["conversations"][0]["id"])
     assert list(Message.objects.filter(conversation=conversation).values_list("content", flat=True)) == [
-        "My order is late"]
+        "My order is late"
+    ]
     entry = AuditEntry.objects.get(action="start_conversation")
     assert (entry.user, entry.outcome, entry.object_id) == (user, "ok", str(conversation.pk))
     (notice,) = notices(page)
@@ -178,20 +208,26 @@ def test_supervisor_starts_a_conversation_from_a_contact(client, sandbox, contac
 
 def test_an_explicit_source_id_is_sent(client, sandbox, contact, inboxes, make_user):
     client.force_login(make_user("Supervisor"))
-    client.post(start_url(contact), {"inbox": inboxes[0].pk, "priority": "0", "initial_message": "Hi",
-                                     "source_id": "widget-visitor-42"})
+    client.post(
+        start_url(contact),
+        {"inbox": inboxes[0].pk, "priority": "0", "initial_message": "Hi", "source_id": "widget-visitor-42"},
+    )
     assert bodies(sandbox, "digital-interactions/conversations/")[0]["source_id"] == "widget-visitor-42"
 
 
-@pytest.mark.parametrize(("data", "error"), [
-    ({"priority": "7"}, "Select a valid choice. 7 is not one of the available choices."),
-    ({"initial_message": ""}, "This field is required."),
-])
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"priority": "7"}, "Select a valid choice. 7 is not one of the available choices."),
+        ({"initial_message": ""}, "This field is required."),
+    ],
+)
 def test_bad_conversation_input_makes_no_call(client, sandbox, contact, inboxes, make_user, data, error):
     client.force_login(make_user("Supervisor"))
 
-    page = client.post(start_url(contact), {"inbox": inboxes[0].pk, "priority": "2",
-                                            "initial_message": "Hello", **data})
+    page = client.post(
+        start_url(contact), {"inbox": inboxes[0].pk, "priority": "2", "initial_message": "Hello", **data}
+    )
 
     assert page.status_code == 200 and error in page.content.decode()
     assert bodies(sandbox, "digital-interactions/conversations/") == [] and not Conversation.objects.exists()
@@ -208,12 +244,14 @@ def test_the_inbox_must_be_one_of_the_contacts_tenant(client, sandbox, contact, 
 
 
 def test_starting_for_a_contact_unknown_to_the_api_shows_its_message(client, sandbox, tenant, inboxes, make_user):
-    stale = Contact.objects.create(tenant=tenant, remote_id="424242", name="Gone", email="gone@example.com",
-                                   inbox=inboxes[0])
+    stale = Contact.objects.create(
+        tenant=tenant, remote_id="424242", name="Gone", email="gone@example.com", inbox=inboxes[0]
+    )
     client.force_login(make_user("Supervisor"))
 
-    page = client.post(start_url(stale), {"inbox": inboxes[0].pk, "priority": "1", "initial_message": "Hello"},
-                       follow=True)
+    page = client.post(
+        start_url(stale), {"inbox": inboxes[0].pk, "priority": "1", "initial_message": "Hello"}, follow=True
+    )
 
     assert page.status_code == 200
     (notice,) = notices(page)
@@ -229,8 +267,9 @@ def test_a_server_error_on_start_shows_the_apis_message(client, sandbox, contact
     sandbox.set_faults(next=[{"status": 500}] * 4, paths=["digital-interactions/conversations/"])
     client.force_login(make_user("Supervisor"))
 
-    page = client.post(start_url(contact), {"inbox": inboxes[0].pk, "priority": "1", "initial_message": "Hello"},
-                       follow=True)
+    page = client.post(
+        start_url(contact), {"inbox": inboxes[0].pk, "priority": "1", "initial_message": "Hello"}, follow=True
+    )
 
     assert page.status_code == 200
     (notice,) = notices(page)
@@ -242,8 +281,9 @@ def test_no_answer_says_it_may_have_happened(client, sandbox, contact, inboxes, 
     sandbox.set_faults(next=[{"drop": True, "after_processing": True}], paths=["digital-interactions/conversations/"])
     client.force_login(make_user("Supervisor"))
 
-    page = client.post(start_url(contact), {"inbox": inboxes[0].pk, "priority": "1", "initial_message": "Hello"},
-                       follow=True)
+    page = client.post(
+        start_url(contact), {"inbox": inboxes[0].pk, "priority": "1", "initial_message": "Hello"}, follow=True
+    )
 
     assert page.status_code == 200
     (message,) = list(page.context["messages"])
@@ -253,8 +293,9 @@ def test_no_answer_says_it_may_have_happened(client, sandbox, contact, inboxes, 
     assert AuditEntry.objects.get(action="start_conversation").outcome == "unknown"
 
 
-def test_start_conversation_is_offered_only_for_a_contact_the_api_knows(client, sandbox, tenant, inboxes, contact,
-                                                                        make_user):
+def test_start_conversation_is_offered_only_for_a_contact_the_api_knows(
+    client, sandbox, tenant, inboxes, contact, make_user
+):
     local = Contact.objects.create(tenant=tenant, name="Local only", email="local@example.com", inbox=inboxes[0])
     client.force_login(make_user("Supervisor"))
 
@@ -262,8 +303,9 @@ def test_start_conversation_is_offered_only_for_a_contact_the_api_knows(client, 
         return client.get(reverse("admin:contacts_contact_change", args=[of.pk])).content.decode()
 
     assert start_url(contact) in page(contact) and start_url(local) not in page(local)
-    page = client.post(start_url(local), {"inbox": inboxes[0].pk, "priority": "0", "initial_message": "Hi"},
-                       follow=True)
+    page = client.post(
+        start_url(local), {"inbox": inboxes[0].pk, "priority": "0", "initial_message": "Hi"}, follow=True
+    )
     assert "does not apply to Local only as it is now; nothing was sent" in notices(page)[0]
     assert bodies(sandbox, "digital-interactions/conversations/") == []
 
@@ -284,8 +326,9 @@ def test_a_local_correction_is_checked_like_a_creation(client, sandbox, contact,
 
 
 # -- roles and tenants --------------------------------------------------------------------------------------------
-def test_an_auditor_is_refused_every_action_and_the_api_receives_nothing(client, sandbox, tenant, inboxes, contact,
-                                                                         make_user):
+def test_an_auditor_is_refused_every_action_and_the_api_receives_nothing(
+    client, sandbox, tenant, inboxes, contact, make_user
+):
     client.force_login(make_user("Auditor"))
     before = len(sandbox.requests())
 
@@ -293,20 +336,27 @@ def test_an_auditor_is_refused_every_action_and_the_api_receives_nothing(client,
     assert client.get(ADD).status_code == 403
     assert client.post(ADD, contact_form(tenant, inboxes[0])).status_code == 403
     assert client.get(start_url(contact)).status_code == 403
-    assert client.post(start_url(contact), {"inbox": inboxes[0].pk, "priority": "0",
-                                            "initial_message": "Hi"}).status_code == 403
+    assert (
+        client.post(start_url(contact), {"inbox": inboxes[0].pk, "priority": "0", "initial_message": "Hi"}).status_code
+        == 403
+    )
 
     assert len(sandbox.requests()) == before
     assert Contact.objects.count() == 1 and not Conversation.objects.exists()
     refusals = AuditEntry.objects.filter(outcome="refused", actor="user:auditor")
-    assert sorted(refusals.values_list("action", flat=True)) == ["add_contact", "add_contact", "start-conversation",
-                                                                 "start-conversation"]
+    assert sorted(refusals.values_list("action", flat=True)) == [
+        "add_contact",
+        "add_contact",
+        "start-conversation",
+        "start-conversation",
+    ]
     page = client.get(reverse("admin:contacts_contact_change", args=[contact.pk]))
     assert "Start conversation" not in page.content.decode()
 
 
-def test_a_user_limited_to_another_tenant_sees_and_touches_nothing_of_this_one(client, sandbox, contact, inboxes,
-                                                                               other_tenant, make_user, settings):
+def test_a_user_limited_to_another_tenant_sees_and_touches_nothing_of_this_one(
+    client, sandbox, contact, inboxes, other_tenant, make_user, settings
+):
     beta = Tenant.objects.create(domain="beta.cx.sangoma.com")
     client.force_login(make_user("Supervisor", tenants=[other_tenant, beta]))
 
@@ -318,8 +368,10 @@ def test_a_user_limited_to_another_tenant_sees_and_touches_nothing_of_this_one(c
     assert tenant_filter.lookup_choices == [(str(other_tenant.pk), OTHER_DOMAIN), (str(beta.pk), "beta.cx.sangoma.com")]
     assert settings.CX_TENANT_DOMAIN not in changelist.content.decode()
     assert client.get(start_url(contact)).status_code == 404
-    assert client.post(start_url(contact), {"inbox": inboxes[0].pk, "priority": "0",
-                                            "initial_message": "Hi"}).status_code == 404
+    assert (
+        client.post(start_url(contact), {"inbox": inboxes[0].pk, "priority": "0", "initial_message": "Hi"}).status_code
+        == 404
+    )
     # Its page is not shown either.
     page = client.get(reverse("admin:contacts_contact_change", args=[contact.pk]))
     assert page.status_code == 404 and "ada@example.com" not in page.content.decode()

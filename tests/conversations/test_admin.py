@@ -37,14 +37,19 @@ def bot(inboxes, tenant, actor) -> AgentBot:
 
 @pytest.fixture
 def contact(inboxes, tenant, actor) -> Contact:
-    return contact_create(tenant=tenant, actor=actor, name="Ada Lovelace", email="ada@example.com",
-                          phone_number="+14155550123", inbox=inboxes[0])
+    return contact_create(
+        tenant=tenant,
+        actor=actor,
+        name="Ada Lovelace",
+        email="ada@example.com",
+        phone_number="+14155550123",
+        inbox=inboxes[0],
+    )
 
 
 @pytest.fixture
 def conversation(bot, contact, inboxes, actor) -> Conversation:
     return conversation_start(contact=contact, inbox=inboxes[0], actor=actor, initial_message="Where is my order?")
-
 
 
 def action_url(conversation: Conversation, action: str) -> str:
@@ -72,21 +77,32 @@ def test_supervisor_sends_a_message_as_a_chosen_bot(client, sandbox, conversatio
     user = make_user("Supervisor")
     client.force_login(user)
 
-    page = client.post(action_url(conversation, "send-message"),
-                       {"content": "Your parcel leaves today", "message_type": "outgoing", "bot": bot.pk},
-                       follow=True)
+    page = client.post(
+        action_url(conversation, "send-message"),
+        {"content": "Your parcel leaves today", "message_type": "outgoing", "bot": bot.pk},
+        follow=True,
+    )
 
     assert page.redirect_chain[-1][0] == change_url(conversation)
-    assert bodies(sandbox, "digital-interactions/messages/") == [{
-        "tenant_domain": conversation.tenant.domain, "content": "Your parcel leaves today",
-        "message_type": "outgoing", "conversation_id": int(conversation.remote_id), "is_bot": True,
-        "agent_bot_id": int(bot.remote_id),
-    }]
+    assert bodies(sandbox, "digital-interactions/messages/") == [
+        {
+            "tenant_domain": conversation.tenant.domain,
+            "content": "Your parcel leaves today",
+            "message_type": "outgoing",
+            "conversation_id": int(conversation.remote_id),
+            "is_bot": True,
+            "agent_bot_id": int(bot.remote_id),
+        }
+    ]
     message = Message.objects.get(content="Your parcel leaves today")
     assert (message.conversation, message.message_type, message.sender_kind) == (conversation, "outgoing", "bot")
     entry = AuditEntry.objects.get(action="send_message")
-    assert (entry.user, entry.actor, entry.outcome, entry.object_id) == (user, "user:supervisor", "ok",
-                                                                         str(conversation.pk))
+    assert (entry.user, entry.actor, entry.outcome, entry.object_id) == (
+        user,
+        "user:supervisor",
+        "ok",
+        str(conversation.pk),
+    )
     assert ApiCall.objects.filter(pk__in=entry.api_call_ids, operation="send_message").exists()
     (notice,) = notices(page)
     assert notice.startswith(f"Sent the message to {conversation} as the bot.") and "See the" in notice
@@ -97,8 +113,11 @@ def test_supervisor_sends_a_message_as_a_chosen_bot(client, sandbox, conversatio
 def test_supervisor_writes_as_the_customer_for_testing(client, sandbox, conversation, make_user):
     client.force_login(make_user("Supervisor"))
 
-    page = client.post(action_url(conversation, "send-message"),
-                       {"content": "I want a refund", "message_type": "incoming"}, follow=True)
+    page = client.post(
+        action_url(conversation, "send-message"),
+        {"content": "I want a refund", "message_type": "incoming"},
+        follow=True,
+    )
 
     (body,) = bodies(sandbox, "digital-interactions/messages/")
     assert body["message_type"] == "incoming" and "is_bot" not in body and "agent_bot_id" not in body
@@ -107,8 +126,7 @@ def test_supervisor_writes_as_the_customer_for_testing(client, sandbox, conversa
     assert notices(page)[0].startswith(f"Sent the message to {conversation} as the customer.")
 
 
-def test_bot_choices_are_the_tenants_bots_known_to_the_api(client, sandbox, conversation, bot, other_tenant,
-                                                           make_user):
+def test_bot_choices_are_the_tenants_bots_known_to_the_api(client, sandbox, conversation, bot, other_tenant, make_user):
     AgentBot.objects.create(tenant=conversation.tenant, name="Never pushed", outgoing_url="https://x/")
     AgentBot.objects.create(tenant=other_tenant, remote_id="55", name="Acme bot", outgoing_url="https://x/")
     client.force_login(make_user("Supervisor"))
@@ -118,11 +136,14 @@ def test_bot_choices_are_the_tenants_bots_known_to_the_api(client, sandbox, conv
     assert list(form.fields["bot"].queryset) == [bot]
 
 
-@pytest.mark.parametrize(("data", "error"), [
-    ({"content": ""}, "This field is required."),
-    ({"message_type": "activity"}, "Select a valid choice."),
-    ({"message_type": "incoming", "bot": "BOT"}, "A bot only sends outgoing messages"),
-])
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"content": ""}, "This field is required."),
+        ({"message_type": "activity"}, "Select a valid choice."),
+        ({"message_type": "incoming", "bot": "BOT"}, "A bot only sends outgoing messages"),
+    ],
+)
 def test_bad_message_input_makes_no_call(client, sandbox, conversation, bot, make_user, data, error):
     client.force_login(make_user("Supervisor"))
     form = {"content": "Hello", "message_type": "outgoing", **data}
@@ -139,8 +160,9 @@ def test_no_answer_to_a_message_says_it_may_have_been_sent(client, sandbox, conv
     sandbox.set_faults(next=[{"drop": True, "after_processing": True}], paths=["digital-interactions/messages/"])
     client.force_login(make_user("Supervisor"))
 
-    page = client.post(action_url(conversation, "send-message"),
-                       {"content": "Hello?", "message_type": "outgoing"}, follow=True)
+    page = client.post(
+        action_url(conversation, "send-message"), {"content": "Hello?", "message_type": "outgoing"}, follow=True
+    )
 
     assert page.status_code == 200
     (message,) = list(page.context["messages"])
@@ -161,7 +183,8 @@ def test_supervisor_delivers_a_conversation_to_an_agent(client, sandbox, convers
     page = client.post(action_url(conversation, "deliver"), follow=True)
 
     assert bodies(sandbox, "conversations/deliver-to-agent/") == [
-        {"tenant_domain": conversation.tenant.domain, "conversation_id": int(conversation.remote_id)}]
+        {"tenant_domain": conversation.tenant.domain, "conversation_id": int(conversation.remote_id)}
+    ]
     conversation.refresh_from_db()
     assert (conversation.status, conversation.holder, conversation.assignee_name) == ("open", "agent", "Demo Agent")
     entry = AuditEntry.objects.get(action="deliver_to_agent")
@@ -169,8 +192,9 @@ def test_supervisor_delivers_a_conversation_to_an_agent(client, sandbox, convers
     assert notices(page)[0].startswith(f"Delivered {conversation} to an agent.")
 
 
-def test_supervisor_finishes_a_conversation_and_it_is_then_closed_to_both_actions(client, sandbox, conversation,
-                                                                                  make_user):
+def test_supervisor_finishes_a_conversation_and_it_is_then_closed_to_both_actions(
+    client, sandbox, conversation, make_user
+):
     client.force_login(make_user("Supervisor"))
     before = client.get(change_url(conversation)).content.decode()
     assert action_url(conversation, "finish") in before and action_url(conversation, "deliver") in before
@@ -178,7 +202,8 @@ def test_supervisor_finishes_a_conversation_and_it_is_then_closed_to_both_action
     page = client.post(action_url(conversation, "finish"), follow=True)
 
     assert bodies(sandbox, "conversations/finish/") == [
-        {"tenant_domain": conversation.tenant.domain, "conversation_id": int(conversation.remote_id)}]
+        {"tenant_domain": conversation.tenant.domain, "conversation_id": int(conversation.remote_id)}
+    ]
     conversation.refresh_from_db()
     assert (conversation.status, conversation.holder) == ("resolved", "nobody") and conversation.finished_at
     assert notices(page)[0].startswith(f"Finished {conversation}.")
@@ -220,8 +245,7 @@ def test_a_server_error_on_deliver_shows_the_apis_message(client, sandbox, conve
 
 
 # -- the pages ------------------------------------------------------------------------------------------------
-def test_the_conversation_page_shows_the_transcript_in_order_read_only(client, sandbox, conversation, actor,
-                                                                       make_user):
+def test_the_conversation_page_shows_the_transcript_in_order_read_only(client, sandbox, conversation, actor, make_user):
     message_send(conversation=conversation, actor=actor, content="Let me check", message_type="outgoing")
     message_send(conversation=conversation, actor=actor, content="Thanks!", message_type="incoming")
     client.force_login(make_user("Supervisor"))
@@ -274,16 +298,34 @@ def test_an_auditor_exports_transcripts_as_csv(client, sandbox, conversation, ac
     assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="transcripts-')
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
-    assert rows[0] == ["conversation", "tenant", "inbox", "contact", "status", "time", "sender", "message type",
-                       "private", "content"]
+    assert rows[0] == [
+        "conversation",
+        "tenant",
+        "inbox",
+        "contact",
+        "status",
+        "time",
+        "sender",
+        "message type",
+        "private",
+        "content",
+    ]
     messages = Message.objects.filter(conversation=conversation).order_by("remote_created_at", "id")
     assert [r[9] for r in rows[1:]] == ["Where is my order?", '\'=HYPERLINK("http://evil")', "Sorry, line two\nhere"]
     first = rows[1]
-    assert first[:5] == [conversation.remote_id, conversation.tenant.domain, "Website chat", "Ada Lovelace",
-                         "Pending (with the bot)"]
+    assert first[:5] == [
+        conversation.remote_id,
+        conversation.tenant.domain,
+        "Website chat",
+        "Ada Lovelace",
+        "Pending (with the bot)",
+    ]
     assert first[5] == messages[0].remote_created_at.isoformat()
-    assert [r[6:9] for r in rows[1:]] == [["Customer", "Incoming", "no"], ["Customer", "Incoming", "no"],
-                                          ["Bot", "Outgoing", "no"]]
+    assert [r[6:9] for r in rows[1:]] == [
+        ["Customer", "Incoming", "no"],
+        ["Customer", "Incoming", "no"],
+        ["Bot", "Outgoing", "no"],
+    ]
     entry = AuditEntry.objects.get(action="export_transcripts")
     assert (entry.user, entry.outcome, entry.detail) == (user, "ok", "1 conversation(s)")
 
@@ -308,19 +350,28 @@ def test_an_auditor_is_refused_every_action_and_the_api_receives_nothing(client,
 
     for name in ("send-message", "deliver", "finish"):
         assert client.get(action_url(conversation, name)).status_code == 403
-        assert client.post(action_url(conversation, name),
-                           {"content": "Hi", "message_type": "outgoing"}).status_code == 403
+        assert (
+            client.post(action_url(conversation, name), {"content": "Hi", "message_type": "outgoing"}).status_code
+            == 403
+        )
 
     assert len(sandbox.requests()) == before
     refused = AuditEntry.objects.filter(outcome="refused", actor="user:auditor", object_id=str(conversation.pk))
-    assert sorted(refused.values_list("action", flat=True)) == ["deliver", "deliver", "finish", "finish",
-                                                                "send-message", "send-message"]
+    assert sorted(refused.values_list("action", flat=True)) == [
+        "deliver",
+        "deliver",
+        "finish",
+        "finish",
+        "send-message",
+        "send-message",
+    ]
     conversation.refresh_from_db()
     assert conversation.status == "pending" and Message.objects.filter(conversation=conversation).count() == 1
 
 
-def test_a_user_limited_to_another_tenant_sees_and_touches_nothing_of_this_one(client, sandbox, conversation,
-                                                                               other_tenant, make_user, settings):
+def test_a_user_limited_to_another_tenant_sees_and_touches_nothing_of_this_one(
+    client, sandbox, conversation, other_tenant, make_user, settings
+):
     beta = Tenant.objects.create(domain="beta.cx.sangoma.com")
     client.force_login(make_user("Supervisor", tenants=[other_tenant, beta]))
     before = len(sandbox.requests())
@@ -334,8 +385,10 @@ def test_a_user_limited_to_another_tenant_sees_and_touches_nothing_of_this_one(c
     messages = client.get(reverse("admin:conversations_message_changelist"))
     assert list(messages.context["cl"].result_list) == []
     for name in ("send-message", "deliver", "finish"):
-        assert client.post(action_url(conversation, name),
-                           {"content": "Hi", "message_type": "outgoing"}).status_code == 404
+        assert (
+            client.post(action_url(conversation, name), {"content": "Hi", "message_type": "outgoing"}).status_code
+            == 404
+        )
     assert client.get(change_url(conversation)).status_code == 404
     assert len(sandbox.requests()) == before
 
@@ -347,8 +400,9 @@ def test_changelist_queries_do_not_grow_with_rows(client, tenant, make_user):
         for i in range(start, start + count):
             inbox = Inbox.objects.create(tenant=tenant, remote_id=f"i{i}", name=f"Inbox {i}")
             contact = Contact.objects.create(tenant=tenant, remote_id=f"c{i}", name=f"Customer {i}", inbox=inbox)
-            Conversation.objects.create(tenant=tenant, remote_id=str(i), inbox=inbox, contact=contact,
-                                        last_activity_at=timezone.now())
+            Conversation.objects.create(
+                tenant=tenant, remote_id=str(i), inbox=inbox, contact=contact, last_activity_at=timezone.now()
+            )
 
     def queries() -> tuple[int, int]:
         """The queries one changelist page costs, and the rows it shows."""

@@ -21,18 +21,24 @@ FINISH = "conversations/finish/"
 DELIVER = "conversations/deliver-to-agent/"
 
 
-
-
 @pytest.fixture
 def contact(inboxes, tenant, actor) -> Contact:
-    return contact_create(tenant=tenant, actor=actor, name="Ada Lovelace", email="ada@example.com",
-                          phone_number="+14155550123", inbox=inboxes[0])
+    return contact_create(
+        tenant=tenant,
+        actor=actor,
+        name="Ada Lovelace",
+        email="ada@example.com",
+        phone_number="+14155550123",
+        inbox=inboxes[0],
+    )
 
 
 @pytest.fixture
 def conversations(contact, inboxes, actor) -> list[Conversation]:
-    return [conversation_start(contact=contact, inbox=inboxes[0], actor=actor, initial_message=f"Question {i}")
-            for i in range(3)]
+    return [
+        conversation_start(contact=contact, inbox=inboxes[0], actor=actor, initial_message=f"Question {i}")
+        for i in range(3)
+    ]
 
 
 def operation_url(operation: BulkOperation) -> str:
@@ -44,16 +50,16 @@ def notices(page) -> list[str]:
 
 
 def run_action(client, name: str, conversations: list[Conversation]):
-    return client.post(CHANGELIST, {"action": name, "_selected_action": [c.pk for c in conversations]},
-                       follow=True)
+    return client.post(CHANGELIST, {"action": name, "_selected_action": [c.pk for c in conversations]}, follow=True)
 
 
 def conversation_ids(sandbox, suffix: str) -> list[int]:
     return [r["body"]["conversation_id"] for r in sandbox.requests(suffix) if r["path"].endswith(suffix)]
 
 
-def test_finish_in_background_reports_each_row(client, sandbox, tenant, inboxes, conversations, actor, make_user,
-                                               django_capture_on_commit_callbacks):
+def test_finish_in_background_reports_each_row(
+    client, sandbox, tenant, inboxes, conversations, actor, make_user, django_capture_on_commit_callbacks
+):
     open_one, already_done, _ = conversations
     already_done.status = "resolved"
     already_done.save(update_fields=["status"])
@@ -70,7 +76,12 @@ def test_finish_in_background_reports_each_row(client, sandbox, tenant, inboxes,
     assert notice == f"Finish: 3 conversation(s) queued, carried out in the background. Follow {operation}."
     assert f'href="{operation_url(operation)}"' in page.content.decode()
     assert (operation.kind, operation.status, operation.requested_by, operation.actor, operation.tenant) == (
-        "finish", "done", user, "user:supervisor", tenant)
+        "finish",
+        "done",
+        user,
+        "user:supervisor",
+        tenant,
+    )
     assert operation.started_at and operation.finished_at
     rows = {item.conversation_id: item for item in operation.items.all()}
     assert rows[open_one.pk].state == "ok" and rows[open_one.pk].error == ""
@@ -109,12 +120,16 @@ def test_deliver_in_background(client, sandbox, conversations, make_user, django
     assert sorted(operation.items.values_list("state", flat=True)) == ["ok", "ok"]
     assert sorted(conversation_ids(sandbox, DELIVER)) == sorted(int(c.remote_id) for c in conversations[:2])
     assignees = dict(Conversation.objects.values_list("pk", "assignee_name"))
-    assert assignees == {conversations[0].pk: "Demo Agent", conversations[1].pk: "Demo Agent",
-                         conversations[2].pk: ""}  # the one not selected was not touched
+    assert assignees == {
+        conversations[0].pk: "Demo Agent",
+        conversations[1].pk: "Demo Agent",
+        conversations[2].pk: "",
+    }  # the one not selected was not touched
 
 
-def test_a_server_error_fails_only_its_row_with_the_apis_message(client, sandbox, conversations, make_user,
-                                                                 django_capture_on_commit_callbacks):
+def test_a_server_error_fails_only_its_row_with_the_apis_message(
+    client, sandbox, conversations, make_user, django_capture_on_commit_callbacks
+):
     # Rows run in selection order: the first meets four 500s (all its attempts), the others none.
     sandbox.set_faults(next=[{"status": 500}] * 4, paths=[FINISH])
     client.force_login(make_user("Supervisor"))
@@ -151,17 +166,20 @@ def test_a_redelivered_task_does_no_row_twice(sandbox, conversations, make_user)
     assert operation.status == "running"  # not done while a row may still be in flight
 
 
-def test_an_auditor_can_neither_queue_nor_run_bulk_actions(client, sandbox, conversations, make_user,
-                                                           django_capture_on_commit_callbacks):
+def test_an_auditor_can_neither_queue_nor_run_bulk_actions(
+    client, sandbox, conversations, make_user, django_capture_on_commit_callbacks
+):
     client.force_login(make_user("Auditor"))
     page = client.get(CHANGELIST).content.decode()
     assert "finish_in_background" not in page and "deliver_in_background" not in page
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        finish = client.post(CHANGELIST, {"action": "finish_in_background",
-                                          "_selected_action": [c.pk for c in conversations]})
-        deliver = client.post(CHANGELIST, {"action": "deliver_in_background",
-                                           "_selected_action": [c.pk for c in conversations]})
+        finish = client.post(
+            CHANGELIST, {"action": "finish_in_background", "_selected_action": [c.pk for c in conversations]}
+        )
+        deliver = client.post(
+            CHANGELIST, {"action": "deliver_in_background", "_selected_action": [c.pk for c in conversations]}
+        )
 
     assert (finish.status_code, deliver.status_code) == (403, 403)
     assert callbacks == [] and not BulkOperation.objects.exists()
@@ -170,9 +188,9 @@ def test_an_auditor_can_neither_queue_nor_run_bulk_actions(client, sandbox, conv
     assert sorted(refused.values_list("action", flat=True)) == ["deliver_in_background", "finish_in_background"]
 
 
-def test_a_user_limited_to_another_tenant_neither_sees_nor_selects_this_ones(client, sandbox, conversations, actor,
-                                                                            make_user,
-                                                                            django_capture_on_commit_callbacks):
+def test_a_user_limited_to_another_tenant_neither_sees_nor_selects_this_ones(
+    client, sandbox, conversations, actor, make_user, django_capture_on_commit_callbacks
+):
     other = Tenant.objects.create(domain="acme.cx.sangoma.com")
     theirs = bulk_operation_create(kind="finish", conversations=conversations[:1], actor=actor)
     client.force_login(make_user("Supervisor", tenants=[other]))
@@ -187,8 +205,9 @@ def test_a_user_limited_to_another_tenant_neither_sees_nor_selects_this_ones(cli
     assert BulkOperation.objects.count() == 1 and conversation_ids(sandbox, FINISH) == []
 
 
-def test_an_operation_spanning_tenants_is_hidden_from_a_user_limited_to_one(client, sandbox, tenant, conversations,
-                                                                           actor, make_user):
+def test_an_operation_spanning_tenants_is_hidden_from_a_user_limited_to_one(
+    client, sandbox, tenant, conversations, actor, make_user
+):
     other = Tenant.objects.create(domain="acme.cx.sangoma.com")
     elsewhere = Conversation.objects.create(tenant=other, remote_id="1", status="open")
     mine = bulk_operation_create(kind="finish", conversations=conversations[:2], actor=actor)

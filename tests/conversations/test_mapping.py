@@ -10,8 +10,15 @@ from apps.conversations.models import ConversationStatus, Holder, MessageType, P
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, Priority.NONE), ("low", Priority.LOW), ("URGENT", Priority.URGENT), (3, Priority.HIGH),
-     ("2", Priority.MEDIUM), ("bogus", Priority.NONE), (99, Priority.NONE)],
+    [
+        (None, Priority.NONE),
+        ("low", Priority.LOW),
+        ("URGENT", Priority.URGENT),
+        (3, Priority.HIGH),
+        ("2", Priority.MEDIUM),
+        ("bogus", Priority.NONE),
+        (99, Priority.NONE),
+    ],
 )
 def test_priority_from_words_and_numbers(value, expected):
     assert priority_from(value) == expected
@@ -26,13 +33,23 @@ def test_status_from_words_and_enum_numbers(value, expected):
 
 
 def test_conversation_fields_from_an_event_body():
-    fields = conversation_fields({
-        "id": 7, "status": "pending", "priority": "high", "created_at": 1700000000,
-        "last_activity_at": "1700000100", "meta": {"assignee": None}, "contact_inbox": {"source_id": "a@b.c"},
-    })
+    fields = conversation_fields(
+        {
+            "id": 7,
+            "status": "pending",
+            "priority": "high",
+            "created_at": 1700000000,
+            "last_activity_at": "1700000100",
+            "meta": {"assignee": None},
+            "contact_inbox": {"source_id": "a@b.c"},
+        }
+    )
     assert fields == {
-        "status": ConversationStatus.PENDING, "holder": Holder.BOT, "priority": Priority.HIGH,
-        "source_id": "a@b.c", "remote_created_at": datetime.fromtimestamp(1700000000, tz=UTC),
+        "status": ConversationStatus.PENDING,
+        "holder": Holder.BOT,
+        "priority": Priority.HIGH,
+        "source_id": "a@b.c",
+        "remote_created_at": datetime.fromtimestamp(1700000000, tz=UTC),
         "last_activity_at": datetime.fromtimestamp(1700000100, tz=UTC),
     }
 
@@ -42,8 +59,15 @@ def test_conversation_fields_leave_out_what_is_absent():
 
 
 def test_message_from_a_top_level_event_with_word_type_and_iso_time():
-    fields = message_fields({"content": "hi", "message_type": "outgoing", "private": True,
-                             "created_at": "2026-11-24T10:00:00Z", "sender": {"type": "agent_bot", "name": "Bot"}})
+    fields = message_fields(
+        {
+            "content": "hi",
+            "message_type": "outgoing",
+            "private": True,
+            "created_at": "2026-11-24T10:00:00Z",
+            "sender": {"type": "agent_bot", "name": "Bot"},
+        }
+    )
     assert fields["message_type"] == MessageType.OUTGOING
     assert (fields["sender_kind"], fields["sender_name"]) == (SenderKind.BOT, "Bot")
     assert fields["private"] is True
@@ -57,5 +81,7 @@ def test_message_inside_a_conversation_with_number_type_and_unix_time():
 
 
 def test_agent_user_sender():
-    assert message_fields({"message_type": 1, "sender": {"type": "user", "name": "Ann"}})["sender_kind"] == \
-        SenderKind.AGENT
+    assert (
+        message_fields({"message_type": 1, "sender": {"type": "user", "name": "Ann"}})["sender_kind"]
+        == SenderKind.AGENT
+    )

@@ -47,11 +47,16 @@ def test_an_administrator_limits_a_user_to_tenants_from_the_user_page(client, te
     assert "limited to these tenants" in form.lower()
 
     data = {
-        "username": "supervisor", "is_active": "on", "is_staff": "on",
+        "username": "supervisor",
+        "is_active": "on",
+        "is_staff": "on",
         "groups": [g.pk for g in supervisor.groups.all()],
-        "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
-        "tenant_access-TOTAL_FORMS": "1", "tenant_access-INITIAL_FORMS": "0",
-        "tenant_access-0-tenant": tenant.pk, "tenant_access-0-user": supervisor.pk,
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+        "tenant_access-TOTAL_FORMS": "1",
+        "tenant_access-INITIAL_FORMS": "0",
+        "tenant_access-0-tenant": tenant.pk,
+        "tenant_access-0-user": supervisor.pk,
     }
     response = client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -65,8 +70,16 @@ def test_the_api_call_log_costs_the_same_queries_for_10_and_100_rows(client, ten
     def queries_for(rows: int) -> int:
         ApiCall.objects.all().delete()
         ApiCall.objects.bulk_create(
-            ApiCall(tenant=tenant, operation="queue_call", triggered_by="t", method="POST", path="queues/call/",
-                    outcome="ok") for _ in range(rows))
+            ApiCall(
+                tenant=tenant,
+                operation="queue_call",
+                triggered_by="t",
+                method="POST",
+                path="queues/call/",
+                outcome="ok",
+            )
+            for _ in range(rows)
+        )
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(url).status_code == 200
         return len(ctx.captured_queries)
@@ -81,7 +94,8 @@ def test_the_audit_trail_costs_the_same_queries_for_10_and_100_rows(client, tena
     def queries_for(rows: int) -> int:
         AuditEntry.objects.all().delete()
         AuditEntry.objects.bulk_create(
-            AuditEntry(tenant=tenant, actor="t", action="finish", outcome="ok") for _ in range(rows))
+            AuditEntry(tenant=tenant, actor="t", action="finish", outcome="ok") for _ in range(rows)
+        )
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(url).status_code == 200
         return len(ctx.captured_queries)

@@ -21,26 +21,33 @@ def fill_inboxes(tenant, start, count):
 
 
 def fill_bots(tenant, start, count):
-    AgentBot.objects.bulk_create(AgentBot(tenant=tenant, name=f"b{i}", outgoing_url="https://x/")
-                                 for i in range(start, start + count))
+    AgentBot.objects.bulk_create(
+        AgentBot(tenant=tenant, name=f"b{i}", outgoing_url="https://x/") for i in range(start, start + count)
+    )
 
 
 def fill_webhooks(tenant, start, count):
     WebhookSubscription.objects.bulk_create(
         WebhookSubscription(tenant=tenant, url=f"https://x/{i}", subscriptions=["message_created"])
-        for i in range(start, start + count))
+        for i in range(start, start + count)
+    )
 
 
 def fill_callbacks(tenant, start, count):
-    QueueCallback.objects.bulk_create(QueueCallback(tenant=tenant, queue_name="q", destination=f"+1415555{i:04d}")
-                                      for i in range(start, start + count))
+    QueueCallback.objects.bulk_create(
+        QueueCallback(tenant=tenant, queue_name="q", destination=f"+1415555{i:04d}")
+        for i in range(start, start + count)
+    )
 
 
 @pytest.mark.parametrize(
     ("url_name", "fill"),
-    [("admin:inboxes_inbox_changelist", fill_inboxes), ("admin:bots_agentbot_changelist", fill_bots),
-     ("admin:webhooks_webhooksubscription_changelist", fill_webhooks),
-     ("admin:callbacks_queuecallback_changelist", fill_callbacks)],
+    [
+        ("admin:inboxes_inbox_changelist", fill_inboxes),
+        ("admin:bots_agentbot_changelist", fill_bots),
+        ("admin:webhooks_webhooksubscription_changelist", fill_webhooks),
+        ("admin:callbacks_queuecallback_changelist", fill_callbacks),
+    ],
 )
 def test_changelist_queries_do_not_grow_with_rows(client, tenant, make_user, url_name, fill):
     client.force_login(make_user("Supervisor"))

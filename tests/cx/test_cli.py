@@ -47,8 +47,19 @@ def inbox_id(sandbox) -> str:
 
 @pytest.fixture
 def contact_id(sandbox, inbox_id) -> str:
-    return str(cx("create-contact", "--name", "Ada", "--email", "ada@example.com", "--phone", "+14155550123",
-                  "--inbox", inbox_id)["id"])
+    return str(
+        cx(
+            "create-contact",
+            "--name",
+            "Ada",
+            "--email",
+            "ada@example.com",
+            "--phone",
+            "+14155550123",
+            "--inbox",
+            inbox_id,
+        )["id"]
+    )
 
 
 @pytest.fixture
@@ -65,16 +76,16 @@ def test_default_tenant_exists_without_a_manual_step(sandbox, settings):
 def test_inboxes_prints_the_list_and_mirrors_it(sandbox):
     answer = cx("inboxes")
     assert [i["name"] for i in answer] == ["Website chat", "Support widget", "Sales widget"]
-    assert sorted(Inbox.objects.values_list("name", flat=True)) == ["Sales widget", "Support widget",
-                                                                      "Website chat"]
+    assert sorted(Inbox.objects.values_list("name", flat=True)) == ["Sales widget", "Support widget", "Website chat"]
 
 
 def test_queue_call(sandbox, settings):
     answer = cx("queue-call", "--queue", "support", "--destination", "+14155550123")
 
     assert answer["id"] and answer["status"] == "queued"
-    assert sent(sandbox, "queues/call/") == [{"queue_name": "support", "destination": "+14155550123",
-                                              "tenant_domain": settings.CX_TENANT_DOMAIN}]
+    assert sent(sandbox, "queues/call/") == [
+        {"queue_name": "support", "destination": "+14155550123", "tenant_domain": settings.CX_TENANT_DOMAIN}
+    ]
     callback = QueueCallback.objects.get()
     assert callback.state == CallbackState.PLACED and callback.remote_id == answer["id"]
     assert callback.requested_by.startswith("cli:")
@@ -93,8 +104,9 @@ def test_queue_call_with_an_unknown_outcome_says_so_and_is_not_retried(sandbox):
 def test_agent_call(sandbox, settings):
     answer = cx("agent-call", "--agent", "alice", "--destination", "9001")
     assert answer["id"]
-    assert sent(sandbox, "agents/call/") == [{"agent_name": "alice", "destination": "9001",
-                                              "tenant_domain": settings.CX_TENANT_DOMAIN}]
+    assert sent(sandbox, "agents/call/") == [
+        {"agent_name": "alice", "destination": "9001", "tenant_domain": settings.CX_TENANT_DOMAIN}
+    ]
 
 
 def test_create_bot_defaults_to_this_consoles_bot_endpoint(sandbox):
@@ -119,8 +131,9 @@ def test_assign_bot(sandbox, inbox_id, settings):
 
     cx("assign-bot", "--inbox", inbox_id, "--bot", bot_id)
 
-    assert sent(sandbox, "agents-bot/assign/") == [{"tenant_domain": settings.CX_TENANT_DOMAIN,
-                                                    "inbox_id": inbox_id, "agent_bot_id": bot_id}]
+    assert sent(sandbox, "agents-bot/assign/") == [
+        {"tenant_domain": settings.CX_TENANT_DOMAIN, "inbox_id": inbox_id, "agent_bot_id": bot_id}
+    ]
     assignment = AgentBotAssignment.objects.get()
     assert (assignment.inbox.remote_id, assignment.bot.remote_id) == (inbox_id, bot_id)
 
@@ -135,23 +148,46 @@ def test_create_webhook_defaults_to_the_ingest_endpoint_and_both_events(sandbox)
 
 
 def test_create_webhook_with_url_and_chosen_events(sandbox):
-    cx("create-webhook", "--url", "https://example.com/hook", "--subscription", "message_created",
-       "--subscription", "conversation_status_changed")
+    cx(
+        "create-webhook",
+        "--url",
+        "https://example.com/hook",
+        "--subscription",
+        "message_created",
+        "--subscription",
+        "conversation_status_changed",
+    )
     assert sent(sandbox, "webhooks/")[0]["subscriptions"] == ["message_created", "conversation_status_changed"]
 
 
 def test_create_contact(sandbox, inbox_id, settings):
-    answer = cx("create-contact", "--name", "Ada", "--email", "ada@example.com", "--phone", "+14155550123",
-                "--inbox", inbox_id)
-    assert sent(sandbox, "contacts/") == [{"tenant_domain": settings.CX_TENANT_DOMAIN, "name": "Ada",
-                                           "email": "ada@example.com", "inbox_id": int(inbox_id),
-                                           "phone_number": "+14155550123"}]
+    answer = cx(
+        "create-contact", "--name", "Ada", "--email", "ada@example.com", "--phone", "+14155550123", "--inbox", inbox_id
+    )
+    assert sent(sandbox, "contacts/") == [
+        {
+            "tenant_domain": settings.CX_TENANT_DOMAIN,
+            "name": "Ada",
+            "email": "ada@example.com",
+            "inbox_id": int(inbox_id),
+            "phone_number": "+14155550123",
+        }
+    ]
     assert Contact.objects.get().remote_id == str(answer["id"])
 
 
 def test_start_conversation_uses_the_contacts_email_as_source_id(sandbox, contact_id, inbox_id):
-    answer = cx("start-conversation", "--contact", contact_id, "--inbox", inbox_id, "--priority", "3",
-                "--message", "My order is late")
+    answer = cx(
+        "start-conversation",
+        "--contact",
+        contact_id,
+        "--inbox",
+        inbox_id,
+        "--priority",
+        "3",
+        "--message",
+        "My order is late",
+    )
 
     (body,) = sent(sandbox, "digital-interactions/conversations/")
     assert body["source_id"] == "ada@example.com" and body["priority"] == 3
@@ -174,8 +210,11 @@ def test_send_message_outgoing_as_the_bot_and_incoming_as_the_customer(sandbox, 
     assert bodies[0]["message_type"] == "outgoing" and bodies[0]["is_bot"] is True
     assert bodies[0]["agent_bot_id"] == int(bot_id)
     assert bodies[1]["message_type"] == "incoming" and "is_bot" not in bodies[1]
-    kinds = list(Message.objects.filter(content__in=["Hi, I'm the bot", "I want a refund"])
-                 .order_by("id").values_list("message_type", "sender_kind"))
+    kinds = list(
+        Message.objects.filter(content__in=["Hi, I'm the bot", "I want a refund"])
+        .order_by("id")
+        .values_list("message_type", "sender_kind")
+    )
     assert kinds == [(MessageType.OUTGOING, SenderKind.BOT), (MessageType.INCOMING, SenderKind.CONTACT)]
 
 
@@ -192,22 +231,34 @@ def test_deliver_to_agent_and_finish(sandbox, conversation_id):
 
 
 def test_bad_input_is_refused_before_any_call(sandbox, inbox_id):
-    assert "not a valid email" in cx_fails("create-contact", "--name", "Ada", "--email", "nope", "--phone",
-                                           "+14155550123", "--inbox", inbox_id)
-    assert "not a valid phone number" in cx_fails("create-contact", "--name", "Ada", "--email", "a@b.co",
-                                                  "--phone", "+1415", "--inbox", inbox_id)
+    assert "not a valid email" in cx_fails(
+        "create-contact", "--name", "Ada", "--email", "nope", "--phone", "+14155550123", "--inbox", inbox_id
+    )
+    assert "not a valid phone number" in cx_fails(
+        "create-contact", "--name", "Ada", "--email", "a@b.co", "--phone", "+1415", "--inbox", inbox_id
+    )
     assert sent(sandbox, "contacts/") == [] and not Contact.objects.exists()
 
 
 def test_phone_numbers_are_sent_in_e164(sandbox, inbox_id):
-    cx("create-contact", "--name", "Ada", "--email", "ada@example.com", "--phone", "(415) 555-0123",
-       "--inbox", inbox_id)  # the tenant's default region is US
+    cx(
+        "create-contact",
+        "--name",
+        "Ada",
+        "--email",
+        "ada@example.com",
+        "--phone",
+        "(415) 555-0123",
+        "--inbox",
+        inbox_id,
+    )  # the tenant's default region is US
     assert sent(sandbox, "contacts/")[0]["phone_number"] == "+14155550123"
 
 
 def test_remote_validation_error_is_one_clear_line(sandbox):
-    error = cx_fails("create-contact", "--name", "Ada", "--email", "ada@example.com", "--phone", "+14155550123",
-                     "--inbox", "987654")
+    error = cx_fails(
+        "create-contact", "--name", "Ada", "--email", "ada@example.com", "--phone", "+14155550123", "--inbox", "987654"
+    )
     assert error.startswith("cx create-contact:") and "inbox_id" in error and "HTTP 400" in error
     assert error.strip().count("\n") == 0
     assert Contact.objects.get().sync_error  # the refused contact is kept, with the API's reason

@@ -88,55 +88,89 @@ def test_create_agent_bot_and_assign_it_with_string_ids(client, sandbox, tenant)
     client.assign_agent_bot(inbox_id=inbox_id, agent_bot_id=bot["id"])
 
     (created,) = api_requests(sandbox, "agents-bot/")
-    assert created["body"] == {"tenant_domain": tenant.domain, "outgoing_url": "https://console.test/b/",
-                               "description": "answers FAQs", "name": "Helper"}
+    assert created["body"] == {
+        "tenant_domain": tenant.domain,
+        "outgoing_url": "https://console.test/b/",
+        "description": "answers FAQs",
+        "name": "Helper",
+    }
     (assigned,) = api_requests(sandbox, "agents-bot/assign/")
     # The vendor's own example sends both ids as strings.
-    assert assigned["body"] == {"tenant_domain": tenant.domain, "inbox_id": str(inbox_id),
-                                "agent_bot_id": str(bot["id"])}
+    assert assigned["body"] == {
+        "tenant_domain": tenant.domain,
+        "inbox_id": str(inbox_id),
+        "agent_bot_id": str(bot["id"]),
+    }
     inbox = next(i for i in sandbox.state()["inboxes"] if i["id"] == inbox_id)
     assert inbox["agent_bot_id"] == bot["id"]
 
 
 def test_create_webhook_sends_url_and_subscriptions(client, sandbox, tenant):
-    answer = client.create_webhook(url="https://console.test/hooks/webhook/s3cret/",
-                                   subscriptions=["conversation_created", "message_created"])
+    answer = client.create_webhook(
+        url="https://console.test/hooks/webhook/s3cret/", subscriptions=["conversation_created", "message_created"]
+    )
 
     assert answer["id"]
     (sent,) = api_requests(sandbox, "webhooks/")
-    assert sent["body"] == {"tenant_domain": tenant.domain, "url": "https://console.test/hooks/webhook/s3cret/",
-                            "subscriptions": ["conversation_created", "message_created"]}
+    assert sent["body"] == {
+        "tenant_domain": tenant.domain,
+        "url": "https://console.test/hooks/webhook/s3cret/",
+        "subscriptions": ["conversation_created", "message_created"],
+    }
 
 
 def test_contact_conversation_message_deliver_finish_flow(client, sandbox, tenant):
     inbox_id = first_inbox_id(client)
-    contact = client.create_contact(name="Ada", email="ada@example.com", phone_number="+14155550123",
-                                    inbox_id=str(inbox_id))
-    conversation = client.create_conversation(source_id="ada@example.com", contact_id=contact["id"],
-                                              inbox_id=inbox_id, priority=2, initial_message="Hello")
+    contact = client.create_contact(
+        name="Ada", email="ada@example.com", phone_number="+14155550123", inbox_id=str(inbox_id)
+    )
+    conversation = client.create_conversation(
+        source_id="ada@example.com", contact_id=contact["id"], inbox_id=inbox_id, priority=2, initial_message="Hello"
+    )
     message = client.send_message(conversation_id=conversation["id"], content="Hi Ada", is_bot=True)
-    incoming = client.send_message(conversation_id=conversation["id"], content="I need help",
-                                   message_type="incoming")
+    incoming = client.send_message(conversation_id=conversation["id"], content="I need help", message_type="incoming")
     delivered = client.deliver_to_agent(conversation_id=conversation["id"])
     finished = client.finish_conversation(conversation_id=conversation["id"])
 
     assert api_requests(sandbox, "contacts/")[0]["body"] == {
-        "tenant_domain": tenant.domain, "name": "Ada", "email": "ada@example.com", "inbox_id": inbox_id,
-        "phone_number": "+14155550123"}
+        "tenant_domain": tenant.domain,
+        "name": "Ada",
+        "email": "ada@example.com",
+        "inbox_id": inbox_id,
+        "phone_number": "+14155550123",
+    }
     assert api_requests(sandbox, "digital-interactions/conversations/")[0]["body"] == {
-        "tenant_domain": tenant.domain, "source_id": "ada@example.com", "contact_id": contact["id"],
-        "inbox_id": inbox_id, "priority": 2, "initial_message": "Hello"}
+        "tenant_domain": tenant.domain,
+        "source_id": "ada@example.com",
+        "contact_id": contact["id"],
+        "inbox_id": inbox_id,
+        "priority": 2,
+        "initial_message": "Hello",
+    }
     sent_messages = [r["body"] for r in api_requests(sandbox, "messages/")]
     assert sent_messages == [
-        {"tenant_domain": tenant.domain, "content": "Hi Ada", "message_type": "outgoing", "is_bot": True,
-         "conversation_id": conversation["id"]},
-        {"tenant_domain": tenant.domain, "content": "I need help", "message_type": "incoming",
-         "conversation_id": conversation["id"]},
+        {
+            "tenant_domain": tenant.domain,
+            "content": "Hi Ada",
+            "message_type": "outgoing",
+            "is_bot": True,
+            "conversation_id": conversation["id"],
+        },
+        {
+            "tenant_domain": tenant.domain,
+            "content": "I need help",
+            "message_type": "incoming",
+            "conversation_id": conversation["id"],
+        },
     ]
     assert api_requests(sandbox, "deliver-to-agent/")[0]["body"] == {
-        "tenant_domain": tenant.domain, "conversation_id": conversation["id"]}
+        "tenant_domain": tenant.domain,
+        "conversation_id": conversation["id"],
+    }
     assert api_requests(sandbox, "finish/")[0]["body"] == {
-        "tenant_domain": tenant.domain, "conversation_id": conversation["id"]}
+        "tenant_domain": tenant.domain,
+        "conversation_id": conversation["id"],
+    }
     assert message["content"] == "Hi Ada" and incoming["message_type"] in ("incoming", 0)
     assert delivered["status"] == "open"
     assert finished["status"] == "resolved"
@@ -155,8 +189,11 @@ def test_token_is_fetched_once_with_basic_auth_and_form_body_then_cached(client,
     assert headers["authorization"].startswith("Basic ")
     assert headers["content-type"].startswith("application/x-www-form-urlencoded")
     assert token_request["body"]["grant_type"] == "client_credentials"
-    assert set(token_request["body"]["scope"].split()) == {"cx.queue-calls", "cx.agent-calls",
-                                                            "cx.digital-interactions"}
+    assert set(token_request["body"]["scope"].split()) == {
+        "cx.queue-calls",
+        "cx.agent-calls",
+        "cx.digital-interactions",
+    }
 
 
 def test_token_is_stored_encrypted_in_the_shared_cache(client, sandbox):
@@ -220,8 +257,9 @@ def test_the_token_never_reaches_the_call_log_or_the_logs(client, sandbox, caplo
 
 def test_validation_errors_carry_the_apis_message(client, sandbox):
     with pytest.raises(CxValidationError) as excinfo:
-        client.create_contact(name="Ada", email="not-an-email", phone_number="+14155550123",
-                              inbox_id=first_inbox_id(client))
+        client.create_contact(
+            name="Ada", email="not-an-email", phone_number="+14155550123", inbox_id=first_inbox_id(client)
+        )
     error = excinfo.value
     assert error.status_code == 400
     assert "email" in error.message

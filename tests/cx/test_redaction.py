@@ -14,10 +14,14 @@ def test_hook_url_secrets_are_hidden_in_text():
 
 
 def test_authorization_headers_are_hidden():
-    assert redact_headers({"Authorization": "Bearer x", "Accept": "json"}) == {"Authorization": REDACTED,
-                                                                               "Accept": "json"}
+    assert redact_headers({"Authorization": "Bearer x", "Accept": "json"}) == {
+        "Authorization": REDACTED,
+        "Accept": "json",
+    }
 
 
 def test_ordinary_values_pass_through():
     assert redact({"outgoing_url": "https://bots.example.com/in", "priority": 2}) == {
-        "outgoing_url": "https://bots.example.com/in", "priority": 2}
+        "outgoing_url": "https://bots.example.com/in",
+        "priority": 2,
+    }

@@ -21,8 +21,7 @@ def test_supervisor_syncs_inboxes_and_is_told_with_a_link_to_the_calls(client, s
     text = page.content.decode()
     assert "3 inbox(es) synced from the CX API" in text
     assert "See the 2 API calls" in text  # token + list
-    assert sorted(Inbox.objects.values_list("name", flat=True)) == ["Sales widget", "Support widget",
-                                                                      "Website chat"]
+    assert sorted(Inbox.objects.values_list("name", flat=True)) == ["Sales widget", "Support widget", "Website chat"]
     entry = AuditEntry.objects.get(action="sync_inboxes")
     assert entry.actor == "user:supervisor" and entry.outcome == "ok" and len(entry.api_call_ids) == 2
     assert "Sync now" in client.get(CHANGELIST).content.decode()
@@ -60,7 +59,9 @@ def test_a_user_limited_to_a_tenant_syncs_and_sees_only_that_tenant(client, sand
 
     assert "Other web" in listing and "Not yours" not in listing
     assert [r["query"].get("tenant_domain") for r in sandbox.requests("inboxes/")] in (
-        [["other.cx.sangoma.com"]], ["other.cx.sangoma.com"])
+        [["other.cx.sangoma.com"]],
+        ["other.cx.sangoma.com"],
+    )
     hidden = Inbox.objects.get(name="Not yours")
     assert client.get(reverse("admin:inboxes_inbox_change", args=[hidden.pk])).status_code == 404
     assert "Not yours" not in client.get(CHANGELIST).content.decode()  # not even in the filters

@@ -88,9 +88,27 @@ def celery_worker(django_db_setup, redis_flushed, sandbox_process) -> Iterator[s
     """A real `celery worker` process on Redis, using the session's PostgreSQL test database."""
     assert connection.vendor == "postgresql"
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "cxconsole", "worker", "--loglevel", "INFO", "--concurrency", "2",
-         "--hostname", f"integration-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
-        cwd=BASE_DIR, env=worker_env(sandbox_process), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "cxconsole",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "2",
+            "--hostname",
+            f"integration-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=BASE_DIR,
+        env=worker_env(sandbox_process),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     ready = threading.Event()
     output: list[str] = []

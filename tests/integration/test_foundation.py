@@ -43,8 +43,14 @@ def test_processes_share_one_token_fetched_under_a_lock(sandbox, sandbox_process
     sandbox.set_faults(next=[{"delay": 1.5}], include_token=True, paths=["/oauth/token"])
     env = worker_env(sandbox_process)
     processes = [
-        subprocess.Popen([sys.executable, "manage.py", "cx", "agent-call", "--agent", f"a{i}", "--destination",
-                          "9001"], cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "manage.py", "cx", "agent-call", "--agent", f"a{i}", "--destination", "9001"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(4)
     ]
     results = [p.communicate(timeout=60) for p in processes]

@@ -14,8 +14,9 @@ ADD = reverse("admin:webhooks_webhooksubscription_add")
 def test_register_this_consoles_endpoint_with_chosen_events(client, sandbox, tenant, make_user):
     client.force_login(make_user("Administrator"))
 
-    page = client.post(ADD, {"tenant": tenant.pk, "subscriptions": ["message_created", "conversation_created"]},
-                       follow=True)
+    page = client.post(
+        ADD, {"tenant": tenant.pk, "subscriptions": ["message_created", "conversation_created"]}, follow=True
+    )
 
     assert "Created webhook subscription" in page.content.decode()
     (body,) = [r["body"] for r in sandbox.requests("webhooks/")]

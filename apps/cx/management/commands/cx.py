@@ -43,8 +43,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         tenant = CommandParser(add_help=False)
         tenant.add_argument("--tenant", metavar="DOMAIN", help="tenant domain (default: CX_TENANT_DOMAIN)")
-        sub = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True,
-                                    parser_class=type(parser))
+        sub = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True, parser_class=type(parser))
 
         def add(name: str, help_text: str) -> argparse.ArgumentParser:
             return sub.add_parser(name, help=help_text, parents=[tenant], called_from_command_line=True)
@@ -65,8 +64,13 @@ class Command(BaseCommand):
         p.add_argument("--bot", required=True, metavar="ID")
         p = add("create-webhook", "register a webhook (default: this console's ingest endpoint, both events)")
         p.add_argument("--url")
-        p.add_argument("--subscription", action="append", choices=WebhookEvent.values, metavar="EVENT",
-                       help="repeatable; default: conversation_created and message_created")
+        p.add_argument(
+            "--subscription",
+            action="append",
+            choices=WebhookEvent.values,
+            metavar="EVENT",
+            help="repeatable; default: conversation_created and message_created",
+        )
         p = add("create-contact", "create a contact in an inbox")
         p.add_argument("--name", required=True)
         p.add_argument("--email", required=True)
@@ -82,10 +86,12 @@ class Command(BaseCommand):
         p.add_argument("--conversation", required=True, metavar="ID")
         p.add_argument("--content", required=True, metavar="TEXT")
         direction = p.add_mutually_exclusive_group()
-        direction.add_argument("--incoming", dest="message_type", action="store_const", const="incoming",
-                               help="as the customer")
-        direction.add_argument("--outgoing", dest="message_type", action="store_const", const="outgoing",
-                               help="as the bot (default)")
+        direction.add_argument(
+            "--incoming", dest="message_type", action="store_const", const="incoming", help="as the customer"
+        )
+        direction.add_argument(
+            "--outgoing", dest="message_type", action="store_const", const="outgoing", help="as the bot (default)"
+        )
         p.add_argument("--bot", metavar="ID", help="the agent bot that speaks")
         p = add("deliver-to-agent", "hand a conversation to a human agent")
         p.add_argument("--conversation", required=True, metavar="ID")
@@ -142,10 +148,16 @@ class Command(BaseCommand):
         contact = get_or_reference(Contact, tenant, o["contact"])
         inbox = get_or_reference(Inbox, tenant, o["inbox"])
         if not (o["source_id"] or contact.email):
-            raise CliError("--source-id is needed: this console does not know contact "
-                           f"{o['contact']}'s email (it was not created here).")
+            raise CliError(
+                "--source-id is needed: this console does not know contact "
+                f"{o['contact']}'s email (it was not created here)."
+            )
         return conversation_start(
-            contact=contact, inbox=inbox, actor=actor, initial_message=o["message"], priority=o["priority"],
+            contact=contact,
+            inbox=inbox,
+            actor=actor,
+            initial_message=o["message"],
+            priority=o["priority"],
             source_id=o["source_id"],
         ).api_answer
 
@@ -153,8 +165,11 @@ class Command(BaseCommand):
         conversation = get_or_reference(Conversation, tenant, o["conversation"])
         bot = get_or_reference(AgentBot, tenant, o["bot"]) if o["bot"] else None
         return message_send(
-            conversation=conversation, actor=actor, content=o["content"],
-            message_type=o["message_type"] or MessageType.OUTGOING, bot=bot,
+            conversation=conversation,
+            actor=actor,
+            content=o["content"],
+            message_type=o["message_type"] or MessageType.OUTGOING,
+            bot=bot,
         ).api_answer
 
     def do_deliver_to_agent(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:

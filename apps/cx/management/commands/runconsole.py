@@ -47,8 +47,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
         parser.add_argument("--sandbox-port", type=int, default=settings.CX_SANDBOX_PORT)
-        parser.add_argument("--no-sandbox", action="store_true",
-                            help="do not start the local API stand-in (CX_API_BASE_URL points at a real tenant)")
+        parser.add_argument(
+            "--no-sandbox",
+            action="store_true",
+            help="do not start the local API stand-in (CX_API_BASE_URL points at a real tenant)",
+        )
         parser.add_argument("--no-demo-traffic", action="store_true", help="the stand-in plays no customers")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -70,10 +73,29 @@ class Command(BaseCommand):
                 sandbox_args.append("--demo")
             self.children.append(Child("sandbox", [python, "manage.py", "cx_sandbox", *sandbox_args]))
         self.children += [
-            Child("web", [python, "-m", "gunicorn", "cxconsole.wsgi", "--bind", f"127.0.0.1:{port}",
-                          "--workers", "2", "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5"]),
-            Child("worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2",
-                             "--hostname", f"worker-{port}@%h"]),
+            Child(
+                "web",
+                [
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "cxconsole.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--access-logfile",
+                    "-",
+                    "--graceful-timeout",
+                    "5",
+                ],
+            ),
+            Child(
+                "worker",
+                [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", f"worker-{port}@%h"],
+            ),
             Child("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", str(settings.VAR_DIR / "beat")]),
         ]
 
@@ -108,8 +130,14 @@ class Command(BaseCommand):
     # -- children ----------------------------------------------------------------------------------------------
     def _start(self, child: Child, env: dict[str, str]) -> None:
         child.process = subprocess.Popen(
-            child.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-            preexec_fn=_die_with_parent, cwd=settings.BASE_DIR,
+            child.command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            preexec_fn=_die_with_parent,
+            cwd=settings.BASE_DIR,
         )
         threading.Thread(target=self._pump, args=(child,), daemon=True).start()
 
@@ -169,8 +197,10 @@ class Command(BaseCommand):
         if login:
             lines.append(f"  Demo login:        {login[0]} / {login[1]}")
         if use_sandbox:
-            lines.append(f"  API stand-in:      http://127.0.0.1:{sandbox_port}/cx/api/v1/  (demo tenant "
-                         f"{settings.CX_TENANT_DOMAIN})")
+            lines.append(
+                f"  API stand-in:      http://127.0.0.1:{sandbox_port}/cx/api/v1/  (demo tenant "
+                f"{settings.CX_TENANT_DOMAIN})"
+            )
         lines += ["  Stop everything:   Ctrl-C", "=" * 64, ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
