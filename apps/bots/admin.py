@@ -10,7 +10,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from apps.cx.admin_base import ConsoleAdmin, ObjectAction, ReadOnlyAdminMixin, ScopedRelatedFieldListFilter, actor_for
+from apps.cx.admin_base import (
+    REMOTE_READONLY_FIELDS,
+    ConsoleAdmin,
+    ObjectAction,
+    ReadOnlyAdminMixin,
+    ScopedRelatedFieldListFilter,
+    actor_for,
+)
 from apps.cx.exceptions import CxError
 
 from .forms import AgentBotCreateForm, AssignInboxesForm
@@ -52,20 +59,7 @@ class AgentBotAdmin(ConsoleAdmin):
     list_select_related = ("tenant",)
     date_hierarchy = "created_at"
     # The API has no update endpoint for bots: what it holds is shown, not edited.
-    readonly_fields = (
-        "name",
-        "description",
-        "tenant",
-        "remote_id",
-        "outgoing_url",
-        "remote_data",
-        "sync_state",
-        "sync_source",
-        "synced_at",
-        "sync_error",
-        "created_at",
-        "updated_at",
-    )
+    readonly_fields = ("name", "description", "tenant", "outgoing_url", *REMOTE_READONLY_FIELDS)
     inlines = [AssignmentInline]
     actions = ["assign_selected"]
     add_form_class = AgentBotCreateForm

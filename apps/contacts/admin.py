@@ -11,13 +11,17 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from apps.conversations.services import conversation_start
-from apps.cx.admin_base import ConsoleAdmin, ObjectAction, ScopedRelatedFieldListFilter, actor_for
+from apps.cx.admin_base import (
+    REMOTE_READONLY_FIELDS,
+    ConsoleAdmin,
+    ObjectAction,
+    ScopedRelatedFieldListFilter,
+    actor_for,
+)
 
 from .forms import ContactChangeForm, ContactCreateForm, StartConversationForm
 from .models import Contact
 from .services import contact_create
-
-REMOTE_FIELDS = ("remote_id", "remote_data", "sync_state", "sync_source", "synced_at", "sync_error")
 
 
 def _start_conversation(
@@ -44,7 +48,7 @@ class ContactAdmin(ConsoleAdmin):
     list_select_related = ("tenant", "inbox")
     autocomplete_fields = ("inbox",)
     form = ContactChangeForm
-    readonly_fields = ("tenant", *REMOTE_FIELDS, "created_at", "updated_at")
+    readonly_fields = ("tenant", *REMOTE_READONLY_FIELDS)
     fieldsets = (
         (
             None,
@@ -53,7 +57,7 @@ class ContactAdmin(ConsoleAdmin):
                 "description": "Changes made here stay in the console: the CX API has no way to update a contact.",
             },
         ),
-        ("In the CX API", {"fields": (*REMOTE_FIELDS, "created_at", "updated_at")}),
+        ("In the CX API", {"fields": REMOTE_READONLY_FIELDS}),
     )
 
     add_form_class = ContactCreateForm

@@ -56,8 +56,10 @@ def _mirror_message(conversation: Conversation, answer: dict[str, Any]) -> Messa
 def _apply_conversation_answer(conversation: Conversation, answer: Any, **known: Any) -> Conversation:
     """Updates the mirror from an answer; ``known`` are the facts the call itself establishes."""
     data = answer if isinstance(answer, dict) else {}
-    fields = {**known, **conversation_fields(data)} if data.get("id") else dict(known)
-    fields.update(synced_fields(answer) if data.get("id") else {})
+    fields = dict(known)
+    if data.get("id"):  # an answer that is a conversation object says more than the call itself
+        fields.update(conversation_fields(data))
+        fields.update(synced_fields(answer))
     with transaction.atomic():
         update_fields(conversation, fields)
         for message in data.get("messages") or []:

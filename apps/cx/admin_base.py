@@ -8,7 +8,7 @@ with a link to the API calls it made. A remote error shows the API's own message
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -25,9 +25,21 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .audit import audit_refusal, collect_api_calls, entries_for
 from .client import Actor
-from .exceptions import CxError, CxUnknownOutcome
+from .exceptions import CxError, CxUnknownOutcome, error_text
 from .models import Tenant
 from .selectors import scope_to_user, tenants_for
+
+# What every mirror row carries about its remote twin; shown, never edited.
+REMOTE_READONLY_FIELDS = (
+    "remote_id",
+    "remote_data",
+    "sync_state",
+    "sync_source",
+    "synced_at",
+    "sync_error",
+    "created_at",
+    "updated_at",
+)
 
 
 def actor_for(request: HttpRequest) -> Actor:
@@ -88,6 +100,29 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@dataclass
+class ServiceOutcome:
+    ok: bool
+    value: Any = None
+    calls: list[int] = field(default_factory=list)
+
+
+def call_service(
+    request: HttpRequest, what: str, perform: Callable[[], Any], *, form: forms.Form | None = None
+) -> ServiceOutcome:
+    """Runs one service call for the admin: a failure becomes a message (and the form's error) with links
+    to the API calls made, never a 500; on success the caller words the message from the value."""
+    with collect_api_calls() as calls:
+        try:
+            value = perform()
+        except (CxError, ValueError) as exc:
+            report_failure(request, what, exc, calls)
+            if form is not None:
+                form.add_error(None, error_text(exc))
+            return ServiceOutcome(ok=False, calls=calls)
+    return ServiceOutcome(ok=True, value=value, calls=calls)
 
 
 @dataclass(frozen=True)
@@ -179,16 +214,12 @@ class ConsoleAdmin(SimpleHistoryAdmin):
         form = action.form_class(request.POST or None, obj=obj) if action.form_class else None  # type: ignore[call-arg]
         if request.method == "POST" and (form is None or form.is_valid()):
             cleaned = form.cleaned_data if form is not None else {}
-            with collect_api_calls() as calls:
-                try:
-                    text = action.perform(self, request, obj, cleaned)
-                except (CxError, ValueError) as exc:
-                    report_failure(request, action.label, exc, calls)
-                    if form is not None:
-                        form.add_error(None, exc.message if isinstance(exc, CxError) else str(exc))
-                else:
-                    report_success(request, text, calls)
-                    return HttpResponseRedirect(self.object_url(obj))
+            outcome = call_service(
+                request, action.label, lambda: action.perform(self, request, obj, cleaned), form=form
+            )
+            if outcome.ok:
+                report_success(request, outcome.value, outcome.calls)
+                return HttpResponseRedirect(self.object_url(obj))
         return self.render_action_form(
             request, title=f"{action.label}: {obj}", form=form, obj=obj, intro=action.intro, submit_label=action.label
         )
@@ -236,15 +267,11 @@ class ConsoleAdmin(SimpleHistoryAdmin):
         form = self.add_form_class(request.POST or None, user=request.user)  # type: ignore[call-arg]
         what = f"Creating the {self.opts.verbose_name}"
         if request.method == "POST" and form.is_valid():
-            with collect_api_calls() as calls:
-                try:
-                    obj = self.perform_add(request, form)
-                except (CxError, ValueError) as exc:
-                    report_failure(request, what, exc, calls)
-                    form.add_error(None, exc.message if isinstance(exc, CxError) else str(exc))
-                else:
-                    report_success(request, f"Created {self.opts.verbose_name} “{obj}” in the CX API.", calls)
-                    return HttpResponseRedirect(self.object_url(obj))
+            outcome = call_service(request, what, lambda: self.perform_add(request, form), form=form)
+            if outcome.ok:
+                obj = outcome.value
+                report_success(request, f"Created {self.opts.verbose_name} “{obj}” in the CX API.", outcome.calls)
+                return HttpResponseRedirect(self.object_url(obj))
         return self.render_action_form(
             request, title=f"Add {self.opts.verbose_name}", form=form, intro=self.add_intro, submit_label="Create"
         )

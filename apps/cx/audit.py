@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from .exceptions import CxError, CxUnknownOutcome
+from .exceptions import CxError, CxUnknownOutcome, error_text
 from .models import AuditEntry, AuditOutcome, Tenant
 
 _calls_in_progress: ContextVar[list[int] | None] = ContextVar("cx_audit_calls", default=None)
@@ -43,24 +43,18 @@ def audited(
     *, actor: Any, action: str, obj: models.Model | None = None, tenant: Tenant | None = None, detail: str = ""
 ) -> Iterator[AuditedAction]:
     """Records ``action`` by ``actor`` with its outcome: done, failed (with the reason) or unknown."""
-    record = AuditedAction(obj=obj, detail=detail)
-    outer = _calls_in_progress.get()
-    token = _calls_in_progress.set(record.api_call_ids)
-    try:
-        yield record
-    except CxUnknownOutcome as exc:
-        record.entry = _write(actor, action, record, tenant, AuditOutcome.UNKNOWN, exc.message)
-        raise
-    except (CxError, ValueError) as exc:
-        message = exc.message if isinstance(exc, CxError) else str(exc)
-        record.entry = _write(actor, action, record, tenant, AuditOutcome.FAILED, message)
-        raise
-    else:
-        record.entry = _write(actor, action, record, tenant, AuditOutcome.OK, record.detail)
-    finally:
-        _calls_in_progress.reset(token)
-        if outer is not None:
-            outer.extend(record.api_call_ids)
+    with collect_api_calls() as calls:
+        record = AuditedAction(obj=obj, detail=detail, api_call_ids=calls)
+        try:
+            yield record
+        except CxUnknownOutcome as exc:
+            record.entry = _write(actor, action, record, tenant, AuditOutcome.UNKNOWN, exc.message)
+            raise
+        except (CxError, ValueError) as exc:
+            record.entry = _write(actor, action, record, tenant, AuditOutcome.FAILED, error_text(exc))
+            raise
+        else:
+            record.entry = _write(actor, action, record, tenant, AuditOutcome.OK, record.detail)
 
 
 def audit_refusal(*, actor: Any, action: str, obj: models.Model | None = None, detail: str = "") -> AuditEntry:
@@ -96,10 +90,14 @@ def entries_for(obj: models.Model) -> models.QuerySet[AuditEntry]:
 
 @contextmanager
 def collect_api_calls() -> Iterator[list[int]]:
-    """Collects the ids of the API call rows made inside the block (for "see the calls" links)."""
+    """Collects the ids of the API call rows made inside the block (for "see the calls" links); an
+    enclosing block gets them too, so an admin view sees the calls of the audited services it ran."""
+    outer = _calls_in_progress.get()
     calls: list[int] = []
     token = _calls_in_progress.set(calls)
     try:
         yield calls
     finally:
         _calls_in_progress.reset(token)
+        if outer is not None:
+            outer.extend(calls)

@@ -26,6 +26,11 @@ class CxError(Exception):
         self.api_call_ids = api_call_ids
 
 
+def error_text(exc: Exception) -> str:
+    """What to show a person for a failure: the API's own message, or the local check's."""
+    return exc.message if isinstance(exc, CxError) else str(exc)
+
+
 class CxConfigurationError(CxError):
     """The console is not set up to call the API (no credentials, no base URL)."""
 

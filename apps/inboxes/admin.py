@@ -10,9 +10,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
-from apps.cx.admin_base import ConsoleAdmin, ScopedRelatedFieldListFilter, actor_for, report_failure, report_success
-from apps.cx.audit import audit_refusal, collect_api_calls
-from apps.cx.exceptions import CxError
+from apps.cx.admin_base import (
+    REMOTE_READONLY_FIELDS,
+    ConsoleAdmin,
+    ScopedRelatedFieldListFilter,
+    actor_for,
+    call_service,
+    report_success,
+)
+from apps.cx.audit import audit_refusal
 from apps.cx.models import Tenant
 from apps.cx.selectors import tenants_for
 
@@ -36,20 +42,7 @@ class InboxAdmin(ConsoleAdmin):
     search_fields = ("name", "remote_id")
     list_select_related = ("tenant", "bot_assignment__bot")
     date_hierarchy = "synced_at"
-    readonly_fields = (
-        "tenant",
-        "remote_id",
-        "name",
-        "channel_type",
-        "is_listed",
-        "remote_data",
-        "sync_state",
-        "sync_source",
-        "synced_at",
-        "sync_error",
-        "created_at",
-        "updated_at",
-    )
+    readonly_fields = ("tenant", "name", "channel_type", "is_listed", *REMOTE_READONLY_FIELDS)
     actions = ["sync_selected_tenants"]
     change_list_template = "admin/inboxes/inbox/change_list.html"
 
@@ -91,10 +84,12 @@ class InboxAdmin(ConsoleAdmin):
         if not tenants.exists():
             messages.warning(request, "There is no tenant to sync.")
         for tenant in tenants:
-            with collect_api_calls() as calls:
-                try:
-                    inboxes = inbox_sync(tenant=tenant, actor=actor_for(request))
-                except CxError as exc:
-                    report_failure(request, f"Syncing the inboxes of {tenant}", exc, calls)
-                else:
-                    report_success(request, f"{tenant}: {len(inboxes)} inbox(es) synced from the CX API.", calls)
+            outcome = call_service(
+                request,
+                f"Syncing the inboxes of {tenant}",
+                lambda: inbox_sync(tenant=tenant, actor=actor_for(request)),  # noqa: B023 - called at once
+            )
+            if outcome.ok:
+                report_success(
+                    request, f"{tenant}: {len(outcome.value)} inbox(es) synced from the CX API.", outcome.calls
+                )

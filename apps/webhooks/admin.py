@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.cx.admin_base import ConsoleAdmin, ScopedRelatedFieldListFilter, actor_for
+from apps.cx.admin_base import REMOTE_READONLY_FIELDS, ConsoleAdmin, ScopedRelatedFieldListFilter, actor_for
 
 from .forms import WebhookRegisterForm
 from .models import WebhookSubscription
@@ -20,19 +20,7 @@ class WebhookSubscriptionAdmin(ConsoleAdmin):
     search_fields = ("url", "remote_id")
     list_select_related = ("tenant",)
     date_hierarchy = "created_at"
-    readonly_fields = (
-        "tenant",
-        "url",
-        "subscriptions",
-        "remote_id",
-        "remote_data",
-        "sync_state",
-        "sync_source",
-        "synced_at",
-        "sync_error",
-        "created_at",
-        "updated_at",
-    )
+    readonly_fields = ("tenant", "url", "subscriptions", *REMOTE_READONLY_FIELDS)
     add_form_class = WebhookRegisterForm
     add_intro = "The webhook is registered with the CX API at once."
 

@@ -23,7 +23,7 @@ from apps.conversations.services import (
     message_send,
 )
 from apps.cx.client import Actor
-from apps.cx.exceptions import CxError
+from apps.cx.exceptions import CxError, error_text
 from apps.cx.mirror import get_or_reference
 from apps.cx.models import Tenant
 from apps.cx.services import UnknownTenant, agent_call_place, tenant_resolve
@@ -106,8 +106,7 @@ class Command(BaseCommand):
             handler = getattr(self, "do_" + subcommand.replace("-", "_"))
             answer = handler(tenant, actor, options)
         except (CxError, CliError, UnknownTenant, ValueError) as exc:
-            message = exc.message if isinstance(exc, CxError) else str(exc)
-            self.stderr.write(f"cx {subcommand}: {message}".replace("\n", " "))
+            self.stderr.write(f"cx {subcommand}: {error_text(exc)}".replace("\n", " "))
             sys.exit(1)
         self.stdout.write(json.dumps(answer, indent=2, default=str))
 
