@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apps.conversations",
     "apps.callbacks",
     "apps.webhooks",
+    "apps.hooks",
 ]
 
 MIDDLEWARE = [
@@ -170,6 +171,17 @@ CX_API_PATHS = env.dict("CX_API_PATHS", default={})
 CX_API_FALLBACK_PATHS = env.dict("CX_API_FALLBACK_PATHS", default={})
 # Response bodies kept on an API call row are capped at this many characters.
 CX_API_LOG_BODY_CAP = env.int("CX_API_LOG_BODY_CAP", default=10_000)
+
+# Inbound events (/hooks/…): size cap, signature freshness, how the mapper is woken and how it retries.
+CX_HOOK_MAX_BODY_BYTES = env.int("CX_HOOK_MAX_BODY_BYTES", default=256 * 1024)
+CX_HOOK_MAX_CLOCK_SKEW = env.int("CX_HOOK_MAX_CLOCK_SKEW", default=300)
+CX_HOOK_ENDPOINT_CACHE_SECONDS = env.float("CX_HOOK_ENDPOINT_CACHE_SECONDS", default=5.0)
+# thread: a background thread queues one mapping task per interval; inline: map at once (eager tests); off.
+CX_HOOK_WAKE = env.str("CX_HOOK_WAKE", default="thread")
+CX_HOOK_WAKE_INTERVAL = env.float("CX_HOOK_WAKE_INTERVAL", default=0.2)
+CX_HOOK_BATCH_SIZE = env.int("CX_HOOK_BATCH_SIZE", default=200)
+CX_HOOK_MAX_ATTEMPTS = env.int("CX_HOOK_MAX_ATTEMPTS", default=8)
+CX_HOOK_RETRY_BASE = env.float("CX_HOOK_RETRY_BASE", default=30.0)
 # The address the vendor reaches this console at: webhook and agent-bot callback URLs start here.
 CONSOLE_PUBLIC_URL = env.str("CONSOLE_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 

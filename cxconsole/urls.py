@@ -1,9 +1,11 @@
-"""Top-level URL routes: the admin is the console; health for process supervisors."""
+"""Top-level URL routes: the admin is the console; health for process supervisors; inbound events."""
 
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import path, re_path
 from django.views.generic import RedirectView
+
+from apps.hooks.views import receive
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -18,4 +20,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", health, name="health"),
     path("admin/", admin.site.urls),
+    # The vendor POSTs events here; with or without the trailing slash (a redirect would lose the body).
+    re_path(r"^hooks/(?P<source>[a-z]+)/(?P<secret>[^/]+)/?$", receive, name="hooks-receive"),
 ]

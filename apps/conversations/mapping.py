@@ -88,7 +88,11 @@ def conversation_fields(data: dict[str, Any]) -> dict[str, Any]:
         fields["source_id"] = str(contact_inbox["source_id"])
     elif data.get("source_id"):
         fields["source_id"] = str(data["source_id"])
-    for field, key in (("remote_created_at", "created_at"), ("last_activity_at", "last_activity_at")):
+    for field, key in (
+        ("remote_created_at", "created_at"),
+        ("last_activity_at", "last_activity_at"),
+        ("remote_updated_at", "updated_at"),
+    ):
         moment = parse_timestamp(data.get(key))
         if moment:
             fields[field] = moment

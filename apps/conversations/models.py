@@ -45,6 +45,8 @@ class Conversation(RemoteObject):
     remote_created_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The platform's updated_at of the state shown here: an older event never overwrites a newer state.
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords(excluded_fields=["remote_data", "updated_at"])
 
     class Meta(RemoteObject.Meta):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -13,12 +12,11 @@ from dataclasses import dataclass
 
 import requests
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.cache import BaseCache, caches
 
 from .exceptions import CxAuthError, CxBadResponse, CxConfigurationError, CxUnavailable
+from .sealing import fernet
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +51,7 @@ class Credentials:
 
 
 def _fernet() -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"cx-console api token cache").derive(
-        settings.SECRET_KEY.encode()
-    )
-    return Fernet(base64.urlsafe_b64encode(key))
+    return fernet("api token cache")
 
 
 def _seal(token: str, expires_at: float) -> str:

@@ -28,14 +28,28 @@ class Tenant(models.Model):
         default="US",
         help_text="ISO country code used to read phone numbers written without a country prefix.",
     )
+    # Fernet-sealed (apps.cx.sealing): the platform's secret for signing the events it POSTs here.
+    event_signing_secret = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["event_signing_secret"])
 
     class Meta:
         ordering = ["domain"]
 
     def __str__(self) -> str:
         return self.name or self.domain
+
+    SIGNING_PURPOSE = "event signing secret"
+
+    def set_event_signing_secret(self, secret: str) -> None:
+        from .sealing import seal
+
+        self.event_signing_secret = seal(secret, self.SIGNING_PURPOSE) if secret else ""
+
+    def get_event_signing_secret(self) -> str | None:
+        from .sealing import unseal
+
+        return unseal(self.event_signing_secret, self.SIGNING_PURPOSE)
 
 
 class TenantAccess(models.Model):

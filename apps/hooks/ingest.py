@@ -1,0 +1,249 @@
+"""The request path of the inbound endpoints: find the endpoint, check the delivery, store it, wake the mapper.
+
+Kept to one indexed lookup (cached per process for a few seconds) and one INSERT, so the endpoint stays
+fast under a flood; all other work is done by ``apps.hooks.processing`` in a Celery task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from apps.bots.models import AgentBot
+from apps.cx.hooks import hash_hook_secret
+from apps.cx.models import Tenant
+from apps.cx.redaction import REDACTED
+from apps.webhooks.models import WebhookSubscription
+
+from .models import EventSource, InboundEvent, RejectedDeliveries, SignatureCheck
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "HTTP_X_CHATWOOT_SIGNATURE"
+TIMESTAMP_HEADER = "HTTP_X_CHATWOOT_TIMESTAMP"
+DELIVERY_HEADER = "HTTP_X_CHATWOOT_DELIVERY"
+# Never kept: they carry credentials of whoever sent the request.
+_DROPPED_HEADERS = {"HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a secret in the path addresses."""
+
+    source: str
+    tenant_id: int
+    subscription_id: int | None = None
+    bot_id: int | None = None
+    # The platform's signing secret, in clear, in this process's memory only.
+    signing_secret: str | None = None
+
+
+class _EndpointCache:
+    """Secret hash → endpoint (or None), per process, for a few seconds: a flood costs no lookups.
+
+    A rotated or removed secret stops working everywhere within ``CX_HOOK_ENDPOINT_CACHE_SECONDS``
+    (at once in the process that rotated it).
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[float, Endpoint | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, source: str, secret_hash: str) -> tuple[bool, Endpoint | None]:
+        entry = self._entries.get((source, secret_hash))
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, source: str, secret_hash: str, endpoint: Endpoint | None) -> None:
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[(source, secret_hash)] = (
+                time.monotonic() + settings.CX_HOOK_ENDPOINT_CACHE_SECONDS,
+                endpoint,
+            )
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+endpoint_cache = _EndpointCache()
+
+
+def resolve_endpoint(source: str, secret: str) -> Endpoint | None:
+    if source not in EventSource.values or not secret or len(secret) > 200:
+        return None
+    secret_hash = hash_hook_secret(secret)
+    known, endpoint = endpoint_cache.get(source, secret_hash)
+    if not known:
+        endpoint = _lookup(source, secret_hash)
+        endpoint_cache.put(source, secret_hash, endpoint)
+    return endpoint
+
+
+def _lookup(source: str, secret_hash: str) -> Endpoint | None:
+    model = WebhookSubscription if source == EventSource.WEBHOOK else AgentBot
+    row = (
+        model._default_manager.filter(hook_secret_hash=secret_hash, tenant__is_active=True)
+        .values_list("pk", "tenant_id")
+        .first()
+    )
+    if row is None:
+        return None
+    pk, tenant_id = row
+    sealed = Tenant.objects.filter(pk=tenant_id).values_list("event_signing_secret", flat=True).first()
+    signing_secret = Tenant(event_signing_secret=sealed or "").get_event_signing_secret()
+    if source == EventSource.WEBHOOK:
+        return Endpoint(source, tenant_id, subscription_id=pk, signing_secret=signing_secret)
+    return Endpoint(source, tenant_id, bot_id=pk, signing_secret=signing_secret)
+
+
+class DeliveryRefused(Exception):
+    def __init__(self, reason: str, status: int, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.status, self.message = reason, status, message
+
+
+def verify_signature(endpoint: Endpoint, meta: dict[str, Any], body: bytes) -> str:
+    """Checks the platform's signature when the tenant has a signing secret; says which check applied."""
+    if not endpoint.signing_secret:
+        return SignatureCheck.UNSIGNED
+    signature = str(meta.get(SIGNATURE_HEADER) or "")
+    timestamp = str(meta.get(TIMESTAMP_HEADER) or "")
+    if not signature or not timestamp:
+        raise DeliveryRefused("bad_signature", 401, "Missing X-Chatwoot-Signature or X-Chatwoot-Timestamp.")
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        raise DeliveryRefused("bad_signature", 401, "X-Chatwoot-Timestamp is not unix seconds.") from None
+    if abs(time.time() - sent_at) > settings.CX_HOOK_MAX_CLOCK_SKEW:
+        raise DeliveryRefused("stale_timestamp", 401, "X-Chatwoot-Timestamp is too old (or in the future).")
+    expected = hmac.new(endpoint.signing_secret.encode(), f"{sent_at}.".encode() + body, hashlib.sha256).hexdigest()
+    given = signature.removeprefix("sha256=")
+    if not hmac.compare_digest(expected, given):
+        raise DeliveryRefused("bad_signature", 401, "The signature does not match the body.")
+    return SignatureCheck.VERIFIED
+
+
+def parse_body(body: bytes) -> tuple[str, dict[str, Any]]:
+    """The body as text and as the object it holds; anything but a UTF-8 JSON object is refused."""
+    try:
+        text = body.decode("utf-8")
+        data = json.loads(text)
+    except UnicodeDecodeError:
+        raise DeliveryRefused("not_json", 400, "The body is not UTF-8 text.") from None
+    except ValueError:
+        raise DeliveryRefused("not_json", 400, "The body is not JSON.") from None
+    if not isinstance(data, dict):
+        raise DeliveryRefused("not_json", 400, "The body is JSON but not an object.")
+    if "\x00" in text:  # PostgreSQL text cannot hold NUL; refusing beats failing to store
+        raise DeliveryRefused("not_json", 400, "The body contains a NUL character.")
+    return text, data
+
+
+def kept_headers(meta: dict[str, Any]) -> dict[str, str]:
+    headers = {}
+    for key, value in meta.items():
+        if key.startswith("HTTP_") and key not in _DROPPED_HEADERS:
+            name = key[5:].replace("_", "-").title()
+            headers[name] = REDACTED if key == SIGNATURE_HEADER else str(value)[:500]
+        elif key == "CONTENT_TYPE" and value:
+            headers["Content-Type"] = str(value)[:200]
+    return headers
+
+
+def store_event(endpoint: Endpoint, *, body: str, data: dict[str, Any], meta: dict[str, Any], signature: str) -> None:
+    """Writes the event with one INSERT. A re-delivery (same delivery id) is acknowledged and not stored again."""
+    event = InboundEvent(
+        source=endpoint.source,
+        tenant_id=endpoint.tenant_id,
+        subscription_id=endpoint.subscription_id,
+        bot_id=endpoint.bot_id,
+        event_type=str(data.get("event") or "")[:64],
+        delivery_id=str(meta.get(DELIVERY_HEADER) or "")[:100],
+        body=body,
+        headers=kept_headers(meta),
+        remote_addr=meta.get("REMOTE_ADDR") or None,
+        signature=signature,
+    )
+    # INSERT … ON CONFLICT DO NOTHING (the unique delivery id constraint); one statement, autocommitted.
+    InboundEvent.objects.bulk_create([event], ignore_conflicts=True)
+
+
+def count_refusal(source: str, reason: str) -> None:
+    """Bumps the day's counter for a refused delivery; the refused request itself is not kept."""
+    source = source if source in EventSource.values else EventSource.WEBHOOK
+    today = timezone.localdate()
+    try:
+        updated = RejectedDeliveries.objects.filter(day=today, source=source, reason=reason).update(
+            count=F("count") + 1, last_at=timezone.now()
+        )
+        if not updated:
+            RejectedDeliveries.objects.bulk_create(
+                [RejectedDeliveries(day=today, source=source, reason=reason, count=1)], ignore_conflicts=True
+            )
+    except Exception:  # noqa: BLE001 - a counter must never turn a refusal into a 500
+        logger.warning("Could not count a refused %s delivery (%s)", source, reason, exc_info=True)
+
+
+class Waker:
+    """Tells the mapper there is work, at most once per interval per process, from a background thread.
+
+    The request never waits on the broker: it sets a flag. A thread sends one ``hooks.process_events``
+    task per interval while the flag is set, so a flood of events costs a handful of tasks, and an event
+    stored just after a task started still gets a task after it. If the broker is down the periodic
+    sweep (django-celery-beat) picks the events up.
+    """
+
+    def __init__(self) -> None:
+        self._flag = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def poke(self) -> None:
+        mode = settings.CX_HOOK_WAKE
+        if mode == "off":
+            return
+        if mode == "inline":  # tests with eager tasks: map right away
+            from .tasks import process_events_task
+
+            process_events_task.delay()
+            return
+        self._flag.set()
+        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                    self._pid = os.getpid()
+                    self._thread = threading.Thread(target=self._run, name="cx-hooks-waker", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        from .tasks import process_events_task
+
+        while True:
+            self._flag.wait()
+            self._flag.clear()
+            try:
+                process_events_task.delay()
+            except Exception:  # noqa: BLE001 - the sweep catches up; the thread must live on
+                logger.warning("Could not queue hooks.process_events; the periodic sweep will", exc_info=True)
+            time.sleep(settings.CX_HOOK_WAKE_INTERVAL)
+
+
+waker = Waker()

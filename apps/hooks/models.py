@@ -1,0 +1,97 @@
+"""Events the vendor POSTs to this console, stored as received before anything else is done with them."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class EventSource(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook subscription"
+    BOT = "bot", "Agent bot"
+
+
+class EventStatus(models.TextChoices):
+    RECEIVED = "received", "Received, not mapped yet"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored (event type not mapped)"
+    FAILED = "failed", "Failed (will be retried)"
+
+
+class SignatureCheck(models.TextChoices):
+    VERIFIED = "verified", "Signature verified"
+    UNSIGNED = "unsigned", "No signing secret configured"
+
+
+class InboundEvent(models.Model):
+    """One delivery as it arrived: raw body, headers (secrets removed), when, from where, for which endpoint.
+
+    Written by the ingest endpoint with a single INSERT before it answers; everything else (mapping onto
+    the mirror, the bot's answer) happens later in a Celery task, batch by batch.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.CharField(max_length=8, choices=EventSource.choices)
+    tenant = models.ForeignKey("cx.Tenant", on_delete=models.PROTECT, related_name="+")
+    subscription = models.ForeignKey(
+        "webhooks.WebhookSubscription", on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    bot = models.ForeignKey("bots.AgentBot", on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    event_type = models.CharField(max_length=64, blank=True, db_index=True)
+    # X-Chatwoot-Delivery: kept across the platform's re-deliveries, so a second copy is not stored twice.
+    delivery_id = models.CharField(max_length=100, blank=True)
+    body = models.TextField(help_text="The request body exactly as received.")
+    headers = models.JSONField(default=dict, blank=True, help_text="Request headers, secrets removed.")
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    signature = models.CharField(max_length=10, choices=SignatureCheck.choices, default=SignatureCheck.UNSIGNED)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.CharField(max_length=10, choices=EventStatus.choices, default=EventStatus.RECEIVED)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Mapping attempts so far.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a failed event is tried again.")
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = "inbound event"
+        permissions = [("replay_inboundevent", "Can replay inbound events")]
+        indexes = [models.Index(fields=["status", "id"], name="hooks_event_status_id")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "source", "delivery_id"],
+                condition=~models.Q(delivery_id=""),
+                name="hooks_event_unique_delivery",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type or 'event'} #{self.pk}"
+
+
+class RejectionReason(models.TextChoices):
+    UNKNOWN_ENDPOINT = "unknown_endpoint", "Unknown secret (404)"
+    BAD_SIGNATURE = "bad_signature", "Bad or missing signature (401)"
+    STALE_TIMESTAMP = "stale_timestamp", "Stale timestamp (401)"
+    TOO_LARGE = "too_large", "Body over the size cap (413)"
+    NOT_JSON = "not_json", "Not a JSON object (400)"
+
+
+class RejectedDeliveries(models.Model):
+    """How many deliveries were refused, per day and reason; nothing else about them is kept."""
+
+    day = models.DateField()
+    source = models.CharField(max_length=8, choices=EventSource.choices)
+    reason = models.CharField(max_length=20, choices=RejectionReason.choices)
+    count = models.PositiveIntegerField(default=0)
+    last_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-day", "source", "reason"]
+        verbose_name = "refused deliveries"
+        verbose_name_plural = "refused deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["day", "source", "reason"], name="hooks_rejected_unique_day_reason")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.get_reason_display()}: {self.count}"

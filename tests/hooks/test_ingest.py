@@ -1,0 +1,135 @@
+"""The inbound endpoints: what they store, what they refuse, and that they never answer 500."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from apps.hooks.models import EventStatus, InboundEvent, RejectedDeliveries
+
+from . import events
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_mapping(settings):
+    # These tests look at what the endpoint itself does: nothing beyond storing.
+    settings.CX_HOOK_WAKE = "off"
+
+
+def test_an_event_is_stored_as_received_before_the_2xx(post, webhook):
+    body = events.raw(events.message_event())
+
+    answer = post(webhook.path, body, HTTP_X_FORWARDED_FOR="203.0.113.9", HTTP_COOKIE="sessionid=abc")
+
+    assert answer.status_code == 200
+    event = InboundEvent.objects.get()
+    assert event.body == body.decode()  # byte for byte, unknown fields and all
+    assert (event.event_type, event.status, event.source) == ("message_created", EventStatus.RECEIVED, "webhook")
+    assert event.subscription == webhook.obj and event.tenant == webhook.obj.tenant
+    assert event.remote_addr == "127.0.0.1"
+    assert event.headers["X-Forwarded-For"] == "203.0.113.9"
+    assert "Cookie" not in event.headers
+
+
+def test_the_trailing_slash_is_optional(post, webhook):
+    assert post(webhook.path.rstrip("/"), events.raw(events.message_event())).status_code == 200
+    assert InboundEvent.objects.count() == 1
+
+
+def test_an_unknown_secret_is_404_and_only_counted(post, webhook):
+    answer = post("/hooks/webhook/not-the-secret/", events.raw(events.message_event()))
+    post("/hooks/bot/" + webhook.secret + "/", events.raw(events.message_event()))  # right secret, wrong kind
+
+    assert answer.status_code == 404
+    assert InboundEvent.objects.count() == 0
+    counters = {(c.source, c.reason): c.count for c in RejectedDeliveries.objects.all()}
+    assert counters == {("webhook", "unknown_endpoint"): 1, ("bot", "unknown_endpoint"): 1}
+
+
+def test_non_json_is_400_with_a_reason_and_nothing_stored(post, webhook):
+    for body in (b"<xml/>", b"[1, 2]", b"\xff\xfe{}", b""):
+        answer = post(webhook.path, body)
+        assert answer.status_code == 400, body
+        assert answer.json()["ok"] is False and answer.json()["message"]
+    assert InboundEvent.objects.count() == 0
+    assert RejectedDeliveries.objects.get(reason="not_json").count == 4
+
+
+def test_a_body_over_the_cap_is_413(post, webhook, settings):
+    settings.CX_HOOK_MAX_BODY_BYTES = 1000
+    answer = post(webhook.path, json.dumps({"event": "message_created", "content": "x" * 2000}))
+    assert answer.status_code == 413 and "1000 bytes" in answer.json()["message"]
+    assert InboundEvent.objects.count() == 0
+
+
+def test_only_post_is_accepted(client, webhook):
+    assert client.get(webhook.path).status_code == 405
+
+
+def test_a_known_secret_of_an_inactive_tenant_is_404(post, webhook):
+    webhook.obj.tenant.is_active = False
+    webhook.obj.tenant.save()
+    assert post(webhook.path, events.raw(events.message_event())).status_code == 404
+
+
+@pytest.fixture
+def signing(webhook):
+    tenant = webhook.obj.tenant
+    tenant.set_event_signing_secret("whsec-test")
+    tenant.save()
+    return "whsec-test"
+
+
+def test_with_a_signing_secret_a_valid_signature_is_stored_as_verified(post, webhook, signing):
+    body = events.raw(events.message_event())
+    answer = post(webhook.path, body, **events.signed_headers(signing, body, delivery="d-1"))
+    assert answer.status_code == 200
+    event = InboundEvent.objects.get()
+    assert event.signature == "verified" and event.delivery_id == "d-1"
+    assert event.headers["X-Chatwoot-Signature"] == "[redacted]"
+
+
+def test_with_a_signing_secret_bad_missing_or_stale_signatures_are_401(post, webhook, signing):
+    body = events.raw(events.message_event())
+    wrong = events.signed_headers("another-secret", body)
+    stale = events.signed_headers(signing, body, timestamp=1_000_000_000)
+    tampered = events.signed_headers(signing, body)
+
+    assert post(webhook.path, body, **wrong).status_code == 401
+    assert post(webhook.path, body).status_code == 401
+    assert post(webhook.path, body, **stale).status_code == 401
+    assert post(webhook.path, body.replace(b"Hello", b"Hallo"), **tampered).status_code == 401
+    assert InboundEvent.objects.count() == 0
+    counters = {c.reason: c.count for c in RejectedDeliveries.objects.all()}
+    assert counters == {"bad_signature": 3, "stale_timestamp": 1}
+
+
+def test_the_signing_secret_is_stored_sealed(webhook, signing):
+    webhook.obj.tenant.refresh_from_db()
+    assert signing not in webhook.obj.tenant.event_signing_secret
+    assert webhook.obj.tenant.get_event_signing_secret() == signing
+
+
+def test_a_redelivery_with_the_same_delivery_id_is_acknowledged_and_stored_once(post, webhook):
+    body = events.raw(events.message_event())
+    first = post(webhook.path, body, HTTP_X_CHATWOOT_DELIVERY="5b0c…-uuid")
+    again = post(webhook.path, body, HTTP_X_CHATWOOT_DELIVERY="5b0c…-uuid")
+    other = post(webhook.path, body, HTTP_X_CHATWOOT_DELIVERY="another-uuid")
+    assert (first.status_code, again.status_code, other.status_code) == (200, 200, 200)
+    assert InboundEvent.objects.count() == 2
+
+
+def test_a_rotated_secret_stops_working(post, webhook, settings):
+    from apps.hooks.services import hook_secret_rotate
+
+    settings.CX_HOOK_ENDPOINT_CACHE_SECONDS = 60
+    body = events.raw(events.message_event())
+    assert post(webhook.path, body).status_code == 200
+
+    new_url = hook_secret_rotate(endpoint=webhook.obj)
+
+    assert post(webhook.path, body).status_code == 404
+    assert post(new_url.replace("http://console.test", ""), body).status_code == 200
