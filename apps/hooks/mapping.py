@@ -43,7 +43,7 @@ _STATUS_RANK = {
     ConversationStatus.SNOOZED: 1,
     ConversationStatus.RESOLVED: 2,
 }
-_STATE_FIELDS = ("status", "holder", "assignee_name", "priority", "remote_updated_at")
+_STATE_FIELDS = ("status", "holder", "assignee_name", "priority", "remote_updated_at", "finished_at")
 
 
 class MappingError(Exception):
@@ -132,6 +132,8 @@ def upsert_conversation(tenant: Tenant, data: dict[str, Any], *, inbox_hint: Inb
     meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
     sender = meta.get("sender") if isinstance(meta, dict) else None
     contact = upsert_contact(tenant, sender) if isinstance(sender, dict) and sender.get("id") is not None else None
+    if fields.get("status") == ConversationStatus.RESOLVED:
+        fields["finished_at"] = fields.get("remote_updated_at") or timezone.now()
     conversation, created = Conversation.objects.select_for_update().get_or_create(
         tenant=tenant,
         remote_id=remote_id,
@@ -148,8 +150,8 @@ def upsert_conversation(tenant: Tenant, data: dict[str, Any], *, inbox_hint: Inb
         fields["contact"] = contact
     if conversation.last_activity_at and fields.get("last_activity_at"):
         fields["last_activity_at"] = max(conversation.last_activity_at, fields["last_activity_at"])
-    if fields.get("status") == ConversationStatus.RESOLVED and not conversation.finished_at:
-        fields["finished_at"] = fields.get("remote_updated_at") or timezone.now()
+    if conversation.finished_at:
+        fields.pop("finished_at", None)
     for name, value in {**fields, **_webhook_synced(data)}.items():
         setattr(conversation, name, value)
     conversation.save()

@@ -42,9 +42,7 @@ def process_batch(limit: int | None = None) -> int:
     limit = limit or settings.CX_HOOK_BATCH_SIZE
     answers: list[tuple[int, int]] = []
     with transaction.atomic():
-        events = list(
-            due_events().select_for_update(skip_locked=True).select_related("tenant").order_by("id")[:limit]
-        )
+        events = list(due_events().select_for_update(skip_locked=True).select_related("tenant").order_by("id")[:limit])
         for event in events:
             _process_one(event, answers)
         InboundEvent.objects.bulk_update(events, _FIELDS)
