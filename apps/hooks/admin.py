@@ -126,7 +126,7 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
         if isinstance(response, TemplateResponse) and response.context_data and "cl" in response.context_data:
             filtered = response.context_data["cl"].queryset.order_by()
             by_status = dict(filtered.values_list("status").annotate(n=Count("id")))
-            short = {EventStatus.RECEIVED: "waiting"}
+            short: dict[str, str] = {EventStatus.RECEIVED: "waiting"}
             response.context_data["event_counts"] = [
                 (status, short.get(status, status), by_status.get(status, 0)) for status in EventStatus.values
             ]

@@ -37,7 +37,7 @@ NOT_MAPPED_EVENTS = {
     "conversation_typing_off",
 }
 # The lifecycle order used when two states carry the same (or no) timestamp.
-_STATUS_RANK = {
+_STATUS_RANK: dict[str, int] = {
     ConversationStatus.PENDING: 0,
     ConversationStatus.OPEN: 1,
     ConversationStatus.SNOOZED: 1,

@@ -91,7 +91,7 @@ def test_an_auditor_cannot_replay(client, make_user, logged):
     client.force_login(make_user("Auditor"))
     event = InboundEvent.objects.first()
     assert client.post(reverse("admin:hooks_inboundevent_replay", args=[event.pk])).status_code == 403
-    page = client.post(LIST, {"action": "replay_selected", "_selected_action": [event.pk]})
+    client.post(LIST, {"action": "replay_selected", "_selected_action": [event.pk]})
     assert AuditEntry.objects.filter(action="replay_events").count() == 0
 
 
