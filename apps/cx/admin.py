@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -15,13 +16,33 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_base import ReadOnlyAdminMixin, ScopedRelatedFieldListFilter
+from .client import Actor
 from .models import ApiCall, AuditEntry, Tenant, TenantAccess
 from .selectors import scope_to_user
 
 
+class TenantForm(forms.ModelForm):
+    """The signing secret is write-only: it can be set or removed here, never read back."""
+
+    new_event_signing_secret = forms.CharField(
+        required=False,
+        strip=True,
+        label="Set event signing secret",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="The secret the platform signs webhook and bot events with (X-Chatwoot-Signature). "
+        "Once set, unsigned or badly signed deliveries are refused with 401. Stored encrypted.",
+    )
+    remove_event_signing_secret = forms.BooleanField(required=False, label="Remove the signing secret")
+
+    class Meta:
+        model = Tenant
+        fields = ("domain", "name", "is_active", "time_zone", "default_region")
+
+
 @admin.register(Tenant)
 class TenantAdmin(SimpleHistoryAdmin):
-    list_display = ("domain", "name", "is_active", "time_zone", "default_region", "created_at")
+    form = TenantForm
+    list_display = ("domain", "name", "is_active", "signs_events", "time_zone", "default_region", "created_at")
     list_filter = ("is_active",)
     search_fields = ("domain", "name")
 
@@ -30,6 +51,18 @@ class TenantAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # every mirrored row hangs off its tenant; deactivate instead
+
+    @admin.display(description="signed events", boolean=True)
+    def signs_events(self, tenant: Tenant) -> bool:
+        return bool(tenant.event_signing_secret)
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        from apps.hooks.services import event_signing_secret_set
+
+        secret = form.cleaned_data.get("new_event_signing_secret") or ""
+        if secret or form.cleaned_data.get("remove_event_signing_secret"):
+            event_signing_secret_set(tenant=obj, secret=secret, actor=Actor.for_user(request.user))
 
 
 class TenantAccessInline(admin.TabularInline):

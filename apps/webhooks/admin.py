@@ -6,11 +6,39 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.cx.admin_base import REMOTE_READONLY_FIELDS, ConsoleAdmin, ScopedRelatedFieldListFilter, actor_for
+from typing import Any
+
+from apps.cx.admin_base import (
+    REMOTE_READONLY_FIELDS,
+    ConsoleAdmin,
+    ObjectAction,
+    ScopedRelatedFieldListFilter,
+    actor_for,
+)
+from apps.hooks.services import hook_secret_rotate
 
 from .forms import WebhookRegisterForm
 from .models import WebhookSubscription
 from .services import webhook_subscription_create
+
+
+def _rotate(model_admin: ConsoleAdmin, request: HttpRequest, subscription: WebhookSubscription, data: Any) -> str:
+    hook_secret_rotate(endpoint=subscription, actor=actor_for(request))
+    return (
+        f"Registered again under a new secret URL (remote id {subscription.remote_id}); "
+        "the old URL now answers 404 and what still arrives there is only counted."
+    )
+
+
+ROTATE = ObjectAction(
+    name="rotate",
+    label="Rotate secret",
+    permission="webhooks.add_webhooksubscription",
+    perform=_rotate,
+    intro="Makes a new secret URL and registers this webhook with the CX API again under it (the API cannot "
+    "change a webhook's URL). Use it when the URL may have leaked.",
+    available=lambda subscription: bool(subscription.hook_secret_hash),
+)
 
 
 @admin.register(WebhookSubscription)
@@ -23,6 +51,7 @@ class WebhookSubscriptionAdmin(ConsoleAdmin):
     readonly_fields = ("tenant", "url", "subscriptions", *REMOTE_READONLY_FIELDS)
     add_form_class = WebhookRegisterForm
     add_intro = "The webhook is registered with the CX API at once."
+    object_actions = (ROTATE,)
 
     @admin.display(description="events")
     def events(self, subscription: WebhookSubscription) -> str:

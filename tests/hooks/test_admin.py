@@ -104,3 +104,29 @@ def test_events_of_another_tenant_are_not_listed(client, make_user, logged, db):
     assert _counts(page)["received"] == "0"
     event = InboundEvent.objects.first()
     assert client.get(reverse("admin:hooks_inboundevent_change", args=[event.pk])).status_code == 404
+
+
+def test_an_administrator_sets_the_signing_secret_write_only(client, make_user, webhook, post):
+    tenant = webhook.obj.tenant
+    client.force_login(make_user("Administrator"))
+    url = reverse("admin:cx_tenant_change", args=[tenant.pk])
+    fields = {"domain": tenant.domain, "name": "", "is_active": "on", "time_zone": "UTC", "default_region": "US"}
+
+    client.post(url, {**fields, "new_event_signing_secret": "whsec-from-admin"})
+
+    tenant.refresh_from_db()
+    assert tenant.get_event_signing_secret() == "whsec-from-admin"
+    assert "whsec-from-admin" not in client.get(url).content.decode()
+    body = events.raw(events.message_event())
+    assert post(webhook.path, body).status_code == 401
+    assert post(webhook.path, body, **events.signed_headers("whsec-from-admin", body)).status_code == 200
+
+    client.post(url, {**fields, "remove_event_signing_secret": "on"})
+    tenant.refresh_from_db()
+    assert tenant.event_signing_secret == "" and post(webhook.path, body).status_code == 200
+    assert list(
+        AuditEntry.objects.filter(object_id=str(tenant.pk)).values_list("action", flat=True).order_by("id")
+    ) == [
+        "set_event_signing_secret",
+        "clear_event_signing_secret",
+    ]

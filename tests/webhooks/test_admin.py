@@ -50,3 +50,25 @@ def test_auditors_and_users_without_a_role_cannot_register_webhooks(client, sand
         client.force_login(make_user(role))
         assert client.post(ADD, {"tenant": tenant.pk, "subscriptions": ["message_created"]}).status_code == 403
     assert sandbox.requests("webhooks/") == []
+
+
+def test_rotate_secret_registers_again_and_the_old_url_stops_working(client, sandbox, tenant, make_user, settings):
+    settings.CX_HOOK_WAKE = "off"
+    client.force_login(make_user("Supervisor"))
+    client.post(ADD, {"tenant": tenant.pk, "subscriptions": ["message_created"]})
+    subscription = WebhookSubscription.objects.get()
+    (first,) = [r["body"]["url"] for r in sandbox.requests("webhooks/")]
+    old_path = first.replace("http://console.test", "")
+    assert client.post(old_path, b"{}", content_type="application/json").status_code == 200
+
+    page = client.post(reverse("admin:webhooks_webhooksubscription_rotate", args=[subscription.pk]), follow=True)
+
+    assert "Registered again under a new secret URL" in page.content.decode()
+    second = [r["body"]["url"] for r in sandbox.requests("webhooks/")][-1]
+    assert second != first and second.startswith("http://console.test/hooks/webhook/")
+    assert client.post(old_path, b"{}", content_type="application/json").status_code == 404
+    assert (
+        client.post(second.replace("http://console.test", ""), b"{}", content_type="application/json").status_code
+        == 200
+    )
+    assert AuditEntry.objects.filter(action="rotate_hook_secret", outcome="ok").count() == 1

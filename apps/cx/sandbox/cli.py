@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, client_id: str, client_sec
     parser.add_argument("--demo", action="store_true", help="play customers chatting with the seeded tenants")
     parser.add_argument("--demo-interval", type=float, default=8.0, help="seconds between demo customer actions")
     parser.add_argument("--verbose", action="store_true", help="log one line per request to stderr")
+    parser.add_argument(
+        "--id-start", type=int, default=1, help="first id of objects made while running (inboxes keep 1, 2, 3)"
+    )
 
 
 def run(options: Mapping[str, Any], out: Output = sys.stdout) -> int:
@@ -61,6 +64,7 @@ def run(options: Mapping[str, Any], out: Output = sys.stdout) -> int:
         demo=options["demo"],
         demo_interval=options["demo_interval"],
         verbose=options["verbose"],
+        id_start=options["id_start"],
     )
     stopping = threading.Event()
 

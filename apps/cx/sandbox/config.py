@@ -34,6 +34,9 @@ class SandboxConfig:
     demo: bool = False
     demo_interval: float = 8.0
     verbose: bool = False
+    # Ids of objects made while running (bots, webhooks, contacts, conversations, messages) start here, so a
+    # restarted stand-in does not hand out ids a console's database already holds from an earlier run.
+    id_start: int = 1
 
     def public(self) -> dict[str, Any]:
         """The live settings, as the control API shows them (credentials left out)."""

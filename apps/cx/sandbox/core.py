@@ -67,7 +67,7 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.state = SandboxState()
+        self.state = SandboxState(id_start=config.id_start)
         self.tokens = TokenStore()
         self.faults = FaultPlan()
         self.requests = RequestLog()

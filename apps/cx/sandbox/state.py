@@ -6,7 +6,7 @@ import itertools
 import threading
 import time
 import uuid
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,12 +111,16 @@ class Outcome:
 class SandboxState:
     """Every tenant and object, behind one lock that is never held while sleeping or sending."""
 
-    def __init__(self) -> None:
+    # Seeded objects keep small, stable ids across restarts; see SandboxConfig.id_start for the rest.
+    _STABLE_ID_KINDS = ("account", "inbox")
+
+    def __init__(self, id_start: int = 1) -> None:
         self._lock = threading.Lock()
+        self._id_start = id_start
         self._clear()
 
     def _clear(self) -> None:
-        self._ids: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
+        self._ids: dict[str, Iterator[int]] = {}
         self.tenants: dict[int, Tenant] = {}
         self._tenants_by_domain: dict[str, Tenant] = {}
         self.inboxes: dict[int, Inbox] = {}
@@ -137,6 +141,8 @@ class SandboxState:
             self._clear()
 
     def _next_id(self, kind: str) -> int:
+        if kind not in self._ids:
+            self._ids[kind] = itertools.count(1 if kind in self._STABLE_ID_KINDS else self._id_start)
         return next(self._ids[kind])
 
     # -- tenants ---------------------------------------------------------------------------------------
