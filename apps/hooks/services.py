@@ -8,8 +8,8 @@ from apps.bots.models import AgentBot
 from apps.bots.services import agent_bot_assign
 from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
-from apps.cx.mirror import remote_id_of, synced_fields, update_fields
 from apps.cx.hooks import hook_url, new_hook_secret
+from apps.cx.mirror import remote_id_of, synced_fields, update_fields
 from apps.cx.models import Tenant
 from apps.cx.redaction import redact_text
 from apps.webhooks.models import WebhookSubscription

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
-
-from typing import Any
 
 from apps.cx.admin_base import (
     REMOTE_READONLY_FIELDS,
