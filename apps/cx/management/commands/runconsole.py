@@ -65,10 +65,19 @@ class Command(BaseCommand):
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PORT": str(port)}
         if use_sandbox:
             env["CX_SANDBOX_PORT"] = str(sandbox_port)
+            # The stand-in runs here, so it reaches this console on loopback at the port we serve.
+            settings.CONSOLE_PUBLIC_URL = env["CONSOLE_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+            # This process talks to the stand-in too (demo wiring): same defaults as the children get.
+            if "CX_API_BASE_URL" not in os.environ:
+                settings.CX_API_BASE_URL = f"http://127.0.0.1:{sandbox_port}/cx/api/v1/"
+            if "CX_TOKEN_URL" not in os.environ:
+                settings.CX_TOKEN_URL = f"http://127.0.0.1:{sandbox_port}/oauth/token"
         python = sys.executable
         celery = [python, "-m", "celery", "-A", "cxconsole"]
         if use_sandbox:
-            sandbox_args = ["--port", str(sandbox_port), "--seed-tenant", tenant.domain]
+            # Fresh ids each start (100 a second of headroom): rows of earlier runs keep theirs.
+            id_start = max(1, int(time.time() - 1_700_000_000) * 100)
+            sandbox_args = ["--port", str(sandbox_port), "--seed-tenant", tenant.domain, "--id-start", str(id_start)]
             if not options["no_demo_traffic"]:
                 sandbox_args.append("--demo")
             self.children.append(Child("sandbox", [python, "manage.py", "cx_sandbox", *sandbox_args]))
@@ -88,6 +97,8 @@ class Command(BaseCommand):
                     "4",
                     "--access-logfile",
                     "-",
+                    "--logger-class",
+                    "cxconsole.gunicorn_logging.RedactingLogger",
                     "--graceful-timeout",
                     "5",
                 ],
@@ -112,7 +123,8 @@ class Command(BaseCommand):
                 from apps.inboxes.tasks import inbox_sync_task
 
                 inbox_sync_task.delay(tenant.pk)
-            self._banner(port, login, use_sandbox, sandbox_port)
+            wiring = self._wire_demo(tenant) if use_sandbox else []
+            self._banner(port, login, use_sandbox, sandbox_port, wiring)
             self._supervise()
         finally:
             self._stop_all()
@@ -126,6 +138,16 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         return DEMO_USERNAME, password
+
+    def _wire_demo(self, tenant: Any) -> list[str]:
+        """Sends the stand-in's events to this console; a failure is reported, the console still runs."""
+        from apps.cx.exceptions import CxError
+        from apps.hooks.demo import wire_demo
+
+        try:
+            return wire_demo(tenant)
+        except (CxError, ValueError) as exc:
+            return [f"  Events:            not wired to the stand-in ({exc})"]
 
     # -- children ----------------------------------------------------------------------------------------------
     def _start(self, child: Child, env: dict[str, str]) -> None:
@@ -192,7 +214,9 @@ class Command(BaseCommand):
         if running:
             self.stdout.write("CX Console stopped; nothing left running.")
 
-    def _banner(self, port: int, login: tuple[str, str] | None, use_sandbox: bool, sandbox_port: int) -> None:
+    def _banner(
+        self, port: int, login: tuple[str, str] | None, use_sandbox: bool, sandbox_port: int, wiring: list[str]
+    ) -> None:
         lines = ["", "=" * 64, f"  CX Console is up:  http://127.0.0.1:{port}/admin/"]
         if login:
             lines.append(f"  Demo login:        {login[0]} / {login[1]}")
@@ -201,6 +225,6 @@ class Command(BaseCommand):
                 f"  API stand-in:      http://127.0.0.1:{sandbox_port}/cx/api/v1/  (demo tenant "
                 f"{settings.CX_TENANT_DOMAIN})"
             )
-        lines += ["  Stop everything:   Ctrl-C", "=" * 64, ""]
+        lines += [*wiring, "  Stop everything:   Ctrl-C", "=" * 64, ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()

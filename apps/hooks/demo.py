@@ -1,0 +1,53 @@
+"""`make run` on the stand-in: point its events at this console, and put a bot on the first inbox.
+
+Run at every start: the stand-in forgets everything when it stops, so the console registers its
+webhook and its demo bot again (each under a fresh secret URL), reusing the rows of earlier runs.
+"""
+
+from __future__ import annotations
+
+from apps.bots.models import AgentBot
+from apps.bots.services import agent_bot_assign, agent_bot_create
+from apps.cx.client import Actor
+from apps.cx.models import Tenant
+from apps.inboxes.models import Inbox
+from apps.inboxes.services import inbox_sync
+from apps.webhooks.models import WebhookSubscription
+from apps.webhooks.services import webhook_subscription_create
+
+from .services import hook_secret_rotate
+
+DEMO_BOT_NAME = "Demo bot"
+DEMO_EVENTS = [
+    "conversation_created",
+    "conversation_status_changed",
+    "conversation_updated",
+    "message_created",
+    "message_updated",
+]
+
+
+def wire_demo(tenant: Tenant) -> list[str]:
+    """Registers the console's webhook and demo bot with the stand-in; returns lines for the banner."""
+    actor = Actor.system("make run")
+    inbox_sync(tenant=tenant, actor=actor)
+    subscription = (
+        WebhookSubscription.objects.filter(tenant=tenant).exclude(hook_secret_hash="").order_by("-created_at").first()
+    )
+    if subscription is None:
+        webhook_subscription_create(tenant=tenant, actor=actor, subscriptions=DEMO_EVENTS)
+    else:
+        hook_secret_rotate(endpoint=subscription, actor=actor)
+
+    bot = AgentBot.objects.filter(tenant=tenant, name=DEMO_BOT_NAME).exclude(hook_secret_hash="").first()
+    if bot is None:
+        bot = agent_bot_create(
+            tenant=tenant, actor=actor, name=DEMO_BOT_NAME, description="Answers the demo customers (make run)."
+        )
+    else:
+        hook_secret_rotate(endpoint=bot, actor=actor)
+    inbox = Inbox.objects.filter(tenant=tenant, is_listed=True).order_by("remote_id").first()
+    if inbox is not None and not bot.assignments.filter(inbox=inbox).exists():
+        agent_bot_assign(bot=bot, inbox=inbox, actor=actor)
+    where = f"inbox “{inbox}”" if inbox else "no inbox (none listed)"
+    return [f"  Events:            webhook registered; “{bot.name}” answers {where}"]
