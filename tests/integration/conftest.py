@@ -140,3 +140,56 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
             return result
         time.sleep(interval)
     return predicate()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def console_server(django_db_setup, sandbox_process) -> Iterator[str]:
+    """The console itself under gunicorn (as `make run` starts it), on the session's test database."""
+    import requests
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "cxconsole.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--logger-class",
+            "cxconsole.gunicorn_logging.RedactingLogger",
+        ],
+        cwd=BASE_DIR,
+        env={**worker_env(sandbox_process), "CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{port}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    up = wait_until(lambda: _healthy(requests, url) or process.poll() is not None, timeout=30)
+    if not up or process.poll() is not None:
+        process.kill()
+        pytest.fail("gunicorn did not start: " + (process.stderr.read() if process.stderr else ""))
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _healthy(requests, url: str) -> bool:
+    try:
+        return requests.get(f"{url}/healthz", timeout=1).ok
+    except requests.RequestException:
+        return False
