@@ -120,8 +120,9 @@ class SandboxControl:
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:
         return self._call("GET", "requests", params={"path": path} if path else None)
 
-    def deliveries(self) -> list[dict[str, Any]]:
-        return self._call("GET", "deliveries")
+    def deliveries(self, wait: float | None = None) -> list[dict[str, Any]]:
+        """Event deliveries sent so far; with ``wait``, first waits (seconds) until none is in flight."""
+        return self._call("GET", "deliveries", params={"wait": wait} if wait else None)
 
     def set_faults(self, **faults: Any) -> None:
         self._call("POST", "faults", json=faults)
