@@ -1,4 +1,4 @@
-"""Agent bot admin: create a bot through the CX API and assign it to one or many inboxes."""
+"""Agent bot admin: create a bot through the CX API, assign it to inboxes, edit how it answers; its replies."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.cx.admin_base import (
     REMOTE_READONLY_FIELDS,
@@ -17,11 +18,13 @@ from apps.cx.admin_base import (
     ReadOnlyAdminMixin,
     ScopedRelatedFieldListFilter,
     actor_for,
+    api_calls_link,
 )
 from apps.cx.exceptions import CxError
+from apps.cx.selectors import scope_to_user
 
-from .forms import AgentBotCreateForm, AssignInboxesForm
-from .models import AgentBot, AgentBotAssignment
+from .forms import AgentBotCreateForm, AssignInboxesForm, BotBehaviourForm, BotRuleForm
+from .models import AgentBot, AgentBotAssignment, BotBehaviour, BotReply, BotRule
 from .services import agent_bot_assign, agent_bot_create
 
 
@@ -51,6 +54,39 @@ class AssignmentInline(ReadOnlyAdminMixin, admin.TabularInline):
     verbose_name_plural = "answers these inboxes"
 
 
+class BehaviourInline(admin.StackedInline):
+    model = BotBehaviour
+    form = BotBehaviourForm
+    can_delete = False
+    max_num = 1
+    verbose_name = verbose_name_plural = "how it answers customers"
+    fieldsets = (
+        (None, {"fields": ("enabled", "greeting", "fallback_reply")}),
+        ("Hand over to an agent", {"fields": ("handoff_phrases", "handoff_reply")}),
+        ("Finish the conversation", {"fields": ("closing_phrases", "closing_reply")}),
+        (
+            "Business hours",
+            {
+                "fields": (
+                    "business_hours_enabled",
+                    "time_zone",
+                    "weekdays",
+                    ("opens_at", "closes_at"),
+                    "after_hours_reply",
+                )
+            },
+        ),
+    )
+
+
+class RuleInline(admin.TabularInline):
+    model = BotRule
+    form = BotRuleForm
+    extra = 1
+    ordering = ("position", "id")
+    verbose_name_plural = "reply rules (tried after handoff and closing phrases, lowest position first)"
+
+
 @admin.register(AgentBot)
 class AgentBotAdmin(ConsoleAdmin):
     list_display = ("name", "tenant", "remote_id", "inbox_count", "sync_state", "synced_at", "created_at")
@@ -60,7 +96,7 @@ class AgentBotAdmin(ConsoleAdmin):
     date_hierarchy = "created_at"
     # The API has no update endpoint for bots: what it holds is shown, not edited.
     readonly_fields = ("name", "description", "tenant", "outgoing_url", *REMOTE_READONLY_FIELDS)
-    inlines = [AssignmentInline]
+    inlines = [BehaviourInline, RuleInline, AssignmentInline]
     actions = ["assign_selected"]
     add_form_class = AgentBotCreateForm
     add_intro = "The bot is created in the CX API at once; its events come back to the outgoing URL."
@@ -74,6 +110,22 @@ class AgentBotAdmin(ConsoleAdmin):
             available=lambda bot: bool(bot.remote_id),
         ),
     )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Saving this page saves only the behaviour and rules (see save_model), so whoever may edit those may
+        # submit it; the bot's own fields stay read-only for everyone.
+        return super().has_change_permission(request, obj) or any(
+            request.user.has_perm(f"bots.{perm}")
+            for perm in ("change_botbehaviour", "add_botrule", "change_botrule", "delete_botrule")
+        )
+
+    def save_model(self, request: HttpRequest, obj: AgentBot, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            return  # the API has no update endpoint: nothing of the bot itself is saved from here
+        super().save_model(request, obj, form, change)
+
+    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True  # an older version of a bot cannot be restored: the API holds the bot
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AgentBot]:
         from django.db.models import Count
@@ -104,3 +156,45 @@ class AgentBotAdmin(ConsoleAdmin):
             return None
         bot = queryset.get()
         return HttpResponseRedirect(reverse("admin:bots_agentbot_assign", args=[bot.pk]))
+
+
+@admin.register(BotReply)
+class BotReplyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What the bots answered: one row per customer message, with the outcome and the API calls made."""
+
+    list_display = ("created_at", "bot", "conversation", "decision", "state", "short_reply")
+    list_filter = ("decision", "state", ("bot", ScopedRelatedFieldListFilter))
+    search_fields = ("reply", "matched", "error", "conversation__remote_id")
+    date_hierarchy = "created_at"
+    list_select_related = ("bot", "conversation")
+    fields = (
+        "created_at",
+        "finished_at",
+        "bot",
+        "conversation_link",
+        "message",
+        "decision",
+        "greeted",
+        "matched",
+        "reply",
+        "state",
+        "error",
+        "api_calls",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BotReply]:
+        return scope_to_user(super().get_queryset(request), request.user, tenant_field="bot__tenant")
+
+    @admin.display(description="reply")
+    def short_reply(self, reply: BotReply) -> str:
+        return reply.reply[:80]
+
+    @admin.display(description="conversation")
+    def conversation_link(self, reply: BotReply) -> str:
+        url = reverse("admin:conversations_conversation_change", args=[reply.conversation_id])
+        return format_html('<a href="{}">{}</a>', url, reply.conversation)
+
+    @admin.display(description="API calls")
+    def api_calls(self, reply: BotReply) -> str:
+        return api_calls_link(reply.api_call_ids) or "–"

@@ -1,4 +1,4 @@
-"""Agent bot writes: creating bots through the CX API and assigning them to inboxes."""
+"""Agent bot writes: creating bots through the CX API, assigning them to inboxes, their default behaviour."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from apps.cx.models import Tenant
 from apps.cx.redaction import redact_text
 from apps.inboxes.models import Inbox
 
-from .models import AgentBot, AgentBotAssignment
+from .models import AgentBot, AgentBotAssignment, BotBehaviour
 
 
 def agent_bot_create(
@@ -24,13 +24,16 @@ def agent_bot_create(
     if not outgoing_url:
         secret, secret_hash = new_hook_secret()
         outgoing_url = hook_url("bot", secret)
-    bot = AgentBot.objects.create(
-        tenant=tenant,
-        name=name,
-        description=description,
-        outgoing_url=redact_text(outgoing_url),
-        hook_secret_hash=secret_hash,
-    )
+    with transaction.atomic():
+        bot = AgentBot.objects.create(
+            tenant=tenant,
+            name=name,
+            description=description,
+            outgoing_url=redact_text(outgoing_url),
+            hook_secret_hash=secret_hash,
+        )
+        # Made with the local row, so even a bot the API refused has defaults a supervisor can edit.
+        bot_behaviour_ensure(bot=bot)
     with audited(actor=actor, action="create_bot", obj=bot):
         try:
             answer = CxClient(tenant, actor=actor).create_agent_bot(
@@ -59,3 +62,9 @@ def agent_bot_assign(*, bot: AgentBot, inbox: Inbox, actor: Actor) -> AgentBotAs
                 defaults={"bot": bot, "assigned_by": actor.label, "assigned_by_user_id": actor.user_id},
             )
     return with_answer(assignment, answer)
+
+
+def bot_behaviour_ensure(*, bot: AgentBot) -> BotBehaviour:
+    """The bot's behaviour, created with the defaults when it has none yet (bots made before it existed)."""
+    behaviour, _ = BotBehaviour.objects.get_or_create(bot=bot)
+    return behaviour
