@@ -45,6 +45,16 @@ def _assign(model_admin: ConsoleAdmin, request: HttpRequest, bot: AgentBot, data
     return f"“{bot}” now answers: {', '.join(done)}."
 
 
+def _rotate(model_admin: ConsoleAdmin, request: HttpRequest, bot: AgentBot, data: dict[str, Any]) -> str:
+    from apps.hooks.services import hook_secret_rotate
+
+    hook_secret_rotate(endpoint=bot, actor=actor_for(request))
+    return (
+        f"“{bot}” was created again under a new secret URL (remote id {bot.remote_id}) and answers its "
+        "inboxes again; the old URL now answers 404."
+    )
+
+
 class AssignmentInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = AgentBotAssignment
     fields = ("inbox", "assigned_at", "assigned_by")
@@ -108,6 +118,16 @@ class AgentBotAdmin(ConsoleAdmin):
             perform=_assign,
             form_class=AssignInboxesForm,
             available=lambda bot: bool(bot.remote_id),
+        ),
+        ObjectAction(
+            name="rotate",
+            label="Rotate secret",
+            permission="bots.add_agentbot",
+            perform=_rotate,
+            intro="Makes a new secret URL for this bot's events and creates the bot again in the CX API under "
+            "it (the API cannot change a bot's URL), then assigns its inboxes to it again. Its behaviour and "
+            "rules stay as they are. Use it when the URL may have leaked.",
+            available=lambda bot: bool(bot.hook_secret_hash and bot.remote_id),
         ),
     )
 

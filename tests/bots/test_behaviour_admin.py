@@ -186,3 +186,32 @@ def test_replies_are_limited_to_the_users_tenants(client, sandbox, bot, start_co
     page = client.get(REPLIES)
     assert page.status_code == 200 and page.context["cl"].result_count == 0
     assert client.get(reverse("admin:bots_botreply_change", args=[reply.pk])).status_code in (302, 404)
+
+
+def test_rotate_secret_creates_the_bot_again_and_keeps_its_inboxes(
+    client, sandbox, tenant, inboxes, make_user, settings
+):
+    from django.urls import reverse
+
+    from apps.bots.models import AgentBot
+    from apps.bots.services import agent_bot_assign, agent_bot_create
+    from apps.cx.client import Actor
+
+    settings.CX_HOOK_WAKE = "off"
+    actor = Actor.system("test")
+    bot = agent_bot_create(tenant=tenant, actor=actor, name="Rotating bot")
+    agent_bot_assign(bot=bot, inbox=inboxes[0], actor=actor)
+    old_remote_id = bot.remote_id
+    old_url = sandbox.requests("agents-bot/")[0]["body"]["outgoing_url"]
+    client.force_login(make_user("Supervisor"))
+
+    page = client.post(reverse("admin:bots_agentbot_rotate", args=[bot.pk]), follow=True)
+
+    assert "created again under a new secret URL" in page.content.decode()
+    bot.refresh_from_db()
+    new_url = sandbox.requests("agents-bot/")[-1]["body"]["outgoing_url"]
+    assert bot.remote_id != old_remote_id and new_url != old_url
+    assert [r["body"]["agent_bot_id"] for r in sandbox.requests("agents-bot/assign/")][-1] == bot.remote_id
+    post = lambda url: client.post(url.replace("http://console.test", ""), b"{}", content_type="application/json")  # noqa: E731
+    assert (post(old_url).status_code, post(new_url).status_code) == (404, 200)
+    assert AgentBot.objects.get(pk=bot.pk).behaviour.greeting  # behaviour kept
