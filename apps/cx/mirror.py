@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_datetime
 
 from .exceptions import CxBadResponse, CxError
 from .models import RemoteObject, SyncSource, SyncState, Tenant
+from .redaction import redact
 
 M = TypeVar("M", bound=RemoteObject)
 AnyModel = TypeVar("AnyModel", bound=models.Model)
@@ -24,8 +25,9 @@ def remote_id_of(answer: Any) -> str:
 
 
 def synced_fields(answer: Any, *, source: str = SyncSource.API) -> dict[str, Any]:
+    """Sync bookkeeping from an answer; the copy kept is redacted (a bot's answer holds its secret URL)."""
     return {
-        "remote_data": answer if isinstance(answer, dict) else {"answer": answer},
+        "remote_data": redact(answer if isinstance(answer, dict) else {"answer": answer}),
         "sync_state": SyncState.SYNCED,
         "sync_source": source,
         "synced_at": timezone.now(),

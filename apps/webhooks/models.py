@@ -36,4 +36,5 @@ class WebhookSubscription(RemoteObject):
         verbose_name = "webhook subscription"
 
     def __str__(self) -> str:
-        return f"{', '.join(self.subscriptions)} → {self.url}"
+        events = ", ".join(self.subscriptions) if len(self.subscriptions) <= 2 else f"{len(self.subscriptions)} events"
+        return f"Webhook {self.remote_id or '(not registered)'} ({events})"

@@ -215,3 +215,17 @@ def test_rotate_secret_creates_the_bot_again_and_keeps_its_inboxes(
     post = lambda url: client.post(url.replace("http://console.test", ""), b"{}", content_type="application/json")  # noqa: E731
     assert (post(old_url).status_code, post(new_url).status_code) == (404, 200)
     assert AgentBot.objects.get(pk=bot.pk).behaviour.greeting  # behaviour kept
+
+
+def test_the_bot_page_never_shows_its_secret_url(client, sandbox, tenant, make_user):
+    from django.urls import reverse
+
+    from apps.bots.services import agent_bot_create
+    from apps.cx.client import Actor
+
+    bot = agent_bot_create(tenant=tenant, actor=Actor.system("test"), name="Quiet bot")
+    secret_url = sandbox.requests("agents-bot/")[0]["body"]["outgoing_url"]
+    client.force_login(make_user("Supervisor"))
+    page = client.get(reverse("admin:bots_agentbot_change", args=[bot.pk])).content.decode()
+    assert secret_url.rsplit("/", 2)[-2] not in page
+    assert "/hooks/bot/[redacted]/" in page
