@@ -113,6 +113,40 @@ def test_run_starts_everything_prints_a_login_and_ctrl_c_leaves_nothing_running(
         while time.monotonic() < deadline and not inbox_names():
             time.sleep(0.5)
         assert inbox_names() == ["Sales widget", "Support widget", "Website chat"]
+
+        # The stand-in's events reach the console: a customer writes in the demo bot's inbox, the bot
+        # greets them, and on "agent" hands the conversation over — all visible in the admin.
+        assert "answers inbox “Website chat”" in "".join(output)
+        control = f"http://127.0.0.1:{embedded_env['CX_SANDBOX_PORT']}/_sandbox"
+        domain = "demo.cx.sangoma.com"
+        started = requests.post(
+            f"{control}/customer-conversation",
+            json={"tenant_domain": domain, "inbox_id": 1, "name": "Ada", "email": "ada@example.com", "content": "Hi"},
+            timeout=5,
+        ).json()
+
+        def bot_messages() -> list[str]:
+            with sqlite3.connect(db) as conn:
+                query = "SELECT content FROM conversations_message WHERE sender_kind = 'bot' ORDER BY id"
+                return [row[0] for row in conn.execute(query)]
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not bot_messages():
+            time.sleep(0.5)
+        assert bot_messages() and "virtual assistant" in bot_messages()[0]
+        requests.post(
+            f"{control}/customer-message",
+            json={"tenant_domain": domain, "conversation_id": started["id"], "content": "I want an agent please"},
+            timeout=5,
+        )
+        while time.monotonic() < deadline and len(bot_messages()) < 2:
+            time.sleep(0.5)
+        assert bot_messages()[1] == "Connecting you with an agent now."
+        audit = f"{base}/admin/cx/auditentry/?action__exact=deliver_to_agent"
+        while time.monotonic() < deadline and "bot:Demo bot" not in web.get(audit, timeout=5).text:
+            time.sleep(0.5)
+        assert "bot:Demo bot" in web.get(audit, timeout=5).text
+        assert "Connecting you with an agent now." in web.get(f"{base}/admin/conversations/message/", timeout=5).text
     finally:
         console.send_signal(signal.SIGINT)
         console.wait(timeout=30)
