@@ -90,10 +90,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
 else:
-    # A connection per request costs more than the request (≈6 ms to PostgreSQL here): keep them open,
-    # checked before reuse so a restarted server is not an error.
+    # A connection per request costs more than the request (≈6 ms to PostgreSQL here): keep them open.
+    # A connection that broke is closed at the end of the request that saw the error; checking each one
+    # before use (DB_CONN_HEALTH_CHECKS) costs a round trip per request.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The API token cache must be shared by every process (web, worker, beat): the database cache by
@@ -184,6 +185,9 @@ CX_HOOK_ENDPOINT_CACHE_SECONDS = env.float("CX_HOOK_ENDPOINT_CACHE_SECONDS", def
 # thread: a background thread queues one mapping task per interval; inline: map at once (eager tests); off.
 CX_HOOK_WAKE = env.str("CX_HOOK_WAKE", default="thread")
 CX_HOOK_WAKE_INTERVAL = env.float("CX_HOOK_WAKE_INTERVAL", default=0.2)
+# Concurrent ingest requests of one threaded web process share one INSERT and commit (apps/hooks/writer.py).
+# Off by default: measured slower than one INSERT per request with gunicorn here (see bench/README.md).
+CX_HOOK_GROUP_COMMIT = env.bool("CX_HOOK_GROUP_COMMIT", default=False)
 CX_HOOK_BATCH_SIZE = env.int("CX_HOOK_BATCH_SIZE", default=200)
 CX_HOOK_MAX_ATTEMPTS = env.int("CX_HOOK_MAX_ATTEMPTS", default=8)
 CX_HOOK_RETRY_BASE = env.float("CX_HOOK_RETRY_BASE", default=30.0)

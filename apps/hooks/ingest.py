@@ -26,7 +26,8 @@ from apps.cx.models import Tenant
 from apps.cx.redaction import REDACTED
 from apps.webhooks.models import WebhookSubscription
 
-from .models import EventSource, InboundEvent, RejectedDeliveries, SignatureCheck
+from .models import EventSource, EventStatus, RejectedDeliveries, SignatureCheck
+from .writer import group_writer, insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -168,21 +169,31 @@ def kept_headers(meta: dict[str, Any]) -> dict[str, str]:
 
 
 def store_event(endpoint: Endpoint, *, body: str, data: dict[str, Any], meta: dict[str, Any], signature: str) -> None:
-    """Writes the event with one INSERT. A re-delivery (same delivery id) is acknowledged and not stored again."""
-    event = InboundEvent(
-        source=endpoint.source,
-        tenant_id=endpoint.tenant_id,
-        subscription_id=endpoint.subscription_id,
-        bot_id=endpoint.bot_id,
-        event_type=str(data.get("event") or "")[:64],
-        delivery_id=str(meta.get(DELIVERY_HEADER) or "")[:100],
-        body=body,
-        headers=kept_headers(meta),
-        remote_addr=meta.get("REMOTE_ADDR") or None,
-        signature=signature,
-    )
-    # INSERT … ON CONFLICT DO NOTHING (the unique delivery id constraint); one statement, autocommitted.
-    InboundEvent.objects.bulk_create([event], ignore_conflicts=True)
+    """Writes the event durably before returning. A re-delivery (same delivery id) is not stored again.
+
+    With CX_HOOK_GROUP_COMMIT, concurrent requests of this process share one INSERT and one commit
+    (``apps.hooks.writer``); otherwise the row is inserted on the request's own connection.
+    """
+    row = {
+        "source": endpoint.source,
+        "tenant": endpoint.tenant_id,
+        "subscription": endpoint.subscription_id,
+        "bot": endpoint.bot_id,
+        "event_type": str(data.get("event") or "")[:64],
+        "delivery_id": str(meta.get(DELIVERY_HEADER) or "")[:100],
+        "body": body,
+        "headers": kept_headers(meta),
+        "remote_addr": meta.get("REMOTE_ADDR") or None,
+        "signature": signature,
+        "received_at": timezone.now(),
+        "status": EventStatus.RECEIVED,
+        "attempts": 0,
+        "error": "",
+    }
+    if settings.CX_HOOK_GROUP_COMMIT:
+        group_writer.store(row)
+    else:
+        insert_rows([row])
 
 
 def count_refusal(source: str, reason: str) -> None:
