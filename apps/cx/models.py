@@ -10,6 +10,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from .sealing import seal, unseal
+
 
 class Tenant(models.Model):
     """A CX tenant (``acme.cx.sangoma.com``); every mirrored object belongs to one."""
@@ -42,13 +44,9 @@ class Tenant(models.Model):
     SIGNING_PURPOSE = "event signing secret"
 
     def set_event_signing_secret(self, secret: str) -> None:
-        from .sealing import seal
-
         self.event_signing_secret = seal(secret, self.SIGNING_PURPOSE) if secret else ""
 
     def get_event_signing_secret(self) -> str | None:
-        from .sealing import unseal
-
         return unseal(self.event_signing_secret, self.SIGNING_PURPOSE)
 
 

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -23,10 +22,12 @@ from django.utils import timezone
 from apps.bots.models import AgentBot
 from apps.cx.hooks import hash_hook_secret
 from apps.cx.models import Tenant
-from apps.cx.redaction import REDACTED
+from apps.cx.redaction import redact_headers
+from apps.cx.sealing import unseal
 from apps.webhooks.models import WebhookSubscription
 
 from .models import EventSource, EventStatus, RejectedDeliveries, SignatureCheck
+from .threads import ProcessThread
 from .writer import group_writer, insert_rows
 
 logger = logging.getLogger(__name__)
@@ -101,14 +102,13 @@ def _lookup(source: str, secret_hash: str) -> Endpoint | None:
     model = WebhookSubscription if source == EventSource.WEBHOOK else AgentBot
     row = (
         model._default_manager.filter(hook_secret_hash=secret_hash, tenant__is_active=True)
-        .values_list("pk", "tenant_id")
+        .values_list("pk", "tenant_id", "tenant__event_signing_secret")
         .first()
     )
     if row is None:
         return None
-    pk, tenant_id = row
-    sealed = Tenant.objects.filter(pk=tenant_id).values_list("event_signing_secret", flat=True).first()
-    signing_secret = Tenant(event_signing_secret=sealed or "").get_event_signing_secret()
+    pk, tenant_id, sealed = row
+    signing_secret = unseal(sealed, Tenant.SIGNING_PURPOSE)
     if source == EventSource.WEBHOOK:
         return Endpoint(source, tenant_id, subscription_id=pk, signing_secret=signing_secret)
     return Endpoint(source, tenant_id, bot_id=pk, signing_secret=signing_secret)
@@ -161,11 +161,10 @@ def kept_headers(meta: dict[str, Any]) -> dict[str, str]:
     headers = {}
     for key, value in meta.items():
         if key.startswith("HTTP_") and key not in _DROPPED_HEADERS:
-            name = key[5:].replace("_", "-").title()
-            headers[name] = REDACTED if key == SIGNATURE_HEADER else str(value)[:500]
+            headers[key[5:].replace("_", "-").title()] = str(value)[:500]
         elif key == "CONTENT_TYPE" and value:
             headers["Content-Type"] = str(value)[:200]
-    return headers
+    return redact_headers(headers)  # the signature, and anything named like a secret
 
 
 def store_event(endpoint: Endpoint, *, body: str, data: dict[str, Any], meta: dict[str, Any], signature: str) -> None:
@@ -223,9 +222,7 @@ class Waker:
 
     def __init__(self) -> None:
         self._flag = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
+        self._thread = ProcessThread(self._run, "cx-hooks-waker")
 
     def poke(self) -> None:
         mode = settings.CX_HOOK_WAKE
@@ -237,12 +234,7 @@ class Waker:
             process_events_task.delay()
             return
         self._flag.set()
-        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-            with self._lock:
-                if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                    self._pid = os.getpid()
-                    self._thread = threading.Thread(target=self._run, name="cx-hooks-waker", daemon=True)
-                    self._thread.start()
+        self._thread.ensure()
 
     def _run(self) -> None:
         from .tasks import process_events_task

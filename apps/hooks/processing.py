@@ -106,7 +106,3 @@ def replay(events: QuerySet[InboundEvent]) -> int:
 
     waker.poke()
     return count
-
-
-def stale_received(older_than: timedelta) -> QuerySet[InboundEvent]:
-    return InboundEvent.objects.filter(status=EventStatus.RECEIVED, received_at__lt=timezone.now() - older_than)

@@ -62,6 +62,7 @@ def event_signing_secret_set(*, tenant: Tenant, secret: str, actor: Actor) -> No
 
 def events_replay(*, events: QuerySet[InboundEvent], actor: Actor) -> int:
     """Maps the chosen events again from their stored bodies; upserts by vendor id make it idempotent."""
-    count = events.count()
-    with audited(actor=actor, action="replay_events", detail=f"{count} event(s)"):
-        return replay(events)
+    with audited(actor=actor, action="replay_events") as record:
+        count = replay(events)
+        record.detail = f"{count} event(s)"
+    return count

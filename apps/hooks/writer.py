@@ -10,7 +10,6 @@ whose batch failed answers 503: nothing is acknowledged that is not stored.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from django.db import DatabaseError, connection
 
 from .models import InboundEvent
+from .threads import ProcessThread
 
 logger = logging.getLogger(__name__)
 
@@ -73,13 +73,11 @@ def insert_rows(rows: list[dict[str, Any]]) -> None:
 class GroupWriter:
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
+        self._thread = ProcessThread(self._run, "cx-hooks-writer")
 
     def store(self, values: dict[str, Any]) -> None:
         """Returns once ``values`` is committed; raises DatabaseError if it could not be."""
-        self._ensure_thread()
+        self._thread.ensure(before_start=self._fresh_queue)
         pending = _Pending(values)
         self._queue.put(pending)
         if not pending.done.wait(WAIT_SECONDS):
@@ -87,15 +85,8 @@ class GroupWriter:
         if pending.error is not None:
             raise DatabaseError(str(pending.error))
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-            return
-        with self._lock:
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._queue = queue.SimpleQueue()  # a forked child does not inherit the parent's waiters
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="cx-hooks-writer", daemon=True)
-                self._thread.start()
+    def _fresh_queue(self) -> None:
+        self._queue = queue.SimpleQueue()  # a forked child does not inherit the parent's waiters
 
     def _run(self) -> None:
         while True:
