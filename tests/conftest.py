@@ -62,6 +62,32 @@ def inboxes(sandbox, tenant, actor) -> list:
 
 
 @pytest.fixture
+def contact(inboxes, tenant, actor):
+    """A customer pushed to the stand-in, in the first inbox."""
+    from apps.contacts.services import contact_create
+
+    return contact_create(
+        tenant=tenant,
+        actor=actor,
+        name="Ada Lovelace",
+        email="ada@example.com",
+        phone_number="+14155550123",
+        inbox=inboxes[0],
+    )
+
+
+@pytest.fixture
+def bot(inboxes, tenant, actor):
+    """A bot answering the first inbox, so conversations there start with the bot (pending)."""
+    from apps.bots.services import agent_bot_assign, agent_bot_create
+
+    # Its events would go to an address where nothing listens: tests that want the bot to answer call it.
+    helper = agent_bot_create(tenant=tenant, actor=actor, name="Helper", outgoing_url="http://127.0.0.1:9/bot")
+    agent_bot_assign(bot=helper, inbox=inboxes[0], actor=actor)
+    return helper
+
+
+@pytest.fixture
 def other_tenant(sandbox, actor) -> Tenant:
     """A second tenant with one inbox, for tenant-limit tests."""
     from apps.inboxes.services import inbox_sync

@@ -1,36 +1,11 @@
-"""Fixtures for the bot's answers: a bot answering the first inbox, and a customer's conversation there."""
+"""Fixtures for the bot's answers: a customer's conversation in the bot's inbox (bot and contact: tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from apps.bots.models import AgentBot
-from apps.bots.services import agent_bot_assign, agent_bot_create
-from apps.contacts.models import Contact
-from apps.contacts.services import contact_create
 from apps.conversations.models import Conversation, Message, MessageType
 from apps.conversations.services import conversation_start, message_send
-
-
-@pytest.fixture
-def bot(inboxes, tenant, actor) -> AgentBot:
-    """A bot answering the first inbox, so conversations there start with the bot (pending)."""
-    # Its events would go to an address where nothing listens: the tests call the responder themselves.
-    helper = agent_bot_create(tenant=tenant, actor=actor, name="Helper", outgoing_url="http://127.0.0.1:9/bot")
-    agent_bot_assign(bot=helper, inbox=inboxes[0], actor=actor)
-    return helper
-
-
-@pytest.fixture
-def contact(inboxes, tenant, actor) -> Contact:
-    return contact_create(
-        tenant=tenant,
-        actor=actor,
-        name="Ada Lovelace",
-        email="ada@example.com",
-        phone_number="+14155550123",
-        inbox=inboxes[0],
-    )
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from django.urls import reverse
 from django.utils.html import strip_tags
 
 from apps.contacts.models import Contact
-from apps.contacts.services import contact_create
 from apps.conversations.models import Conversation, Message
 from apps.cx.models import ApiCall, AuditEntry, Tenant
 from apps.inboxes.models import Inbox
@@ -17,18 +16,6 @@ pytestmark = pytest.mark.django_db
 
 ADD = reverse("admin:contacts_contact_add")
 CHANGELIST = reverse("admin:contacts_contact_changelist")
-
-
-@pytest.fixture
-def contact(inboxes, tenant, actor) -> Contact:
-    return contact_create(
-        tenant=tenant,
-        actor=actor,
-        name="Ada Lovelace",
-        email="ada@example.com",
-        phone_number="+14155550123",
-        inbox=inboxes[0],
-    )
 
 
 def start_url(contact: Contact) -> str:

@@ -13,9 +13,7 @@ from django.utils import timezone
 from django.utils.html import strip_tags
 
 from apps.bots.models import AgentBot
-from apps.bots.services import agent_bot_assign, agent_bot_create
 from apps.contacts.models import Contact
-from apps.contacts.services import contact_create
 from apps.conversations.models import Conversation, Message
 from apps.conversations.services import conversation_start, message_send
 from apps.cx.models import ApiCall, AuditEntry, Tenant
@@ -25,26 +23,6 @@ from tests.conftest import OTHER_DOMAIN
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:conversations_conversation_changelist")
-
-
-@pytest.fixture
-def bot(inboxes, tenant, actor) -> AgentBot:
-    """A bot answering the first inbox, so conversations there start with the bot (pending)."""
-    helper = agent_bot_create(tenant=tenant, actor=actor, name="Helper", outgoing_url="http://127.0.0.1:9/bot")
-    agent_bot_assign(bot=helper, inbox=inboxes[0], actor=actor)
-    return helper
-
-
-@pytest.fixture
-def contact(inboxes, tenant, actor) -> Contact:
-    return contact_create(
-        tenant=tenant,
-        actor=actor,
-        name="Ada Lovelace",
-        email="ada@example.com",
-        phone_number="+14155550123",
-        inbox=inboxes[0],
-    )
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ import pytest
 from django.urls import reverse
 from django.utils.html import strip_tags
 
-from apps.contacts.models import Contact
-from apps.contacts.services import contact_create
 from apps.conversations.models import BulkOperation, BulkOperationItem, Conversation
 from apps.conversations.services import bulk_operation_create, bulk_operation_run, conversation_start
 from apps.cx.client import Actor
@@ -19,18 +17,6 @@ CHANGELIST = reverse("admin:conversations_conversation_changelist")
 OPERATIONS = reverse("admin:conversations_bulkoperation_changelist")
 FINISH = "conversations/finish/"
 DELIVER = "conversations/deliver-to-agent/"
-
-
-@pytest.fixture
-def contact(inboxes, tenant, actor) -> Contact:
-    return contact_create(
-        tenant=tenant,
-        actor=actor,
-        name="Ada Lovelace",
-        email="ada@example.com",
-        phone_number="+14155550123",
-        inbox=inboxes[0],
-    )
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
+
+from apps.cx.sandbox.events import signature
 
 
 def contact(contact_id: int = 7, **extra: Any) -> dict[str, Any]:
@@ -73,9 +73,12 @@ def raw(body: dict[str, Any]) -> bytes:
 
 
 def signed_headers(secret: str, body: bytes, *, timestamp: int | None = None, delivery: str = "") -> dict[str, str]:
+    """Headers as the platform signs a delivery (the stand-in's signer, independent of the console's check)."""
     timestamp = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    headers = {"HTTP_X_CHATWOOT_TIMESTAMP": str(timestamp), "HTTP_X_CHATWOOT_SIGNATURE": f"sha256={digest}"}
+    headers = {
+        "HTTP_X_CHATWOOT_TIMESTAMP": str(timestamp),
+        "HTTP_X_CHATWOOT_SIGNATURE": signature(secret, timestamp, body),
+    }
     if delivery:
         headers["HTTP_X_CHATWOOT_DELIVERY"] = delivery
     return headers

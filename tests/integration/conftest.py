@@ -21,6 +21,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from apps.cx.management.commands.runconsole import gunicorn_command
 from tests.conftest import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -125,6 +126,10 @@ def celery_worker(django_db_setup, redis_flushed, sandbox_process) -> Iterator[s
         process.kill()
         pytest.fail("The Celery worker did not start:\n" + "".join(output[-40:]))
     yield process
+    _stop(process)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
     process.terminate()
     try:
         process.wait(timeout=20)
@@ -155,20 +160,7 @@ def console_server(django_db_setup, sandbox_process) -> Iterator[str]:
 
     port = _free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "cxconsole.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--logger-class",
-            "cxconsole.gunicorn_logging.RedactingLogger",
-        ],
+        gunicorn_command(sys.executable, port),
         cwd=BASE_DIR,
         # The group-commit writer is off by default; the burst test checks it keeps every event too.
         env={
@@ -186,11 +178,7 @@ def console_server(django_db_setup, sandbox_process) -> Iterator[str]:
         process.kill()
         pytest.fail("gunicorn did not start: " + (process.stderr.read() if process.stderr else ""))
     yield url
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    _stop(process)
 
 
 def _healthy(requests, url: str) -> bool:

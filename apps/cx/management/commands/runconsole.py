@@ -33,6 +33,28 @@ def _die_with_parent() -> None:
     os.setsid()  # own process group: the terminal's Ctrl-C reaches only the supervisor, which stops us in order
 
 
+def gunicorn_command(python: str, port: int) -> list[str]:
+    """The web server as `make run` starts it (the integration tests start the same)."""
+    return [
+        python,
+        "-m",
+        "gunicorn",
+        "cxconsole.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+        "--access-logfile",
+        "-",
+        "--logger-class",
+        "cxconsole.gunicorn_logging.RedactingLogger",
+        "--graceful-timeout",
+        "5",
+    ]
+
+
 @dataclass
 class Child:
     name: str
@@ -82,27 +104,7 @@ class Command(BaseCommand):
                 sandbox_args.append("--demo")
             self.children.append(Child("sandbox", [python, "manage.py", "cx_sandbox", *sandbox_args]))
         self.children += [
-            Child(
-                "web",
-                [
-                    python,
-                    "-m",
-                    "gunicorn",
-                    "cxconsole.wsgi",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    "2",
-                    "--threads",
-                    "4",
-                    "--access-logfile",
-                    "-",
-                    "--logger-class",
-                    "cxconsole.gunicorn_logging.RedactingLogger",
-                    "--graceful-timeout",
-                    "5",
-                ],
-            ),
+            Child("web", gunicorn_command(python, port)),
             Child(
                 "worker",
                 [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", f"worker-{port}@%h"],
