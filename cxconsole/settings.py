@@ -191,6 +191,18 @@ CX_HOOK_GROUP_COMMIT = env.bool("CX_HOOK_GROUP_COMMIT", default=False)
 CX_HOOK_BATCH_SIZE = env.int("CX_HOOK_BATCH_SIZE", default=200)
 CX_HOOK_MAX_ATTEMPTS = env.int("CX_HOOK_MAX_ATTEMPTS", default=8)
 CX_HOOK_RETRY_BASE = env.float("CX_HOOK_RETRY_BASE", default=30.0)
+
+# Queue callbacks. A queue's own limits (admin: Queue limits) start from these defaults.
+CX_CALLBACK_CALLS_PER_MINUTE = env.int("CX_CALLBACK_CALLS_PER_MINUTE", default=30)
+CX_CALLBACK_MAX_IN_FLIGHT = env.int("CX_CALLBACK_MAX_IN_FLIGHT", default=5)
+# POSTs per callback before a 429/5xx/unreachable API makes it failed; backoff doubles from the base.
+CX_CALLBACK_MAX_ATTEMPTS = env.int("CX_CALLBACK_MAX_ATTEMPTS", default=5)
+CX_CALLBACK_RETRY_BASE = env.float("CX_CALLBACK_RETRY_BASE", default=30.0)
+CX_CALLBACK_RETRY_MAX = env.float("CX_CALLBACK_RETRY_MAX", default=900.0)
+# A claim whose POST never started after this long is due again; a POST started and not finished after
+# CALL_TIMEOUT (longer than the client's connect + read timeouts) becomes unknown.
+CX_CALLBACK_CLAIM_TIMEOUT = env.int("CX_CALLBACK_CLAIM_TIMEOUT", default=120)
+CX_CALLBACK_CALL_TIMEOUT = env.int("CX_CALLBACK_CALL_TIMEOUT", default=120)
 # The address the vendor reaches this console at: webhook and agent-bot callback URLs start here.
 CONSOLE_PUBLIC_URL = env.str("CONSOLE_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 

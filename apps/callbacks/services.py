@@ -1,65 +1,343 @@
-"""Queue callback writes: placing a call that lands the answered customer in a queue."""
+"""Queue callback writes: creating callbacks and batches, and what a supervisor does to them afterwards.
+
+Every service here is audited. Creating callbacks only writes rows; the dispatcher (``dispatch.py``)
+places them within the queue's limits and calling hours, woken on commit.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.cx.audit import audited
-from apps.cx.client import Actor, CxClient
-from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
+from apps.cx.client import Actor
 from apps.cx.models import Tenant
+from apps.cx.validation import normalize_e164
 
-from .models import CallbackState, QueueCallback
+from .dispatch import Dialled, dial, start_attempt
+from .hours import zones_for_number
+from .models import (
+    OPEN_STATES,
+    BatchSource,
+    BatchStatus,
+    CallbackBatch,
+    CallbackState,
+    DoNotCall,
+    QueueCallback,
+)
 
-
-def queue_callback_place_now(*, tenant: Tenant, actor: Actor, queue_name: str, destination: str) -> QueueCallback:
-    """Places one callback synchronously. The row is claimed before the POST so nothing dials it again."""
-    callback = QueueCallback.objects.create(
-        tenant=tenant,
-        queue_name=queue_name,
-        destination=destination,
-        state=CallbackState.PENDING,
-        requested_by=actor.label,
-        requested_by_user_id=actor.user_id,
-    )
-    claimed = QueueCallback.objects.filter(pk=callback.pk, state=CallbackState.PENDING).update(
-        state=CallbackState.DISPATCHING, updated_at=timezone.now()
-    )
-    if not claimed:
-        raise RuntimeError("The callback was claimed by someone else.")
-    with audited(actor=actor, action="queue_call", obj=callback, detail=f"{destination} → {queue_name}"):
-        return _place(callback, tenant=tenant, actor=actor)
+CREATE_CHUNK = 1000
 
 
-def _place(callback: QueueCallback, *, tenant: Tenant, actor: Actor) -> QueueCallback:
-    try:
-        answer = CxClient(tenant, actor=actor).queue_call(
-            queue_name=callback.queue_name, destination=callback.destination
+class CallbackRefused(ValueError):
+    """The callback cannot be created as asked (do-not-call, one already waiting, bad number)."""
+
+
+@dataclass
+class NewCallback:
+    """One callback to create; ``destination`` already in E.164."""
+
+    destination: str
+    queue_name: str
+    name: str = ""
+    note: str = ""
+    not_before: dt.datetime | None = None
+    line_number: int | None = None
+    contact_id: int | None = None
+
+
+def wake_dispatcher() -> None:
+    """Once the transaction commits, ask a worker to plan and dispatch (beat would, within its interval)."""
+    from .tasks import kick_task
+
+    transaction.on_commit(lambda: kick_task.delay())
+
+
+def open_callbacks_for(tenant: Tenant, destinations: Iterable[str]) -> dict[str, int]:
+    """Destination → id of its callback still waiting or being placed, for the given destinations."""
+    found: dict[str, int] = {}
+    numbers = list(set(destinations))
+    for start in range(0, len(numbers), CREATE_CHUNK):
+        rows = QueueCallback.objects.filter(
+            tenant=tenant, state__in=OPEN_STATES, destination__in=numbers[start : start + CREATE_CHUNK]
+        ).values_list("destination", "pk")
+        found.update(rows)
+    return found
+
+
+def do_not_call_for(tenant: Tenant, destinations: Iterable[str]) -> set[str]:
+    numbers = list(set(destinations))
+    found: set[str] = set()
+    for start in range(0, len(numbers), CREATE_CHUNK):
+        found.update(
+            DoNotCall.objects.filter(tenant=tenant, destination__in=numbers[start : start + CREATE_CHUNK]).values_list(
+                "destination", flat=True
+            )
         )
-    except CxBadResponse as exc:
-        # A 2xx the console cannot read: the API took the call, so it rang; only the details are lost.
-        _finish(callback, state=CallbackState.PLACED, placed_at=timezone.now(), last_error=exc.message)
-        return callback
-    except CxUnknownOutcome as exc:
-        _finish(callback, state=CallbackState.UNKNOWN, last_error=exc.message)
-        raise
-    except CxError as exc:
-        _finish(callback, state=CallbackState.FAILED, last_error=exc.message)
-        raise
-    _finish(
-        callback,
-        state=CallbackState.PLACED,
-        placed_at=timezone.now(),
-        remote_data=answer,
-        remote_id=str(answer.get("id") or ""),
+    return found
+
+
+def _refuse_blocked(tenant: Tenant, items: Sequence[NewCallback]) -> None:
+    destinations = [item.destination for item in items]
+    blocked = do_not_call_for(tenant, destinations)
+    if blocked:
+        raise CallbackRefused(f"On the do-not-call list: {', '.join(sorted(blocked)[:10])}.")
+    waiting = open_callbacks_for(tenant, destinations)
+    if waiting:
+        shown = ", ".join(f"{d} (callback {pk})" for d, pk in sorted(waiting.items())[:10])
+        raise CallbackRefused(f"Already waiting for a callback: {shown}.")
+    seen: set[str] = set()
+    for item in items:
+        if item.destination in seen:
+            raise CallbackRefused(f"{item.destination} is listed twice.")
+        seen.add(item.destination)
+
+
+def _rows(
+    tenant: Tenant, actor: Actor, items: Sequence[NewCallback], batch: CallbackBatch | None
+) -> list[QueueCallback]:
+    zones: dict[str, str] = {}
+    rows = []
+    for item in items:
+        if item.destination not in zones:
+            zones[item.destination] = ",".join(zones_for_number(item.destination, fallback=tenant.time_zone))
+        rows.append(
+            QueueCallback(
+                tenant=tenant,
+                batch=batch,
+                queue_name=item.queue_name,
+                destination=item.destination,
+                name=item.name,
+                note=item.note,
+                line_number=item.line_number,
+                contact_id=item.contact_id,
+                time_zones=zones[item.destination],
+                not_before=item.not_before,
+                state=CallbackState.PENDING,
+                requested_by=actor.label,
+                requested_by_user_id=actor.user_id,
+            )
+        )
+    return rows
+
+
+def _insert(rows: list[QueueCallback]) -> None:
+    try:
+        with transaction.atomic():
+            for start in range(0, len(rows), CREATE_CHUNK):
+                QueueCallback.objects.bulk_create(rows[start : start + CREATE_CHUNK])
+    except IntegrityError:
+        # Another request created a callback for one of these numbers since we looked.
+        raise CallbackRefused(
+            "One of these numbers got a callback from someone else meanwhile; nothing was created. Try again."
+        ) from None
+
+
+def batch_create(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    name: str,
+    items: Sequence[NewCallback],
+    queue_name: str = "",
+    source: str = BatchSource.UPLOAD,
+    file_name: str = "",
+    starts_at: dt.datetime | None = None,
+    deadline: dt.datetime | None = None,
+    window_start: dt.time | None = None,
+    window_end: dt.time | None = None,
+) -> CallbackBatch:
+    """Creates the batch and all its callbacks, or nothing (one transaction)."""
+    if not items:
+        raise CallbackRefused("There is no callback to create.")
+    detail = f"{len(items)} callbacks"
+    with audited(actor=actor, action="create_callback_batch", tenant=tenant, detail=detail) as audit:  # noqa: SIM117
+        with transaction.atomic():  # inside: a refusal is audited after the rollback
+            _refuse_blocked(tenant, items)
+            batch = CallbackBatch.objects.create(
+                tenant=tenant,
+                name=name,
+                queue_name=queue_name,
+                source=source,
+                file_name=file_name,
+                starts_at=starts_at,
+                deadline=deadline,
+                window_start=window_start,
+                window_end=window_end,
+                total=len(items),
+                created_by=actor.label,
+                created_by_user_id=actor.user_id,
+            )
+            audit.obj = batch
+            _insert(_rows(tenant, actor, items, batch))
+            wake_dispatcher()
+    return batch
+
+
+def callback_create(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    queue_name: str,
+    destination: str,
+    name: str = "",
+    note: str = "",
+    not_before: dt.datetime | None = None,
+    contact_id: int | None = None,
+) -> QueueCallback:
+    """One callback from the single form: the number is read with the tenant's default region."""
+    if not queue_name.strip():
+        raise CallbackRefused("Name the queue.")
+    item = NewCallback(
+        destination=normalize_e164(destination, default_region=tenant.default_region),
+        queue_name=queue_name.strip(),
+        name=name,
+        note=note,
+        not_before=not_before,
+        contact_id=contact_id,
     )
-    callback.api_answer = answer
+    detail = f"{item.destination} → {queue_name}"
+    with audited(actor=actor, action="create_callback", tenant=tenant, detail=detail) as audit:  # noqa: SIM117
+        with transaction.atomic():
+            _refuse_blocked(tenant, [item])
+            (row,) = _rows(tenant, actor, [item], None)
+            _insert([row])
+            audit.obj = row
+            wake_dispatcher()
+    return row
+
+
+# -- a batch's life ------------------------------------------------------------------------------------
+def _set_batch_status(actor: Actor, batch: CallbackBatch, status: str, action: str, allowed: Sequence[str]) -> int:
+    with audited(actor=actor, action=action, obj=batch) as audit, transaction.atomic():
+        now = timezone.now()
+        changed = CallbackBatch.objects.filter(pk=batch.pk, status__in=allowed).update(
+            status=status, status_changed_at=now
+        )
+        if not changed:
+            raise CallbackRefused(f"The batch is {batch.get_status_display().lower()}; nothing changed.")
+        stopped = 0
+        if status == BatchStatus.CANCELLED:
+            # What nobody has claimed stops at once; a call being placed right now finishes.
+            stopped = batch.callbacks.filter(state__in=[CallbackState.PENDING, CallbackState.SCHEDULED]).update(
+                state=CallbackState.CANCELLED,
+                state_reason=f"Batch cancelled by {actor.label}.",
+                finished_at=now,
+                updated_at=now,
+            )
+            audit.detail = f"{stopped} callbacks cancelled"
+        elif status == BatchStatus.RUNNING:
+            # Calling hours may have moved while paused: plan again from now.
+            scheduled = batch.callbacks.filter(state=CallbackState.SCHEDULED)
+            scheduled.update(state=CallbackState.PENDING, updated_at=now)
+            wake_dispatcher()
+        batch.status, batch.status_changed_at = status, now
+    return stopped
+
+
+def batch_pause(*, actor: Actor, batch: CallbackBatch) -> None:
+    _set_batch_status(actor, batch, BatchStatus.PAUSED, "pause_callback_batch", [BatchStatus.RUNNING])
+
+
+def batch_resume(*, actor: Actor, batch: CallbackBatch) -> None:
+    _set_batch_status(actor, batch, BatchStatus.RUNNING, "resume_callback_batch", [BatchStatus.PAUSED])
+
+
+def batch_cancel(*, actor: Actor, batch: CallbackBatch) -> int:
+    """Cancels what has not been claimed; returns how many callbacks that stopped."""
+    return _set_batch_status(
+        actor, batch, BatchStatus.CANCELLED, "cancel_callback_batch", [BatchStatus.RUNNING, BatchStatus.PAUSED]
+    )
+
+
+# -- one callback or a selection ----------------------------------------------------------------------------
+def callbacks_cancel(*, actor: Actor, callbacks: QuerySet[QueueCallback]) -> int:
+    now = timezone.now()
+    with audited(actor=actor, action="cancel_callbacks") as audit:
+        changed = callbacks.filter(state__in=[CallbackState.PENDING, CallbackState.SCHEDULED]).update(
+            state=CallbackState.CANCELLED, state_reason=f"Cancelled by {actor.label}.", finished_at=now, updated_at=now
+        )
+        audit.detail = f"{changed} callbacks cancelled"
+    return changed
+
+
+def callbacks_retry(*, actor: Actor, callbacks: QuerySet[QueueCallback], include_unknown: bool = False) -> int:
+    """Queues failed callbacks again (and unknown ones, when a person confirmed they did not ring).
+
+    A number that meanwhile got another open callback is left as it is, so nobody is rung twice."""
+    states = [CallbackState.FAILED, *([CallbackState.UNKNOWN] if include_unknown else [])]
+    now = timezone.now()
+    retried = 0
+    with audited(actor=actor, action="retry_callbacks") as audit:
+        for callback in callbacks.filter(state__in=states).order_by("pk"):
+            try:
+                with transaction.atomic():
+                    retried += QueueCallback.objects.filter(pk=callback.pk, state__in=states).update(
+                        state=CallbackState.PENDING,
+                        attempts=0,
+                        due_at=None,
+                        finished_at=None,
+                        state_reason=f"Retried by {actor.label} (was {callback.get_state_display().lower()}).",
+                        updated_at=now,
+                    )
+            except IntegrityError:
+                continue  # another callback for this number is already waiting
+        audit.detail = f"{retried} callbacks queued again"
+        if include_unknown:
+            audit.detail += " (unknown included, confirmed)"
+        if retried:
+            wake_dispatcher()
+    return retried
+
+
+def callback_resolve(*, actor: Actor, callback: QueueCallback, rang: bool) -> None:
+    """A person settles an unknown callback: it rang (placed) or it did not (failed, retryable)."""
+    state = CallbackState.PLACED if rang else CallbackState.FAILED
+    with audited(actor=actor, action="resolve_callback", obj=callback, detail=f"unknown → {state}"):
+        changed = QueueCallback.objects.filter(pk=callback.pk, state=CallbackState.UNKNOWN).update(
+            state=state,
+            state_reason=f"Resolved by {actor.label}: {'it rang' if rang else 'it did not ring'}.",
+            placed_at=timezone.now() if rang else None,
+            updated_at=timezone.now(),
+        )
+        if not changed:
+            raise CallbackRefused("Only an unknown callback can be resolved.")
+
+
+# -- the operator CLI's immediate call -------------------------------------------------------------------
+def queue_callback_place_now(*, tenant: Tenant, actor: Actor, queue_name: str, destination: str) -> QueueCallback:
+    """Places one callback synchronously, as the operator asked, outside any queue limit or calling hours.
+
+    The row is created already claimed, so nothing else dials it; its attempt is logged like any other."""
+    token = uuid.uuid4()
+    now = timezone.now()
+    with audited(actor=actor, action="queue_call", tenant=tenant, detail=f"{destination} → {queue_name}") as audit:
+        try:
+            callback = QueueCallback.objects.create(
+                tenant=tenant,
+                queue_name=queue_name,
+                destination=destination,
+                state=CallbackState.DISPATCHING,
+                claim_token=token,
+                claimed_at=now,
+                requested_by=actor.label,
+                requested_by_user_id=actor.user_id,
+            )
+        except IntegrityError:
+            raise CallbackRefused(f"{destination} already has a callback waiting or being placed.") from None
+        audit.obj = callback
+        attempt = start_attempt(callback.pk, token)
+        assert attempt is not None  # just created and claimed above
+        callback.tenant = tenant
+        result: Dialled = dial(callback, attempt, token, queued=False)
+        callback.refresh_from_db()
+        if result.error is not None and callback.state != CallbackState.PLACED:
+            raise result.error
+    callback.api_answer = result.answer
     return callback
-
-
-def _finish(callback: QueueCallback, **fields: object) -> None:
-    QueueCallback.objects.filter(pk=callback.pk, state=CallbackState.DISPATCHING).update(
-        updated_at=timezone.now(), **fields
-    )
-    for name, value in fields.items():
-        setattr(callback, name, value)

@@ -1,0 +1,451 @@
+"""The dispatcher: gives pending callbacks a time, claims due ones within each queue's limits, places them.
+
+Nobody is rung twice:
+
+* A callback is **claimed** by one conditional UPDATE (``scheduled → dispatching`` with a fresh
+  ``claim_token``), under a per-queue row lock that also serialises the limit arithmetic.
+* The worker that runs ``place`` **starts** the attempt by another conditional UPDATE (``sent_at`` set
+  where it is empty and the token matches), committed before the POST. A task delivered twice, or two
+  workers with the same task, find ``sent_at`` already set and do nothing.
+* A POST that may have reached the API but got no answer makes the callback **unknown**, for a person
+  to resolve; it is never re-dialled by itself. 429, 5xx and connections that could not be made are
+  retried (``due_at`` moved on with backoff) up to ``CX_CALLBACK_MAX_ATTEMPTS``.
+
+Times live in the database (``due_at``); the beat task ``callbacks.tick`` picks due rows. Nothing is
+queued on the broker with a countdown, which Redis would re-deliver after its visibility timeout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import os
+import random
+import socket
+import uuid
+from collections import defaultdict
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.cx.client import Actor, CxClient
+from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
+from apps.cx.models import ApiCall
+
+from .hours import Hours, next_open
+from .models import (
+    AttemptOutcome,
+    BatchStatus,
+    CallbackAttempt,
+    CallbackBatch,
+    CallbackState,
+    DoNotCall,
+    QueueCallback,
+    QueueLimit,
+)
+
+logger = logging.getLogger(__name__)
+
+# Set while the dispatcher's own loop runs ``place`` in this thread (eager tasks): the loop claims the
+# next callbacks itself, so ``place`` must not start a nested dispatch.
+_in_dispatch_loop: ContextVar[bool] = ContextVar("callbacks_in_dispatch_loop", default=False)
+
+RUNNING_BATCH = Q(batch__isnull=True) | Q(batch__status=BatchStatus.RUNNING)
+
+
+def queue_limit(tenant_id: int, queue_name: str) -> QueueLimit:
+    """The queue's limits; made with the defaults (from settings) the first time the queue is used."""
+    limit, _ = QueueLimit.objects.get_or_create(
+        tenant_id=tenant_id,
+        queue_name=queue_name,
+        defaults={
+            "calls_per_minute": settings.CX_CALLBACK_CALLS_PER_MINUTE,
+            "max_in_flight": settings.CX_CALLBACK_MAX_IN_FLIGHT,
+        },
+    )
+    return limit
+
+
+def hours_for(limit: QueueLimit, batch: CallbackBatch | None) -> Hours:
+    return Hours(
+        start=limit.hours_start,
+        end=limit.hours_end,
+        weekdays=frozenset(limit.weekdays),
+        window_start=batch.window_start if batch else None,
+        window_end=batch.window_end if batch else None,
+    )
+
+
+def zones_of(callback: QueueCallback) -> list[str]:
+    return [z for z in callback.time_zones.split(",") if z] or [callback.tenant.time_zone]
+
+
+# -- pending → scheduled -----------------------------------------------------------------------------
+def plan(*, now: dt.datetime | None = None, limit: int = 5000) -> int:
+    """Gives pending callbacks (of running batches) their next time inside calling hours.
+
+    Rows sharing a time are updated together, so a 50,000-row batch is a few hundred UPDATEs."""
+    now = now or timezone.now()
+    rows = list(
+        QueueCallback.objects.filter(state=CallbackState.PENDING)
+        .filter(RUNNING_BATCH)
+        .select_related("batch", "tenant")
+        .order_by("id")[:limit]
+    )
+    limits: dict[tuple[int, str], QueueLimit] = {}
+    groups: dict[tuple[dt.datetime | None, str], list[int]] = defaultdict(list)
+    for callback in rows:
+        key = (callback.tenant_id, callback.queue_name)
+        if key not in limits:
+            limits[key] = queue_limit(*key)
+        batch = callback.batch
+        hours = hours_for(limits[key], batch)
+        not_before = max(filter(None, [callback.not_before, batch.starts_at if batch else None]), default=None)
+        deadline = batch.deadline if batch else None
+        due = next_open(now, zones_of(callback), hours, not_before=not_before, deadline=deadline)
+        if due is None:
+            reason = "No calling hours left before the batch's deadline."
+        elif due > now and due != not_before:
+            reason = f"Waits for calling hours ({hours.describe()}, {', '.join(zones_of(callback))})."
+        else:
+            reason = ""
+        groups[(due, reason)].append(callback.pk)
+    changed = 0
+    for (due, reason), ids in groups.items():
+        pending = QueueCallback.objects.filter(pk__in=ids, state=CallbackState.PENDING)
+        if due is None:
+            changed += pending.update(state=CallbackState.SKIPPED, state_reason=reason, finished_at=now, updated_at=now)
+        else:
+            changed += pending.update(state=CallbackState.SCHEDULED, due_at=due, state_reason=reason, updated_at=now)
+    return changed
+
+
+# -- scheduled → dispatching -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Claim:
+    callback_id: int
+    token: uuid.UUID
+
+
+def room_in(limit: QueueLimit, *, now: dt.datetime) -> int:
+    """How many more calls the queue may start now: the lower of its in-flight and per-minute room."""
+    mine = QueueCallback.objects.filter(tenant_id=limit.tenant_id, queue_name=limit.queue_name)
+    in_flight = mine.filter(state=CallbackState.DISPATCHING).count()
+    # Claimed rows whose POST has not started yet count against the minute too: they are about to.
+    starting = mine.filter(state=CallbackState.DISPATCHING, sent_at__isnull=True).count()
+    started = CallbackAttempt.objects.filter(
+        tenant_id=limit.tenant_id, queue_name=limit.queue_name, started_at__gt=now - dt.timedelta(seconds=60)
+    ).count()
+    return max(0, min(limit.max_in_flight - in_flight, limit.calls_per_minute - started - starting))
+
+
+def claim_due(tenant_id: int, queue_name: str, *, now: dt.datetime | None = None) -> list[Claim]:
+    """Claims as many due callbacks of one queue as its limits allow, oldest due first."""
+    now = now or timezone.now()
+    queue_limit(tenant_id, queue_name)
+    with transaction.atomic():
+        # One claimer per queue at a time: the limit arithmetic below must not interleave.
+        limit = QueueLimit.objects.select_for_update().get(tenant_id=tenant_id, queue_name=queue_name)
+        room = room_in(limit, now=now)
+        if room <= 0:
+            return []
+        due = (
+            QueueCallback.objects.filter(
+                tenant_id=tenant_id, queue_name=queue_name, state=CallbackState.SCHEDULED, due_at__lte=now
+            )
+            .filter(RUNNING_BATCH)
+            .order_by("due_at", "id")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        ids = list(due.values_list("pk", flat=True)[:room])
+        if not ids:
+            return []
+        token = uuid.uuid4()
+        QueueCallback.objects.filter(pk__in=ids, state=CallbackState.SCHEDULED).update(
+            state=CallbackState.DISPATCHING, claim_token=token, claimed_at=now, sent_at=None, updated_at=now
+        )
+        claimed = QueueCallback.objects.filter(pk__in=ids, claim_token=token).values_list("pk", flat=True)
+        return [Claim(pk, token) for pk in claimed]
+
+
+def due_queues(*, now: dt.datetime | None = None) -> list[tuple[int, str]]:
+    now = now or timezone.now()
+    return list(
+        QueueCallback.objects.filter(state=CallbackState.SCHEDULED, due_at__lte=now)
+        .filter(RUNNING_BATCH)
+        .values_list("tenant_id", "queue_name")
+        .distinct()
+        .order_by()
+    )
+
+
+def dispatch(*, now: dt.datetime | None = None, only: tuple[int, str] | None = None) -> int:
+    """Claims what is due in every queue (or one) and hands each claim to a ``callbacks.place`` task.
+
+    With eager tasks (tests, a console without a worker) ``place`` runs here, so the loop goes on until
+    the queues are empty or out of room; with a worker, finished calls make room and claim the next."""
+    from .tasks import place_task
+
+    handed = 0
+    token = _in_dispatch_loop.set(True)
+    try:
+        for _ in range(10_000):
+            queues = [only] if only else due_queues(now=now)
+            claims = [claim for key in queues for claim in claim_due(*key, now=now)]
+            if not claims:
+                break
+            for claim in claims:
+                try:
+                    place_task.delay(claim.callback_id, str(claim.token))
+                except Exception:  # the broker is down: the claim is recovered to scheduled later
+                    logger.exception("Could not queue callback %s; the sweep will take it again", claim.callback_id)
+                    return handed
+                handed += 1
+            if not settings.CELERY_TASK_ALWAYS_EAGER:
+                break  # the worker's finished calls claim the next ones
+    finally:
+        _in_dispatch_loop.reset(token)
+    return handed
+
+
+# -- dispatching → placed | failed | unknown | scheduled (retry) ------------------------------------------
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def start_attempt(callback_id: int, token: uuid.UUID, *, now: dt.datetime | None = None) -> CallbackAttempt | None:
+    """Marks the claimed callback's POST as started; None when this claim is stale or already started."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        started = QueueCallback.objects.filter(
+            pk=callback_id, state=CallbackState.DISPATCHING, claim_token=token, sent_at__isnull=True
+        ).update(sent_at=now, updated_at=now)
+        if not started:
+            return None
+        callback = QueueCallback.objects.select_related("tenant").get(pk=callback_id)
+        callback.attempts += 1
+        QueueCallback.objects.filter(pk=callback_id).update(attempts=callback.attempts)
+        return CallbackAttempt.objects.create(
+            callback=callback,
+            number=callback.attempts,
+            worker=_worker_name(),
+            started_at=now,
+            tenant_id=callback.tenant_id,
+            queue_name=callback.queue_name,
+        )
+
+
+def _release(callback_id: int, token: uuid.UUID | None, **fields: object) -> int:
+    """Ends a claim: the update applies only while this claim still holds the row."""
+    now = timezone.now()
+    fields.setdefault("updated_at", now)
+    return QueueCallback.objects.filter(pk=callback_id, state=CallbackState.DISPATCHING, claim_token=token).update(
+        claim_token=None, claimed_at=None, sent_at=None, **fields
+    )
+
+
+def _check_before_dialling(callback: QueueCallback, now: dt.datetime) -> tuple[str, str, dt.datetime | None] | None:
+    """A reason not to dial right now: (state, reason, new due time) or None to go ahead."""
+    batch = callback.batch
+    if batch and batch.deadline and now >= batch.deadline:
+        return CallbackState.SKIPPED, "The batch's deadline passed before it was placed.", None
+    if DoNotCall.objects.filter(tenant_id=callback.tenant_id, destination=callback.destination).exists():
+        return CallbackState.SKIPPED, "The number is on the do-not-call list.", None
+    limit = queue_limit(callback.tenant_id, callback.queue_name)
+    hours = hours_for(limit, batch)
+    due = next_open(now, zones_of(callback), hours, deadline=batch.deadline if batch else None)
+    if due is None:
+        return CallbackState.SKIPPED, "No calling hours left before the batch's deadline.", None
+    if due > now:
+        return CallbackState.SCHEDULED, f"Waits for calling hours ({hours.describe()}).", due
+    return None
+
+
+def place(callback_id: int, token: uuid.UUID | str) -> str:
+    """Places one claimed callback. Returns the state it ended in ('' when the claim was not ours)."""
+    token = uuid.UUID(str(token))
+    now = timezone.now()
+    callback = QueueCallback.objects.select_related("tenant", "batch").filter(pk=callback_id).first()
+    if callback is None or callback.claim_token != token or callback.sent_at is not None:
+        return ""
+    stop = _check_before_dialling(callback, now)
+    if stop is not None:
+        state, reason, due = stop
+        final = {"finished_at": now} if state == CallbackState.SKIPPED else {"due_at": due}
+        _release(callback_id, token, state=state, state_reason=reason, **final)
+        return state
+    attempt = start_attempt(callback_id, token, now=now)
+    if attempt is None:
+        return ""  # another delivery of this task got there first
+    return dial(callback, attempt, token).state
+
+
+@dataclass
+class Dialled:
+    state: str
+    error: CxError | None = None
+    answer: dict | None = None
+
+
+def dial(callback: QueueCallback, attempt: CallbackAttempt, token: uuid.UUID, *, queued: bool = True) -> Dialled:
+    """The POST of a started attempt, and the state it leads to.
+
+    ``queued``: the dispatcher's call. One HTTP attempt; a 429/5xx is retried later through ``due_at``
+    and the finished call makes room for the next claim. Otherwise (the operator's immediate call) the
+    client retries in place and a failure is final."""
+    actor = Actor(label=f"task:callbacks ({callback.requested_by or 'system'})", user_id=callback.requested_by_user_id)
+    if not queued:
+        actor = Actor(label=callback.requested_by, user_id=callback.requested_by_user_id)
+    client = CxClient(callback.tenant, actor=actor, max_attempts=1 if queued else None)
+    finish = functools.partial(_finish, follow_on=queued)
+    try:
+        answer = client.queue_call(queue_name=callback.queue_name, destination=callback.destination)
+    except CxBadResponse as exc:
+        # A 2xx the console cannot read: the API took the call, so it rang; only the details are lost.
+        return Dialled(finish(callback, attempt, token, client, AttemptOutcome.PLACED, error=exc.message))
+    except CxUnknownOutcome as exc:
+        return Dialled(finish(callback, attempt, token, client, AttemptOutcome.UNKNOWN, error=exc.message), exc)
+    except CxError as exc:
+        if exc.retry_safe and queued:
+            return Dialled(_retry_or_fail(callback, attempt, token, client, exc), exc)
+        return Dialled(finish(callback, attempt, token, client, AttemptOutcome.FAILED, error=exc.message), exc)
+    except Exception as exc:  # a bug on our side mid-call: the POST may have gone out
+        logger.exception("Placing callback %s broke", callback.pk)
+        error = f"Internal error: {exc!r}"
+        return Dialled(finish(callback, attempt, token, client, AttemptOutcome.UNKNOWN, error=error))
+    return Dialled(finish(callback, attempt, token, client, AttemptOutcome.PLACED, answer=answer), answer=answer)
+
+
+def _retry_or_fail(
+    callback: QueueCallback, attempt: CallbackAttempt, token: uuid.UUID, client: CxClient, exc: CxError
+) -> str:
+    if attempt.number >= settings.CX_CALLBACK_MAX_ATTEMPTS:
+        error = f"{exc.message} (gave up after {attempt.number} attempts)"
+        return _finish(callback, attempt, token, client, AttemptOutcome.FAILED, error=error)
+    backoff = settings.CX_CALLBACK_RETRY_BASE * 2 ** (attempt.number - 1)
+    wait = max(getattr(exc, "retry_after", None) or 0, random.uniform(backoff / 2, backoff))
+    wait = min(wait, settings.CX_CALLBACK_RETRY_MAX)
+    return _finish(
+        callback,
+        attempt,
+        token,
+        client,
+        AttemptOutcome.RETRY,
+        error=exc.message,
+        retry_at=timezone.now() + dt.timedelta(seconds=wait),
+    )
+
+
+def _queue_call_row(client: CxClient) -> int | None:
+    ids = client.api_call_ids
+    if not ids:
+        return None
+    return (
+        ApiCall.objects.filter(pk__in=ids, operation="queue_call").order_by("-id").values_list("pk", flat=True).first()
+    )
+
+
+def _finish(
+    callback: QueueCallback,
+    attempt: CallbackAttempt,
+    token: uuid.UUID,
+    client: CxClient,
+    outcome: str,
+    *,
+    error: str = "",
+    answer: dict | None = None,
+    retry_at: dt.datetime | None = None,
+    follow_on: bool = True,
+) -> str:
+    now = timezone.now()
+    fields: dict[str, object] = {"last_error": error}
+    if outcome == AttemptOutcome.PLACED:
+        fields.update(state=CallbackState.PLACED, placed_at=now, finished_at=now, state_reason="")
+        if answer is not None:
+            fields.update(remote_data=answer, remote_id=str(answer.get("id") or ""))
+    elif outcome == AttemptOutcome.RETRY:
+        fields.update(
+            state=CallbackState.SCHEDULED,
+            due_at=retry_at,
+            state_reason=f"Retry {attempt.number + 1} of {settings.CX_CALLBACK_MAX_ATTEMPTS} after: {error}",
+        )
+    elif outcome == AttemptOutcome.UNKNOWN:
+        fields.update(
+            state=CallbackState.UNKNOWN,
+            finished_at=now,
+            state_reason="The call may have been placed; check before retrying.",
+        )
+    else:
+        fields.update(state=CallbackState.FAILED, finished_at=now, state_reason="")
+    with transaction.atomic():
+        _release(callback.pk, token, **fields)
+        CallbackAttempt.objects.filter(pk=attempt.pk).update(
+            finished_at=now, outcome=outcome, error=error, api_call_id=_queue_call_row(client), retry_at=retry_at
+        )
+    state = str(fields["state"])
+    if follow_on and not _in_dispatch_loop.get():
+        # Room just opened in this queue: claim the next callbacks now rather than at the next tick.
+        dispatch(only=(callback.tenant_id, callback.queue_name))
+    return state
+
+
+# -- the sweep: stuck claims, deadlines -----------------------------------------------------------------------
+def recover_stuck(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Claims whose worker vanished. Never started (no ``sent_at``): safely due again, nothing was sent.
+    Started but not finished: **unknown**, since the call may have been placed."""
+    now = now or timezone.now()
+    claim_timeout = dt.timedelta(seconds=settings.CX_CALLBACK_CLAIM_TIMEOUT)
+    call_timeout = dt.timedelta(seconds=settings.CX_CALLBACK_CALL_TIMEOUT)
+    stuck = QueueCallback.objects.filter(state=CallbackState.DISPATCHING)
+    requeued = stuck.filter(sent_at__isnull=True, claimed_at__lt=now - claim_timeout).update(
+        state=CallbackState.SCHEDULED,
+        due_at=now,
+        claim_token=None,
+        claimed_at=None,
+        state_reason="Its worker never started the call; due again.",
+        updated_at=now,
+    )
+    lost = list(stuck.filter(sent_at__lt=now - call_timeout).values_list("pk", "claim_token"))
+    unknown = 0
+    for pk, token in lost:
+        with transaction.atomic():
+            if _release(
+                pk,
+                token,
+                state=CallbackState.UNKNOWN,
+                finished_at=now,
+                state_reason="Its worker stopped during the call: it may have been placed; check before retrying.",
+            ):
+                unknown += 1
+                CallbackAttempt.objects.filter(callback_id=pk, finished_at__isnull=True).update(
+                    finished_at=now, outcome=AttemptOutcome.UNKNOWN, error="The worker stopped during the call."
+                )
+    return {"requeued": requeued, "unknown": unknown}
+
+
+def expire(*, now: dt.datetime | None = None) -> int:
+    """Skips what was not placed by its batch's deadline."""
+    now = now or timezone.now()
+    return QueueCallback.objects.filter(
+        state__in=[CallbackState.PENDING, CallbackState.SCHEDULED], batch__deadline__lte=now
+    ).update(
+        state=CallbackState.SKIPPED,
+        state_reason="The batch's deadline passed before it was placed.",
+        finished_at=now,
+        updated_at=now,
+    )
+
+
+def tick(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """What beat runs: recover, expire, plan, dispatch."""
+    figures = recover_stuck(now=now)
+    figures["expired"] = expire(now=now)
+    figures["planned"] = plan(now=now)
+    figures["dispatched"] = dispatch(now=now)
+    return figures
