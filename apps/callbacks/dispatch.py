@@ -442,10 +442,21 @@ def expire(*, now: dt.datetime | None = None) -> int:
     )
 
 
+def plan_all(*, now: dt.datetime | None = None, chunk: int = 5000, max_chunks: int = 20) -> int:
+    """Plans pending callbacks chunk by chunk (a 50,000-row batch within one tick)."""
+    planned = 0
+    for _ in range(max_chunks):
+        done = plan(now=now, limit=chunk)
+        planned += done
+        if done < chunk:
+            break
+    return planned
+
+
 def tick(*, now: dt.datetime | None = None) -> dict[str, int]:
     """What beat runs: recover, expire, plan, dispatch."""
     figures = recover_stuck(now=now)
     figures["expired"] = expire(now=now)
-    figures["planned"] = plan(now=now)
+    figures["planned"] = plan_all(now=now)
     figures["dispatched"] = dispatch(now=now)
     return figures

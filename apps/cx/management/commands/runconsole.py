@@ -143,13 +143,15 @@ class Command(BaseCommand):
 
     def _wire_demo(self, tenant: Any) -> list[str]:
         """Sends the stand-in's events to this console; a failure is reported, the console still runs."""
+        from apps.callbacks.demo import prepare_demo
         from apps.cx.exceptions import CxError
         from apps.hooks.demo import wire_demo
 
         try:
-            return wire_demo(tenant)
+            lines = wire_demo(tenant)
         except (CxError, ValueError) as exc:
-            return [f"  Events:            not wired to the stand-in ({exc})"]
+            lines = [f"  Events:            not wired to the stand-in ({exc})"]
+        return lines + prepare_demo(tenant)
 
     # -- children ----------------------------------------------------------------------------------------------
     def _start(self, child: Child, env: dict[str, str]) -> None:
