@@ -1,23 +1,61 @@
-"""Callbacks from a CSV or XLSX file: a preview that checks every row, then a confirm that creates the valid ones."""
+"""Callbacks from a CSV or XLSX file: a preview that checks every row, then a confirm that creates the valid ones.
+
+The preview never raises on what is in the file: whatever is wrong ends up in ``Preview.file_errors`` (the
+file as a whole) or in a row's ``errors`` (with its line number as a spreadsheet shows it), so the admin
+and the CLI can show every problem at once. ``confirm`` creates exactly the preview's valid rows in one
+transaction (``services.batch_create``), or nothing.
+"""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import hashlib
+import io
+import json
+import re
+import warnings
+import zipfile
+from collections import Counter
+from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.utils import timezone
 
 from apps.cx.client import Actor
 from apps.cx.models import Tenant
+from apps.cx.validation import normalize_e164
 
 from .models import BatchSource, CallbackBatch
-from .services import NewCallback
+from .services import CallbackRefused, NewCallback, batch_create, do_not_call_for, open_callbacks_for
 
 MAX_ROWS = 50_000  # the setting CX_CALLBACK_IMPORT_MAX_ROWS overrides it
 COLUMNS = ("destination", "name", "queue", "scheduled_at", "note")
 
+MAX_NAME = 200  # QueueCallback.name
+MAX_NOTE = 2000
+MAX_QUEUE = 200  # QueueCallback.queue_name
+# A requested time this far in the past is a mistake in the file, not the clock running on during upload.
+PAST_TOLERANCE = dt.timedelta(minutes=5)
+DELIMITERS = (",", ";", "\t", "|")  # preferred in this order when the header has as many of each
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SAVE_AS = "save it as CSV (UTF-8) or XLSX"
+
+# A cell as read: text, or a date/time from a spreadsheet cell (a ``date`` when the cell shows no time).
+Cell = str | dt.datetime | dt.date
+Lines = Generator[tuple[int, list[Cell]], None, None]  # (line number, cells), blank lines included
+
 
 class ImportRefused(ValueError):
-    """The file cannot be read at all (format, encoding)."""
+    """The file as a whole cannot be imported (format, encoding, header); the preview lists ``errors``."""
+
+    def __init__(self, *errors: str) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = list(errors)
 
 
 @dataclass
@@ -47,15 +85,437 @@ class Preview:
         return not self.file_errors and bool(self.valid_items)
 
     def digest(self) -> str:
-        raise NotImplementedError
+        """What the confirm will create, as a hash: equal digests, equal batches."""
+        rows = [
+            [
+                item.line_number,
+                item.destination,
+                item.queue_name,
+                item.not_before.isoformat() if item.not_before else "",
+                item.name,
+                item.note,
+            ]
+            for item in self.valid_items
+        ]
+        return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
 
 
+def max_rows() -> int:
+    return int(getattr(settings, "CX_CALLBACK_IMPORT_MAX_ROWS", MAX_ROWS))
+
+
+# -- reading the file: (line, cells) for every row, the header included ----------------------------------
+def _is_xlsx(content: bytes, file_name: str) -> bool:
+    return content.startswith(b"PK\x03\x04") or file_name.lower().endswith((".xlsx", ".xlsm"))
+
+
+def _not_a_table(content: bytes, file_name: str) -> str | None:
+    """A name for a binary format this import does not read, or None when the content may be text."""
+    head = content[:8]
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "an Excel 97–2003 workbook (.xls) or a password-protected file"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith(b"\x1f\x8b"):
+        return "a gzip archive"
+    if file_name.lower().endswith((".xls", ".ods", ".numbers")):
+        suffix = file_name.rsplit(".", 1)[1]
+        if not _looks_like_text(content):
+            return f"a .{suffix} file"
+    return None
+
+
+def _looks_like_text(content: bytes) -> bool:
+    sample = content[:4096]
+    return b"\x00" not in sample or _utf16_without_bom(sample) is not None
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """UTF-16 without a byte order mark: ASCII text has a NUL in every other byte."""
+    sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "utf-32", "UTF-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig", "UTF-8"),
+    (b"\xff\xfe", "utf-16", "UTF-16"),
+    (b"\xfe\xff", "utf-16", "UTF-16"),
+)
+
+
+def _decode(content: bytes) -> str:
+    """The file as text: by its byte order mark, else UTF-8, else Windows-1252 (Excel's "CSV" on Windows)."""
+    for bom, codec, name in BOMS:
+        if content.startswith(bom):
+            try:
+                return content.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise ImportRefused(
+                    f"the file starts with a {name} byte order mark but is not valid {name} "
+                    f"(at byte {exc.start}); {SAVE_AS}"
+                ) from None
+    if b"\x00" in content:
+        utf16 = _utf16_without_bom(content[:4096])
+        if utf16 is None:
+            raise ImportRefused(f"the file is not text (it has binary content); {SAVE_AS}")
+        try:
+            return content.decode(utf16)
+        except UnicodeDecodeError:
+            raise ImportRefused(f"the file looks like UTF-16 but is not valid UTF-16; {SAVE_AS}") from None
+    for codec in ("utf-8", "cp1252"):
+        try:
+            return content.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return content.decode("latin-1")  # every byte is a character: nothing is lost, at worst an odd letter
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter the header line uses most (outside quotes); a one-column file has none: comma."""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        counts = dict.fromkeys(DELIMITERS, 0)
+        quoted = False
+        for char in line:
+            if char == '"':
+                quoted = not quoted
+            elif not quoted and char in counts:
+                counts[char] += 1
+        best = max(DELIMITERS, key=lambda d: counts[d])  # max keeps the first of equals
+        return best if counts[best] else ","
+    return ","
+
+
+def _csv_rows(content: bytes) -> Lines:
+    text = _decode(content)
+    if "\x00" in text:
+        raise ImportRefused(f"the file is not text (it has NUL characters); {SAVE_AS}")
+    delimiter = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True, strict=True)
+    line = 0  # physical lines read so far: a quoted cell may span several
+    while True:
+        start = line + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportRefused(
+                f"line {start}: the file cannot be read as {DELIMITER_NAMES[delimiter]}-separated values ({exc}); "
+                "is a quote not closed?"
+            ) from None
+        line = reader.line_num
+        yield start, list(cells)
+
+
+def _xlsx_cell(cell: Any) -> Cell:
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        # A phone number typed into a number cell reads back as 14155550100.0.
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        from openpyxl.styles.numbers import is_datetime
+
+        # A cell formatted as a date only shows no time: it is a date, whatever midnight it stores.
+        if value.time() == dt.time(0) and is_datetime(getattr(cell, "number_format", None)) == "date":
+            return value.date()
+        return value
+    if isinstance(value, dt.date):
+        return value
+    return str(value)
+
+
+def _xlsx_rows(content: bytes) -> Lines:
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Workbook contains no default style" and the like
+            workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on a damaged or foreign file
+        raise ImportRefused(_xlsx_failure(content, exc)) from None
+    try:
+        if not workbook.worksheets:
+            raise ImportRefused("the workbook has no worksheet")
+        sheet = workbook.worksheets[0]
+        # The stored dimension may be wrong (some writers say A1): read every row there is.
+        sheet.reset_dimensions()
+        try:
+            for line, cells in enumerate(sheet.iter_rows(), start=1):
+                yield line, [_xlsx_cell(cell) for cell in cells]
+        except ImportRefused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged sheet is a file error, never a 500
+            raise ImportRefused(
+                f"the workbook's first sheet cannot be read ({type(exc).__name__}); {SAVE_AS}"
+            ) from None
+    finally:
+        workbook.close()
+
+
+def _xlsx_failure(content: bytes, exc: Exception) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = set(archive.namelist())
+            mimetype = archive.read("mimetype").decode(errors="replace") if "mimetype" in names else ""
+    except zipfile.BadZipFile:
+        return f"the file is named like an XLSX workbook but is not one (not a zip archive); {SAVE_AS}"
+    except Exception:  # noqa: BLE001 - only naming the format better is lost
+        names, mimetype = set(), ""
+    if "opendocument.spreadsheet" in mimetype:
+        return f"the file is an OpenDocument spreadsheet (.ods); {SAVE_AS}"
+    if "word/document.xml" in names:
+        return f"the file is a Word document, not a spreadsheet; {SAVE_AS}"
+    return f"the file cannot be read as an XLSX workbook ({type(exc).__name__}); {SAVE_AS}"
+
+
+def _read(content: bytes, file_name: str) -> Lines:
+    if not content.strip():
+        raise ImportRefused("the file is empty")
+    if _is_xlsx(content, file_name):
+        yield from _xlsx_rows(content)
+        return
+    foreign = _not_a_table(content, file_name)
+    if foreign:
+        raise ImportRefused(f"the file is {foreign}, which cannot be imported; {SAVE_AS}")
+    yield from _csv_rows(content)
+
+
+# -- the header -------------------------------------------------------------------------------------
+def _text(cell: Cell) -> str:
+    if isinstance(cell, dt.datetime):
+        return cell.isoformat(sep=" ")
+    if isinstance(cell, dt.date):
+        return cell.isoformat()
+    return cell
+
+
+def _column_name(cell: Cell) -> str:
+    name = _text(cell).replace("\ufeff", "").strip().lower()
+    return re.sub(r"[\s\-]+", "_", name)
+
+
+def _trim_trailing_empty(cells: list[Cell]) -> list[Cell]:
+    end = len(cells)
+    while end and not _text(cells[end - 1]).strip():
+        end -= 1
+    return cells[:end]
+
+
+def _header_errors(columns: list[str]) -> list[str]:
+    errors = []
+    empty = [str(i) for i, name in enumerate(columns, start=1) if not name]
+    if empty:
+        errors.append(f"the header has no name in column {', '.join(empty)}")
+    doubled = sorted(name for name, count in Counter(columns).items() if name and count > 1)
+    if doubled:
+        errors.append(f"the header names {', '.join(doubled)} more than once")
+    unknown = [name for name in dict.fromkeys(columns) if name and name not in COLUMNS]
+    if unknown:
+        errors.append(f"unknown column {', '.join(unknown)}: the columns are {', '.join(COLUMNS)}")
+    if "destination" not in columns:
+        errors.append("the header has no destination column (the columns are " + ", ".join(COLUMNS) + ")")
+    return errors
+
+
+# -- one row -------------------------------------------------------------------------------------------
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+ISO_DATE = re.compile(r"\d{4}-?\d{2}-?\d{2}")
+HAS_TIME = re.compile(r"\d[T ]\d")
+
+
+def _scheduled_at(cell: Cell, zone: ZoneInfo, now: dt.datetime) -> dt.datetime:
+    """The requested time, aware; naive times are the tenant's local time. ValueError with the reason."""
+    if isinstance(cell, dt.datetime):
+        moment = cell
+        shown = cell.isoformat(sep=" ")
+    elif isinstance(cell, dt.date):
+        raise ValueError(f"scheduled_at {cell.isoformat()} is a date without a time: give a time too")
+    else:
+        shown = cell.strip()
+        if ISO_DATE.fullmatch(shown):
+            raise ValueError(
+                f"scheduled_at {shown!r} is a date without a time: write it as {shown}T14:30 (a local time) "
+                "or with an offset such as +01:00"
+            )
+        try:
+            if not HAS_TIME.search(shown):
+                raise ValueError(shown)
+            moment = dt.datetime.fromisoformat(shown)
+        except ValueError:
+            raise ValueError(
+                f"scheduled_at {shown!r} is not an ISO date and time (write 2026-11-25T14:30, "
+                "2026-11-25 14:30, or with an offset: 2026-11-25T14:30+01:00)"
+            ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    if moment < now - PAST_TOLERANCE:
+        raise ValueError(f"scheduled_at {shown!r} is in the past")
+    return moment
+
+
+def _destination_error(value: str, reason: str) -> str:
+    reason = reason.rstrip(".")
+    if re.fullmatch(r"[+]?\d+(?:[.,]\d+)?[eE][+]?\d+", value):
+        reason += " (a spreadsheet shortened it: format the column as text)"
+    return f"destination {reason}"
+
+
+@dataclass(frozen=True)
+class _Context:
+    region: str
+    zone: ZoneInfo
+    default_queue: str
+    now: dt.datetime
+
+
+@dataclass
+class _Row:
+    """A row between the two passes: what could be checked alone, and its E.164 destination if any."""
+
+    result: RowResult
+    destination: str = ""
+    queue: str = ""
+    not_before: dt.datetime | None = None
+
+
+def _check_row(line: int, cells: list[Cell], columns: list[str], context: _Context) -> _Row:
+    by_name = dict(zip(columns, cells, strict=False))
+    values = {name: _text(by_name.get(name, "")) for name in columns}
+    row = _Row(RowResult(line=line, values=values, item=None))
+    errors = row.result.errors
+    filled = len(_trim_trailing_empty(cells))
+    if filled > len(columns):
+        # The cells no longer line up with the header: checking them by column would mislead.
+        errors.append(f"has {filled} cells, the header has {len(columns)}")
+        return row
+    destination = values.get("destination", "").strip()
+    if not destination:
+        errors.append("destination is empty")
+    else:
+        try:
+            row.destination = normalize_e164(destination, default_region=context.region)
+        except ValueError as exc:
+            errors.append(_destination_error(destination, str(exc)))
+    row.queue = values.get("queue", "").strip() or context.default_queue
+    if not row.queue:
+        errors.append("no queue: give a queue column or a default queue")
+    elif len(row.queue) > MAX_QUEUE:
+        errors.append(f"queue is longer than {MAX_QUEUE} characters")
+    scheduled = by_name.get("scheduled_at", "")
+    if _text(scheduled).strip():
+        try:
+            row.not_before = _scheduled_at(scheduled, context.zone, context.now)
+        except ValueError as exc:
+            errors.append(str(exc))
+    for column, limit in (("name", MAX_NAME), ("note", MAX_NOTE)):
+        if len(values.get(column, "").strip()) > limit:
+            errors.append(f"{column} is longer than {limit} characters ({len(values[column].strip())})")
+    return row
+
+
+# -- the preview -------------------------------------------------------------------------------------------
 def preview(
     content: bytes, file_name: str, *, tenant: Tenant, default_queue: str = "", now: dt.datetime | None = None
 ) -> Preview:
-    raise NotImplementedError
+    """Reads and checks every row; creates nothing. Problems are in the result, never raised."""
+    result = Preview(file_name=file_name)
+    context = _Context(
+        region=tenant.default_region,
+        zone=_zone(tenant.time_zone),
+        default_queue=default_queue.strip(),
+        now=now or timezone.now(),
+    )
+    try:
+        rows = _check_rows(content, file_name, context)
+    except ImportRefused as exc:
+        result.file_errors.extend(exc.errors)
+        return result
+    _check_against_others(rows, tenant)
+    for row in rows:
+        if not row.result.errors:
+            values = row.result.values
+            row.result.item = NewCallback(
+                destination=row.destination,
+                queue_name=row.queue,
+                name=values.get("name", "").strip(),
+                note=values.get("note", "").strip(),
+                not_before=row.not_before,
+                line_number=row.result.line,
+            )
+    result.rows = [row.result for row in rows]
+    return result
 
 
+def _check_rows(content: bytes, file_name: str, context: _Context) -> list[_Row]:
+    """Every data row checked on its own; ImportRefused with the file's errors."""
+    columns: list[str] | None = None
+    rows: list[_Row] = []
+    limit = max_rows()
+    with closing(_read(content, file_name)) as lines:
+        for line, cells in lines:
+            if not any(_text(cell).strip() for cell in cells):
+                continue  # blank lines (and Excel's empty rows) are not rows
+            if columns is None:
+                columns = [_column_name(cell) for cell in _trim_trailing_empty(cells)]
+                errors = _header_errors(columns)
+                if errors:
+                    raise ImportRefused(*errors)
+                continue
+            if len(rows) >= limit:
+                raise ImportRefused(f"the file has more than {limit:,} rows; split it into several files")
+            rows.append(_check_row(line, cells, columns, context))
+    if columns is None:
+        raise ImportRefused("the file is empty")
+    if not rows:
+        raise ImportRefused("the file has a header but no rows under it")
+    return rows
+
+
+def _check_against_others(rows: list[_Row], tenant: Tenant) -> None:
+    """Duplicates inside the file, callbacks already waiting, the do-not-call list: a few queries in all."""
+    numbers = [row.destination for row in rows if row.destination]
+    waiting = open_callbacks_for(tenant, numbers)
+    blocked = do_not_call_for(tenant, numbers)
+    first_line: dict[str, int] = {}
+    for row in rows:
+        number = row.destination
+        if not number:
+            continue
+        errors = row.result.errors
+        if number in first_line:
+            errors.append(f"same destination as line {first_line[number]}")
+        else:
+            first_line[number] = row.result.line
+        if number in waiting:
+            errors.append(f"{number} already has a callback waiting (callback #{waiting[number]})")
+        if number in blocked:
+            errors.append(f"{number} is on the do-not-call list")
+
+
+# -- the confirm -------------------------------------------------------------------------------------------
 def confirm(
     preview: Preview,
     *,
@@ -67,4 +527,26 @@ def confirm(
     strict: bool = False,
     **batch_options: Any,
 ) -> CallbackBatch:
-    raise NotImplementedError
+    """Creates the preview's valid rows as one batch, all or nothing (``services.batch_create``).
+
+    ``batch_options``: ``starts_at``, ``deadline``, ``window_start``, ``window_end``. Raises
+    ``CallbackRefused`` when there is nothing to create, when ``strict`` and a row is bad, or when a
+    number got a callback since the preview."""
+    if preview.file_errors:
+        raise CallbackRefused(f"{preview.file_name}: {'; '.join(preview.file_errors)}. Nothing was created.")
+    bad = len(preview.error_rows)
+    if strict and bad:
+        raise CallbackRefused(f"{bad} rows have errors and the import is strict: nothing was created.")
+    items = preview.valid_items
+    if not items:
+        raise CallbackRefused("No row of the file can be created: nothing was created.")
+    return batch_create(
+        tenant=tenant,
+        actor=actor,
+        name=batch_name,
+        items=items,
+        queue_name=default_queue.strip(),
+        source=source,
+        file_name=preview.file_name,
+        **batch_options,
+    )
