@@ -275,7 +275,7 @@ def _xlsx_failure(content: bytes, exc: Exception) -> str:
             names = set(archive.namelist())
             mimetype = archive.read("mimetype").decode(errors="replace") if "mimetype" in names else ""
     except zipfile.BadZipFile:
-        return f"the file is named like an XLSX workbook but is not one (not a zip archive); {SAVE_AS}"
+        return f"the file is not a readable XLSX workbook (damaged, or not a workbook at all); {SAVE_AS}"
     except Exception:  # noqa: BLE001 - only naming the format better is lost
         names, mimetype = set(), ""
     if "opendocument.spreadsheet" in mimetype:
@@ -377,10 +377,13 @@ def _scheduled_at(cell: Cell, zone: ZoneInfo, now: dt.datetime) -> dt.datetime:
 
 
 def _destination_error(value: str, reason: str) -> str:
-    reason = reason.rstrip(".")
     if re.fullmatch(r"[+]?\d+(?:[.,]\d+)?[eE][+]?\d+", value):
-        reason += " (a spreadsheet shortened it: format the column as text)"
-    return f"destination {reason}"
+        # Digits are lost for good: only the source can give the number back.
+        return (
+            f"destination {value!r} is a number a spreadsheet shortened (scientific notation): "
+            "format the column as text and save the file again"
+        )
+    return f"destination {reason.rstrip('.')}"
 
 
 @dataclass(frozen=True)
@@ -536,7 +539,8 @@ def confirm(
         raise CallbackRefused(f"{preview.file_name}: {'; '.join(preview.file_errors)}. Nothing was created.")
     bad = len(preview.error_rows)
     if strict and bad:
-        raise CallbackRefused(f"{bad} rows have errors and the import is strict: nothing was created.")
+        rows = "1 row has" if bad == 1 else f"{bad} rows have"
+        raise CallbackRefused(f"Strict import: {rows} errors, so nothing was created.")
     items = preview.valid_items
     if not items:
         raise CallbackRefused("No row of the file can be created: nothing was created.")
