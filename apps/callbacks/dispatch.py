@@ -241,13 +241,15 @@ def start_attempt(callback_id: int, token: uuid.UUID, *, now: dt.datetime | None
         )
 
 
-def _release(callback_id: int, token: uuid.UUID | None, **fields: object) -> int:
-    """Ends a claim: the update applies only while this claim still holds the row."""
+def _release(callback_id: int, token: uuid.UUID | None, *, unstarted: bool = False, **fields: object) -> int:
+    """Ends a claim: the update applies only while this claim still holds the row (and, with ``unstarted``,
+    only while no delivery of its task has started the POST)."""
     now = timezone.now()
     fields.setdefault("updated_at", now)
-    return QueueCallback.objects.filter(pk=callback_id, state=CallbackState.DISPATCHING, claim_token=token).update(
-        claim_token=None, claimed_at=None, sent_at=None, **fields
-    )
+    held = QueueCallback.objects.filter(pk=callback_id, state=CallbackState.DISPATCHING, claim_token=token)
+    if unstarted:
+        held = held.filter(sent_at__isnull=True)
+    return held.update(claim_token=None, claimed_at=None, sent_at=None, **fields)
 
 
 def _check_before_dialling(callback: QueueCallback, now: dt.datetime) -> tuple[str, str, dt.datetime | None] | None:
@@ -278,7 +280,9 @@ def place(callback_id: int, token: uuid.UUID | str) -> str:
     if stop is not None:
         state, reason, due = stop
         final = {"finished_at": now} if state == CallbackState.SKIPPED else {"due_at": due}
-        _release(callback_id, token, state=state, state_reason=reason, **final)
+        # Another delivery of this task may have started the POST since we read the row: then it is its call.
+        if not _release(callback_id, token, unstarted=True, state=state, state_reason=reason, **final):
+            return ""
         return state
     attempt = start_attempt(callback_id, token, now=now)
     if attempt is None:
