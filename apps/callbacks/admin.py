@@ -1,33 +1,841 @@
-"""Queue callback admin: the list of callbacks placed, with their state and outcome."""
+"""Queue callback admin: batches (upload, preview, confirm, live progress, export), callbacks, limits, do-not-call.
 
-from django.contrib import admin
+Every view here checks its permission server-side and reads rows through the tenant-scoped querysets of
+``ConsoleAdmin``; writes go through ``services`` (and ``importing`` for files).
+"""
 
-from apps.cx.admin_base import ConsoleAdmin, ScopedRelatedFieldListFilter
+from __future__ import annotations
 
-from .models import QueueCallback
+import csv
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime, parse_time
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+
+from apps.cx.admin_base import (
+    ConsoleAdmin,
+    ObjectAction,
+    ReadOnlyAdminMixin,
+    ScopedRelatedFieldListFilter,
+    actor_for,
+    call_service,
+    report_success,
+)
+from apps.cx.audit import audit_refusal, audited
+from apps.cx.selectors import scope_to_user
+
+from . import importing
+from .forms import (
+    CallbackCreateForm,
+    CallbackUploadForm,
+    DoNotCallForm,
+    QueueLimitForm,
+    RetryUnknownForm,
+)
+from .models import (
+    FINAL_STATES,
+    BatchStatus,
+    CallbackAttempt,
+    CallbackBatch,
+    CallbackState,
+    CallbackUpload,
+    DoNotCall,
+    QueueCallback,
+    QueueLimit,
+)
+from .selectors import STATES, attach_state_counts, batch_progress, batch_results_rows, done_percent
+from .services import (
+    CallbackRefused,
+    batch_cancel,
+    batch_pause,
+    batch_resume,
+    callback_create,
+    callback_resolve,
+    callbacks_cancel,
+    callbacks_retry,
+    wake_dispatcher,
+)
+
+logger = logging.getLogger(__name__)
+
+ERROR_ROWS_SHOWN = 500
+VALID_ROWS_SHOWN = 20
+OUTCOME_ROWS_PER_PAGE = 100
+STATE_LABELS = dict(CallbackState.choices)
+
+
+def _refuse(request: HttpRequest, action: str, permission: str, obj: Any = None) -> None:
+    """Raises 403 (after writing the refusal to the audit trail) unless the user holds ``permission``."""
+    if not request.user.has_perm(permission):
+        audit_refusal(actor=actor_for(request), action=action, obj=obj, detail=f"missing permission {permission}")
+        raise PermissionDenied
+
+
+def _refuse_bulk_action(request: HttpRequest, permissions: dict[str, str]) -> None:
+    """Django would only say "no action selected" for an action the user lacks; we answer 403 and record it."""
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    if action in permissions:
+        _refuse(request, action, permissions[action])
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, so csv.writer can feed a streaming response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def batch_url(batch: CallbackBatch | int) -> str:
+    return reverse("admin:callbacks_callbackbatch_change", args=[getattr(batch, "pk", batch)])
+
+
+def callbacks_of_batch_url(batch: CallbackBatch, **filters: str) -> str:
+    query = "&".join([f"batch__id__exact={batch.pk}", *(f"{k}={v}" for k, v in filters.items())])
+    return reverse("admin:callbacks_queuecallback_changelist") + "?" + query
+
+
+# ==================================================================================================
+# Batches
+# ==================================================================================================
+def _pause(model_admin: ConsoleAdmin, request: HttpRequest, batch: CallbackBatch, cleaned: dict[str, Any]) -> str:
+    batch_pause(actor=actor_for(request), batch=batch)
+    return f"Paused “{batch}”: nothing more is placed until it is resumed (a call being placed now finishes)."
+
+
+def _resume(model_admin: ConsoleAdmin, request: HttpRequest, batch: CallbackBatch, cleaned: dict[str, Any]) -> str:
+    batch_resume(actor=actor_for(request), batch=batch)
+    return f"Resumed “{batch}”: its callbacks are planned again within calling hours."
+
+
+def _cancel(model_admin: ConsoleAdmin, request: HttpRequest, batch: CallbackBatch, cleaned: dict[str, Any]) -> str:
+    stopped = batch_cancel(actor=actor_for(request), batch=batch)
+    return f"Cancelled “{batch}”: {stopped} callback(s) will not be placed."
+
+
+class BatchChangeList(ChangeList):
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        attach_state_counts(self.result_list)  # one grouped query for the whole page
+
+
+@admin.register(CallbackBatch)
+class CallbackBatchAdmin(ConsoleAdmin):
+    change_form_template = "admin/callbacks/callbackbatch/change_form.html"
+    list_display = ("name", "tenant", "queue_name", "source", "status", "total", "progress", "counts", "created_at")
+    list_filter = (("tenant", ScopedRelatedFieldListFilter), "status", "source")
+    search_fields = ("name", "file_name", "queue_name")
+    list_select_related = ("tenant",)
+    date_hierarchy = "created_at"
+    fields = (
+        "name",
+        "tenant",
+        "queue_name",
+        "source",
+        "file_name",
+        "status",
+        "starts_at",
+        "deadline",
+        "window_start",
+        "window_end",
+        "total",
+        "created_by",
+        "created_at",
+        "status_changed_at",
+    )
+    readonly_fields = fields
+    # The batch has no history table; the admin's own log serves the History page.
+    object_history_template = "admin/object_history.html"
+    history_view = admin.ModelAdmin.history_view
+
+    object_actions = (
+        ObjectAction(
+            name="pause",
+            label="Pause",
+            permission="callbacks.control_callbackbatch",
+            perform=_pause,
+            intro="Nothing more of this batch is placed until it is resumed; a call being placed now finishes.",
+            available=lambda batch: batch.status == BatchStatus.RUNNING,
+        ),
+        ObjectAction(
+            name="resume",
+            label="Resume",
+            permission="callbacks.control_callbackbatch",
+            perform=_resume,
+            intro="The batch's callbacks are planned again from now, within calling hours.",
+            available=lambda batch: batch.status == BatchStatus.PAUSED,
+        ),
+        ObjectAction(
+            name="cancel",
+            label="Cancel batch",
+            permission="callbacks.control_callbackbatch",
+            perform=_cancel,
+            intro="Every callback of this batch not yet being placed is cancelled; a call being placed now "
+            "finishes. This cannot be undone (failed callbacks can still be retried one by one).",
+            available=lambda batch: batch.status in (BatchStatus.RUNNING, BatchStatus.PAUSED),
+        ),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CallbackBatch]:
+        return super().get_queryset(request).select_related("tenant")
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return BatchChangeList
+
+    # Batches are made by the upload, the contacts action or the CLI; they change through the buttons only.
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="progress")
+    def progress(self, batch: Any) -> str:
+        percent = done_percent(batch.state_counts, batch.total)
+        return format_html(
+            '<span class="cb-mini-bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" '
+            'aria-valuenow="{}" aria-label="Done"><span style="width:{}%"></span></span> {} %',
+            percent,
+            percent,
+            percent,
+        )
+
+    @admin.display(description="callbacks")
+    def counts(self, batch: Any) -> str:
+        shown = [(n, STATE_LABELS[s].split(" (")[0].lower()) for s in STATES if (n := batch.state_counts[s])]
+        return format_html_join(" · ", "{} {}", shown) or "–"
+
+    # -- routes -----------------------------------------------------------------------------------------
+    def get_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        mine = [
+            path("upload/", wrap(self.upload_view), name="callbacks_callbackbatch_upload"),
+            path("upload/<int:upload_id>/preview/", wrap(self.preview_view), name="callbacks_callbackbatch_preview"),
+            path("upload/<int:upload_id>/confirm/", wrap(self.confirm_view), name="callbacks_callbackbatch_confirm"),
+            path("<int:batch_id>/progress/", wrap(self.progress_view), name="callbacks_callbackbatch_progress"),
+            path("<int:batch_id>/export.csv", wrap(self.export_view), name="callbacks_callbackbatch_export"),
+        ]
+        return mine + super().get_urls()
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = {**(extra_context or {}), "upload_url": reverse("admin:callbacks_callbackbatch_upload")}
+        return super().changelist_view(request, extra_context=context)
+
+    def _batch(self, request: HttpRequest, batch_id: int) -> CallbackBatch:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        batch = self.get_object(request, str(batch_id))
+        if batch is None:
+            raise Http404("No such batch, or not in your tenants.")
+        return batch
+
+    # -- the batch page -----------------------------------------------------------------------------------
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        batch = self.get_object(request, object_id)
+        if batch is None or not self.has_view_permission(request, batch):
+            return super().change_view(request, object_id, form_url, extra_context)  # 404 / 403 as usual
+        rows = (
+            QueueCallback.objects.filter(batch=batch)
+            .order_by("line_number", "id")
+            .only(
+                "line_number",
+                "destination",
+                "name",
+                "queue_name",
+                "state",
+                "state_reason",
+                "last_error",
+                "attempts",
+                "placed_at",
+                "batch_id",
+            )
+        )
+        page = Paginator(rows, OUTCOME_ROWS_PER_PAGE).get_page(request.GET.get("rows"))
+        may_control = request.user.has_perm("callbacks.control_callbackbatch")
+        controls = [
+            (action.name, action.label, reverse(f"admin:callbacks_callbackbatch_{action.name}", args=[batch.pk]))
+            for action in self.object_actions
+            if may_control and action.available(batch)
+        ]
+        context = {
+            **(extra_context or {}),
+            "progress": batch_progress(batch),
+            "final_states": FINAL_STATES,
+            "progress_url": reverse("admin:callbacks_callbackbatch_progress", args=[batch.pk]),
+            "export_url": reverse("admin:callbacks_callbackbatch_export", args=[batch.pk]),
+            "callbacks_url": callbacks_of_batch_url(batch),
+            "unknown_url": callbacks_of_batch_url(batch, state__exact=CallbackState.UNKNOWN),
+            "failed_url": callbacks_of_batch_url(batch, state__exact=CallbackState.FAILED),
+            "outcome_page": page,
+            "batch_controls": controls,
+            "state_labels": STATE_LABELS,
+        }
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def progress_view(self, request: HttpRequest, batch_id: int) -> JsonResponse:
+        batch = self._batch(request, batch_id)
+        response = JsonResponse(batch_progress(batch).as_json())
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def export_view(self, request: HttpRequest, batch_id: int) -> StreamingHttpResponse:
+        batch = self._batch(request, batch_id)
+        # Who took the customers' numbers out of the console is part of the trail.
+        actor = actor_for(request)
+        with audited(actor=actor, action="export_callback_results", obj=batch, detail=f"{batch.total} rows"):
+            rows = batch_results_rows(batch)
+        writer = csv.writer(_Echo())
+
+        def lines() -> Iterator[str]:
+            yield "\ufeff"  # spreadsheets read the file as UTF-8 only with this mark
+            for row in rows:
+                yield writer.writerow(row)
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="callback-batch-{batch.pk}-results.csv"'
+        return response
+
+    # -- upload: form → stored file → preview → confirm -----------------------------------------------------
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:callbacks_callbackbatch_upload"))
+
+    def _render(self, request: HttpRequest, template: str, title: str, **context: Any) -> TemplateResponse:
+        base = {**self.admin_site.each_context(request), "opts": self.opts, "title": title}
+        return TemplateResponse(request, f"admin/callbacks/callbackbatch/{template}", {**base, **context})
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        _refuse(request, "upload_callbacks", "callbacks.add_callbackbatch")
+        bound = request.method == "POST"
+        form = CallbackUploadForm(request.POST if bound else None, request.FILES if bound else None, user=request.user)
+        if bound and form.is_valid():
+            upload = self._store_upload(request, form)
+            return HttpResponseRedirect(reverse("admin:callbacks_callbackbatch_preview", args=[upload.pk]))
+        return self._render(
+            request, "upload.html", "Upload callbacks", form=form, media=self.media + form.media, has_file_field=True
+        )
+
+    def _store_upload(self, request: HttpRequest, form: CallbackUploadForm) -> CallbackUpload:
+        data = form.cleaned_data
+        content = data["file"].read()
+        options = {
+            "starts_at": data["starts_at"].isoformat() if data["starts_at"] else None,
+            "deadline": data["deadline"].isoformat() if data["deadline"] else None,
+            "window_start": data["window_start"].strftime("%H:%M") if data["window_start"] else None,
+            "window_end": data["window_end"].strftime("%H:%M") if data["window_end"] else None,
+        }
+        return CallbackUpload.objects.create(
+            tenant=data["tenant"],
+            file_name=data["file"].name[:255],
+            content=content,
+            sha256=hashlib.sha256(content).hexdigest(),
+            batch_name=data["batch_name"].strip(),
+            default_queue=data["default_queue"].strip(),
+            options={k: v for k, v in options.items() if v},
+            created_by_user_id=request.user.pk,
+        )
+
+    def _uploads(self, request: HttpRequest) -> QuerySet[CallbackUpload]:
+        return scope_to_user(CallbackUpload.objects.select_related("tenant", "batch"), request.user)
+
+    def _preview(self, request: HttpRequest, upload: CallbackUpload) -> importing.Preview:
+        """Reads the stored file again; a file the reader cannot open is one file error, never a 500."""
+        try:
+            return importing.preview(
+                bytes(upload.content), upload.file_name, tenant=upload.tenant, default_queue=upload.default_queue
+            )
+        except ValueError as exc:  # importing.ImportRefused among them
+            return importing.Preview(file_name=upload.file_name, file_errors=[str(exc)])
+        except Exception:  # noqa: BLE001 - any parser failure on a user's file is reported, not a 500
+            logger.exception("Reading upload %s (%s) broke", upload.pk, upload.file_name)
+            return importing.Preview(
+                file_name=upload.file_name,
+                file_errors=["The file could not be read. Is it a CSV or an XLSX file? Save it again and retry."],
+            )
+
+    def _render_preview(
+        self, request: HttpRequest, upload: CallbackUpload, preview: importing.Preview
+    ) -> TemplateResponse:
+        error_rows = preview.error_rows
+        valid = [row for row in preview.rows if row.item is not None]
+        return self._render(
+            request,
+            "preview.html",
+            f"Check “{upload.file_name}” before creating the batch",
+            upload=upload,
+            preview=preview,
+            options=upload.options,
+            valid_count=len(valid),
+            error_count=len(error_rows),
+            error_rows=error_rows[:ERROR_ROWS_SHOWN],
+            error_rows_hidden=max(0, len(error_rows) - ERROR_ROWS_SHOWN),
+            valid_rows=valid[:VALID_ROWS_SHOWN],
+            valid_rows_hidden=max(0, len(valid) - VALID_ROWS_SHOWN),
+            digest=preview.digest() if preview.ok else "",
+            confirm_url=reverse("admin:callbacks_callbackbatch_confirm", args=[upload.pk]),
+            upload_url=reverse("admin:callbacks_callbackbatch_upload"),
+        )
+
+    def preview_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
+        _refuse(request, "upload_callbacks", "callbacks.add_callbackbatch")
+        upload = self._uploads(request).filter(pk=upload_id).first()
+        if upload is None:
+            raise Http404("No such upload, or not in your tenants.")
+        if upload.batch_id:
+            messages.info(request, f"“{upload.file_name}” was confirmed already: this is its batch.")
+            return HttpResponseRedirect(batch_url(upload.batch_id))
+        return self._render_preview(request, upload, self._preview(request, upload))
+
+    def confirm_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
+        _refuse(request, "confirm_callback_upload", "callbacks.add_callbackbatch")
+        preview_url = reverse("admin:callbacks_callbackbatch_preview", args=[upload_id])
+        if request.method != "POST":
+            return HttpResponseRedirect(preview_url)
+        refused: Exception | None = None
+        with transaction.atomic():
+            # Two confirms of one upload (a double click, two tabs) queue here; the second finds the batch.
+            upload = self._uploads(request).select_for_update(of=("self",)).filter(pk=upload_id).first()
+            if upload is None:
+                raise Http404("No such upload, or not in your tenants.")
+            if upload.batch_id:
+                messages.info(request, f"“{upload.file_name}” was confirmed already: this is its batch.")
+                return HttpResponseRedirect(batch_url(upload.batch_id))
+            preview = self._preview(request, upload)
+            if not preview.ok:
+                messages.error(request, "Nothing was created: the file has no row that can be queued.")
+                return self._render_preview(request, upload, preview)
+            if preview.digest() != request.POST.get("digest", ""):
+                messages.warning(
+                    request,
+                    "Nothing was created: the check gives another result than the preview you confirmed "
+                    "(a number may have got a callback or been put on the do-not-call list meanwhile). "
+                    "Here is the new preview; confirm again if it is right.",
+                )
+                return self._render_preview(request, upload, preview)
+            options = upload.options or {}
+            try:
+                batch = importing.confirm(
+                    preview,
+                    tenant=upload.tenant,
+                    actor=actor_for(request),
+                    batch_name=upload.batch_name,
+                    default_queue=upload.default_queue,
+                    starts_at=_parse_datetime(options.get("starts_at")),
+                    deadline=_parse_datetime(options.get("deadline")),
+                    window_start=_parse_time(options.get("window_start")),
+                    window_end=_parse_time(options.get("window_end")),
+                )
+            except ValueError as exc:  # CallbackRefused: the audit entry is kept, the rows were rolled back
+                refused = exc
+            else:
+                upload.batch = batch
+                upload.save(update_fields=["batch"])
+        if refused is not None:
+            messages.error(request, f"Nothing was created: {refused}")
+            return HttpResponseRedirect(preview_url)
+        left_out = len(preview.error_rows)
+        text = f"Created the batch “{batch}” with {len(preview.valid_items)} callback(s)"
+        text += f"; {left_out} row(s) with errors were left out." if left_out else "."
+        messages.success(request, text)
+        return HttpResponseRedirect(batch_url(batch))
+
+
+def _parse_datetime(value: str | None) -> dt.datetime | None:
+    return parse_datetime(value) if value else None
+
+
+def _parse_time(value: str | None) -> dt.time | None:
+    return parse_time(value) if value else None
+
+
+# ==================================================================================================
+# Callbacks
+# ==================================================================================================
+class BatchFilter(admin.SimpleListFilter):
+    """The user's latest batches (and the one chosen from a batch page), not every batch ever made."""
+
+    title = "batch"
+    parameter_name = "batch__id__exact"
+    LATEST = 20
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        batches = scope_to_user(CallbackBatch.objects.all(), request.user).order_by("-created_at", "-id")
+        choices = [(str(pk), name) for pk, name in batches.values_list("pk", "name")[: self.LATEST]]
+        chosen = self.value()
+        if chosen and chosen.isdigit() and chosen not in {pk for pk, _ in choices}:
+            name = batches.filter(pk=chosen).values_list("name", flat=True).first()
+            if name is not None:
+                choices.append((chosen, name))
+        return choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> QuerySet[QueueCallback]:
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(batch_id=int(value))
+
+
+def _api_call_link(attempt: CallbackAttempt) -> str:
+    if not attempt.api_call_id:
+        return "–"
+    url = reverse("admin:cx_apicall_change", args=[attempt.api_call_id])
+    return format_html('<a href="{}">API call {}</a>', url, attempt.api_call_id)
+
+
+class CallbackAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CallbackAttempt
+    verbose_name = "attempt"
+    verbose_name_plural = "attempts"
+    fields = ("number", "started_at", "finished_at", "outcome", "error", "retry_at", "api_call_link", "worker")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    @admin.display(description="API call")
+    def api_call_link(self, attempt: CallbackAttempt) -> str:
+        return _api_call_link(attempt)
+
+
+def _state_is(*states: str) -> Any:
+    return lambda callback: callback.state in states
+
+
+def _mark_placed(model_admin: ConsoleAdmin, request: HttpRequest, cb: QueueCallback, cleaned: dict[str, Any]) -> str:
+    callback_resolve(actor=actor_for(request), callback=cb, rang=True)
+    return f"Marked {cb} as placed: it rang."
+
+
+def _mark_failed(model_admin: ConsoleAdmin, request: HttpRequest, cb: QueueCallback, cleaned: dict[str, Any]) -> str:
+    callback_resolve(actor=actor_for(request), callback=cb, rang=False)
+    return f"Marked {cb} as failed: it did not ring. It can be retried."
+
+
+def _retry_one(model_admin: ConsoleAdmin, request: HttpRequest, cb: QueueCallback, cleaned: dict[str, Any]) -> str:
+    if not callbacks_retry(actor=actor_for(request), callbacks=QueueCallback.objects.filter(pk=cb.pk)):
+        raise CallbackRefused("Not retried: another callback for this number is already waiting.")
+    return f"{cb} is queued again."
+
+
+def _cancel_one(model_admin: ConsoleAdmin, request: HttpRequest, cb: QueueCallback, cleaned: dict[str, Any]) -> str:
+    if not callbacks_cancel(actor=actor_for(request), callbacks=QueueCallback.objects.filter(pk=cb.pk)):
+        raise CallbackRefused("Not cancelled: it is being placed or is already over.")
+    return f"Cancelled {cb}."
 
 
 @admin.register(QueueCallback)
 class QueueCallbackAdmin(ConsoleAdmin):
-    list_display = ("destination", "queue_name", "tenant", "state", "placed_at", "requested_by", "created_at")
-    list_filter = (("tenant", ScopedRelatedFieldListFilter), "state", "queue_name")
-    search_fields = ("destination", "queue_name", "remote_id")
-    list_select_related = ("tenant",)
-    date_hierarchy = "created_at"
-    readonly_fields = (
+    list_display = (
+        "destination",
+        "name",
+        "queue_name",
+        "state_and_reason",
+        "attempts",
+        "due_at",
+        "placed_at",
+        "batch_link",
         "tenant",
+        "created_at",
+    )
+    list_filter = (
+        ("tenant", ScopedRelatedFieldListFilter),
+        BatchFilter,
+        "state",
+        "queue_name",
+        ("created_at", admin.DateFieldListFilter),
+        ("due_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("destination", "name", "queue_name", "=remote_id")
+    list_select_related = ("tenant", "batch")
+    date_hierarchy = "created_at"
+    inlines = (CallbackAttemptInline,)
+    fields = (
+        "tenant",
+        "batch",
+        "line_number",
         "queue_name",
         "destination",
+        "name",
+        "note",
+        "contact",
         "state",
-        "requested_by",
-        "requested_by_user",
+        "state_reason",
+        "attempts",
+        "time_zones",
+        "not_before",
+        "due_at",
+        "last_error",
         "remote_id",
         "remote_data",
-        "last_error",
         "placed_at",
+        "finished_at",
+        "requested_by",
         "created_at",
         "updated_at",
     )
+    readonly_fields = fields
+    actions = ("retry_failed", "retry_unknown", "cancel_selected")
+    bulk_permissions = {
+        "retry_failed": "callbacks.retry_queuecallback",
+        "retry_unknown": "callbacks.retry_queuecallback",
+        "cancel_selected": "callbacks.change_queuecallback",
+    }
+    object_actions = (
+        ObjectAction(
+            name="mark-placed",
+            label="It rang (mark placed)",
+            permission="callbacks.retry_queuecallback",
+            perform=_mark_placed,
+            intro="The call went out although the console got no answer: it is recorded as placed and never retried.",
+            available=_state_is(CallbackState.UNKNOWN),
+        ),
+        ObjectAction(
+            name="mark-failed",
+            label="It did not ring (mark failed)",
+            permission="callbacks.retry_queuecallback",
+            perform=_mark_failed,
+            intro="You checked that the customer was not rung: it becomes failed, and can then be retried.",
+            available=_state_is(CallbackState.UNKNOWN),
+        ),
+        ObjectAction(
+            name="retry",
+            label="Retry",
+            permission="callbacks.retry_queuecallback",
+            perform=_retry_one,
+            intro="Queues the callback again; it is placed within the queue's limits and calling hours.",
+            available=_state_is(CallbackState.FAILED),
+        ),
+        ObjectAction(
+            name="cancel",
+            label="Cancel",
+            permission="callbacks.change_queuecallback",
+            perform=_cancel_one,
+            intro="The callback will not be placed.",
+            available=_state_is(CallbackState.PENDING, CallbackState.SCHEDULED),
+        ),
+    )
 
-    def has_add_permission(self, request):  # placed through the CLI and, later, the callback forms
+    # A callback changes through the actions and the dispatcher only.
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("callbacks.retry_queuecallback")
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("callbacks.change_queuecallback")
+
+    @admin.display(description="state", ordering="state")
+    def state_and_reason(self, callback: QueueCallback) -> str:
+        reason = callback.state_reason or (callback.last_error if callback.state == CallbackState.FAILED else "")
+        if not reason:
+            return callback.get_state_display()
+        return format_html(
+            '{}<div class="help" title="{}">{}</div>',
+            callback.get_state_display(),
+            reason,
+            Truncator(reason).chars(90),
+        )
+
+    @admin.display(description="batch", ordering="batch")
+    def batch_link(self, callback: QueueCallback) -> str:
+        if callback.batch is None:
+            return "–"
+        return format_html('<a href="{}">{}</a>', batch_url(callback.batch), callback.batch)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        _refuse_bulk_action(request, self.bulk_permissions)
+        return super().changelist_view(request, extra_context)
+
+    # -- the single form --------------------------------------------------------------------------------
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        _refuse(request, "add_queuecallback", "callbacks.add_queuecallback")
+        form = CallbackCreateForm(request.POST if request.method == "POST" else None, user=request.user)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            outcome = call_service(
+                request,
+                "Queueing the callback",
+                lambda: callback_create(
+                    tenant=data["tenant"],
+                    actor=actor_for(request),
+                    queue_name=data["queue_name"],
+                    destination=data["destination"],
+                    name=data["name"].strip(),
+                    not_before=data["at"],
+                ),
+                form=form,
+            )
+            if outcome.ok:
+                callback = outcome.value
+                when = f"at {data['at']:%Y-%m-%d %H:%M %Z}" if data["at"] else "as soon as calling hours allow"
+                text = f"Queued a callback to {callback.destination} in {callback.queue_name}, {when}."
+                report_success(request, text, [])
+                return HttpResponseRedirect(self.object_url(callback))
+        return self.render_action_form(
+            request,
+            title="Queue a callback",
+            form=form,
+            intro="The number is rung within the queue's limits and calling hours; once answered, the call "
+            "lands in the queue.",
+            submit_label="Queue callback",
+        )
+
+    # -- bulk actions -------------------------------------------------------------------------------------
+    @admin.action(description="Retry failed callbacks", permissions=["retry"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> None:
+        by_state = _count_states(queryset)
+        failed, unknown = by_state.get(CallbackState.FAILED, 0), by_state.get(CallbackState.UNKNOWN, 0)
+        retried = callbacks_retry(actor=actor_for(request), callbacks=queryset) if failed else 0
+        if failed:
+            text = f"{retried} failed callback(s) queued again."
+            if retried < failed:
+                text += f" {failed - retried} not retried: another callback for the number is already waiting."
+            messages.success(request, text)
+        else:
+            messages.warning(request, "No failed callback in the selection: nothing was retried.")
+        if unknown:
+            unknown_url = reverse("admin:callbacks_queuecallback_changelist") + "?state__exact=unknown"
+            messages.warning(
+                request,
+                format_html(
+                    '{} <a href="{}">unknown</a> callback(s) in the selection were not retried: they may have rung. '
+                    "Check first, then use “Retry unknown callbacks…”.",
+                    unknown,
+                    unknown_url,
+                ),
+            )
+        others = sum(by_state.values()) - failed - unknown
+        if others:
+            messages.info(request, f"{others} callback(s) neither failed nor unknown were left as they are.")
+
+    @admin.action(description="Retry unknown callbacks…", permissions=["retry"])
+    def retry_unknown(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> HttpResponse | None:
+        unknown = queryset.filter(state=CallbackState.UNKNOWN)
+        count = unknown.count()
+        if not count:
+            messages.warning(request, "No unknown callback in the selection: nothing was retried.")
+            return None
+        form = RetryUnknownForm(request.POST if "confirm_step" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            retried = callbacks_retry(actor=actor_for(request), callbacks=unknown, include_unknown=True)
+            text = f"{retried} unknown callback(s) queued again, as you confirmed they did not ring."
+            if retried < count:
+                text += f" {count - retried} not retried: another callback for the number is already waiting."
+            messages.success(request, text)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Retry unknown callbacks",
+            "form": form,
+            "callbacks": list(unknown.select_related("batch")[:200]),
+            "count": count,
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_name": "retry_unknown",
+        }
+        return TemplateResponse(request, "admin/callbacks/queuecallback/retry_unknown.html", context)
+
+    @admin.action(description="Cancel selected callbacks", permissions=["cancel"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> None:
+        total = queryset.count()
+        cancelled = callbacks_cancel(actor=actor_for(request), callbacks=queryset)
+        text = f"{cancelled} callback(s) cancelled."
+        if total > cancelled:
+            text += f" {total - cancelled} left as they are: being placed or already over."
+        messages.success(request, text)
+
+
+def _count_states(queryset: QuerySet[QueueCallback]) -> dict[str, int]:
+    return dict(queryset.order_by().values_list("state").annotate(n=Count("id")))
+
+
+# ==================================================================================================
+# Attempts, limits, do-not-call
+# ==================================================================================================
+@admin.register(CallbackAttempt)
+class CallbackAttemptAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
+    list_display = ("callback", "number", "outcome", "started_at", "finished_at", "queue_name", "api_call_link")
+    list_filter = (("tenant", ScopedRelatedFieldListFilter), "outcome", "queue_name")
+    search_fields = ("callback__destination", "queue_name")
+    list_select_related = ("callback",)
+    date_hierarchy = "started_at"
+    object_history_template = "admin/object_history.html"
+    history_view = admin.ModelAdmin.history_view
+
+    @admin.display(description="API call")
+    def api_call_link(self, attempt: CallbackAttempt) -> str:
+        return _api_call_link(attempt)
+
+
+@admin.register(QueueLimit)
+class QueueLimitAdmin(ConsoleAdmin):
+    form = QueueLimitForm
+    list_display = ("queue_name", "tenant", "calls_per_minute", "max_in_flight", "hours", "days", "updated_at")
+    list_filter = (("tenant", ScopedRelatedFieldListFilter),)
+    search_fields = ("queue_name",)
+    list_select_related = ("tenant",)
+    object_history_template = "admin/object_history.html"
+    history_view = admin.ModelAdmin.history_view
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("tenant", "queue_name") if obj is not None else ()
+
+    @admin.display(description="calling hours")
+    def hours(self, limit: QueueLimit) -> str:
+        if limit.hours_start == limit.hours_end:
+            return "all day"
+        return f"{limit.hours_start:%H:%M}–{limit.hours_end:%H:%M}"
+
+    def save_model(self, request: HttpRequest, obj: QueueLimit, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Callbacks waiting for the old hours are planned again under the new ones. A retry waiting out its
+        # backoff (attempts > 0) keeps its time; the dispatcher checks the hours again before dialling it.
+        replanned = QueueCallback.objects.filter(
+            tenant_id=obj.tenant_id, queue_name=obj.queue_name, state=CallbackState.SCHEDULED, attempts=0
+        ).update(state=CallbackState.PENDING, updated_at=timezone.now())
+        wake_dispatcher()
+        if replanned:
+            messages.info(request, f"{replanned} scheduled callback(s) of {obj.queue_name} are planned again.")
+
+
+@admin.register(DoNotCall)
+class DoNotCallAdmin(ConsoleAdmin):
+    form = DoNotCallForm
+    list_display = ("destination", "tenant", "reason", "added_by", "created_at")
+    list_filter = (("tenant", ScopedRelatedFieldListFilter),)
+    search_fields = ("destination", "reason")
+    list_select_related = ("tenant",)
+    date_hierarchy = "created_at"
+    allow_delete = True
+    object_history_template = "admin/object_history.html"
+    history_view = admin.ModelAdmin.history_view
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # A different number is a new row: remove this one and add the other.
+        return ("tenant", "destination", "added_by", "created_at") if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: DoNotCall, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            obj.added_by = actor_for(request).label
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,94 @@
+// The batch page's progress: polls the batch's JSON figures every 2 s and updates the bar and counts in
+// place; stops once nothing of the batch is left open. No dependencies, no build step.
+"use strict";
+(function () {
+    const box = document.getElementById("batch-progress");
+    if (!box || !window.fetch) {
+        return;
+    }
+    const url = box.dataset.progressUrl;
+    const every = 2000;
+    const startStatus = box.dataset.status;
+    let failures = 0;
+
+    function setText(name, value) {
+        box.querySelectorAll('[data-field="' + name + '"]').forEach(function (el) {
+            el.textContent = value;
+        });
+    }
+
+    function note(text) {
+        setText("note", text);
+    }
+
+    function render(p) {
+        const bar = box.querySelector('[role="progressbar"]');
+        bar.setAttribute("aria-valuenow", String(p.percent));
+        bar.setAttribute("aria-valuetext", p.summary);
+        const total = p.total || 1;
+        bar.querySelectorAll("[data-segment]").forEach(function (seg) {
+            seg.style.width = (100 * (p.counts[seg.dataset.segment] || 0) / total) + "%";
+        });
+        box.querySelectorAll("[data-count]").forEach(function (el) {
+            el.textContent = String(p.counts[el.dataset.count] || 0);
+        });
+        setText("percent", String(p.percent));
+        setText("status_label", p.status_label);
+        setText("per_minute", String(p.per_minute));
+        setText("time_left", p.time_left);
+        setText("done", String(p.done));
+        setText("total", String(p.total));
+        const waiting = box.querySelector('[data-field="waiting"]');
+        if (waiting) {
+            waiting.textContent = p.waiting;
+            waiting.hidden = !p.waiting;
+        }
+        box.dataset.finished = p.finished ? "true" : "false";
+        if (p.finished) {
+            setText("live", "Finished: every callback of the batch is over.");
+        }
+        if (p.status !== startStatus) {
+            note("The batch is now " + p.status_label.toLowerCase() + ": reload the page for its buttons.");
+        }
+    }
+
+    function schedule() {
+        const wait = failures ? Math.min(30000, every * Math.pow(2, failures)) : every;
+        window.setTimeout(poll, wait);
+    }
+
+    async function poll() {
+        if (document.hidden) {
+            schedule();
+            return;
+        }
+        try {
+            const response = await fetch(url, {
+                headers: {Accept: "application/json"},
+                credentials: "same-origin",
+                cache: "no-store",
+            });
+            const type = response.headers.get("Content-Type") || "";
+            if (!response.ok || type.indexOf("application/json") === -1) {
+                throw new Error("HTTP " + response.status);
+            }
+            const figures = await response.json();
+            failures = 0;
+            note("");
+            render(figures);
+            if (figures.finished) {
+                return;
+            }
+        } catch (error) {
+            failures += 1;
+            if (failures >= 3) {
+                note("The figures cannot be updated (" + error.message + "); still trying. Reload the page if this stays.");
+            }
+        }
+        schedule();
+    }
+
+    if (box.dataset.finished !== "true") {
+        schedule();
+    }
+})();
