@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
 from apps.bots.models import AgentBot
 from apps.bots.services import agent_bot_assign, agent_bot_create
+from apps.callbacks import importing
+from apps.callbacks.models import BatchSource
 from apps.callbacks.services import queue_callback_place_now
 from apps.contacts.models import Contact
 from apps.contacts.services import contact_create
@@ -97,6 +101,12 @@ class Command(BaseCommand):
         p.add_argument("--conversation", required=True, metavar="ID")
         p = add("finish", "close a conversation")
         p.add_argument("--conversation", required=True, metavar="ID")
+        p = add("import-callbacks", "queue callbacks from a CSV or XLSX file as one batch; row errors on stderr")
+        p.add_argument("file", metavar="FILE")
+        p.add_argument("--queue", required=True, metavar="NAME", help="the queue of rows that name none")
+        p.add_argument("--batch", metavar="NAME", help="batch name (default: the file's name and the time)")
+        p.add_argument("--dry-run", action="store_true", help="only check the file: print its errors, create nothing")
+        p.add_argument("--strict", action="store_true", help="create nothing if any row has an error")
 
     def handle(self, *args: Any, **options: Any) -> None:
         subcommand = options["subcommand"]
@@ -178,3 +188,41 @@ class Command(BaseCommand):
     def do_finish(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         conversation = get_or_reference(Conversation, tenant, o["conversation"])
         return conversation_finish(conversation=conversation, actor=actor).api_answer
+
+    def do_import_callbacks(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        path = o["file"]
+        if o["batch"] is not None and not 0 < len(o["batch"].strip()) <= 200:
+            raise CliError("--batch: give a name of 1 to 200 characters.")
+        try:
+            with open(path, "rb") as file:
+                content = file.read()
+        except OSError as exc:
+            raise CliError(f"{path}: {exc.strerror or exc}") from None
+        file_name = os.path.basename(path)
+        preview = importing.preview(content, file_name, tenant=tenant, default_queue=o["queue"])
+        # One line per problem, as compilers print them, so a nightly job's log can be grepped and clicked.
+        for error in preview.file_errors:
+            self.stderr.write(f"{path}: {error}")
+        for row in preview.error_rows:
+            for reason in row.errors:
+                self.stderr.write(f"{path}:{row.line}: {reason}")
+        valid, bad = len(preview.valid_items), len(preview.error_rows)
+        self.stderr.write(f"{valid} valid, {bad} with errors")
+        if preview.file_errors:
+            raise CliError(f"{path} cannot be imported; nothing was created.")
+        if o["strict"] and bad:
+            raise CliError(f"--strict and {bad} {'row has' if bad == 1 else 'rows have'} errors; nothing was created.")
+        if not valid:
+            raise CliError("no row can be created; nothing was created.")
+        if o["dry_run"]:
+            return {"batch": None, "callbacks": valid, "dry_run": True}
+        batch = importing.confirm(
+            preview,
+            tenant=tenant,
+            actor=actor,
+            batch_name=(o["batch"] or "").strip() or f"{file_name[:180]} {timezone.localtime():%Y-%m-%d %H:%M}",
+            default_queue=o["queue"],
+            source=BatchSource.CLI,
+            strict=o["strict"],
+        )
+        return {"batch": batch.pk, "name": batch.name, "callbacks": batch.total}
