@@ -311,6 +311,11 @@ def dial(callback: QueueCallback, attempt: CallbackAttempt, token: uuid.UUID, *,
     try:
         answer = client.queue_call(queue_name=callback.queue_name, destination=callback.destination)
     except CxBadResponse as exc:
+        if _token_call_failed(client):
+            # The token endpoint's answer was unreadable, so the POST never went out: nothing rang.
+            if queued:
+                return Dialled(_retry_or_fail(callback, attempt, token, client, exc), exc)
+            return Dialled(finish(callback, attempt, token, client, AttemptOutcome.FAILED, error=exc.message), exc)
         # A 2xx the console cannot read: the API took the call, so it rang; only the details are lost.
         return Dialled(finish(callback, attempt, token, client, AttemptOutcome.PLACED, error=exc.message))
     except CxUnknownOutcome as exc:
@@ -347,12 +352,20 @@ def _retry_or_fail(
 
 
 def _queue_call_row(client: CxClient) -> int | None:
+    """The attempt's POST; when it never went out (the token fetch failed), the row of what failed instead."""
     ids = client.api_call_ids
     if not ids:
         return None
     return (
         ApiCall.objects.filter(pk__in=ids, operation="queue_call").order_by("-id").values_list("pk", flat=True).first()
+        or ids[-1]
     )
+
+
+def _token_call_failed(client: CxClient) -> bool:
+    """True when the client's last logged request was a token fetch: what failed came before any POST."""
+    ids = client.api_call_ids
+    return bool(ids) and ApiCall.objects.filter(pk=ids[-1], operation="token").exists()
 
 
 def _finish(
