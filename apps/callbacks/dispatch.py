@@ -337,9 +337,9 @@ def _retry_or_fail(
     if attempt.number >= settings.CX_CALLBACK_MAX_ATTEMPTS:
         error = f"{exc.message} (gave up after {attempt.number} attempts)"
         return _finish(callback, attempt, token, client, AttemptOutcome.FAILED, error=error)
-    backoff = settings.CX_CALLBACK_RETRY_BASE * 2 ** (attempt.number - 1)
+    backoff = min(settings.CX_CALLBACK_RETRY_BASE * 2 ** (attempt.number - 1), settings.CX_CALLBACK_RETRY_MAX)
+    # Our cap bounds our own backoff only: a Retry-After is the API's word and is never cut short.
     wait = max(getattr(exc, "retry_after", None) or 0, random.uniform(backoff / 2, backoff))
-    wait = min(wait, settings.CX_CALLBACK_RETRY_MAX)
     return _finish(
         callback,
         attempt,
