@@ -459,6 +459,19 @@ def expire(*, now: dt.datetime | None = None) -> int:
     )
 
 
+def settle_cancelled(*, now: dt.datetime | None = None) -> int:
+    """Cancels callbacks back in ``scheduled`` in a cancelled batch: calls under way at the cancel that must
+    be retried, or claims recovered since. Nothing claims them any more; left so, they would never end and
+    would keep their numbers from any new callback."""
+    now = now or timezone.now()
+    return QueueCallback.objects.filter(state=CallbackState.SCHEDULED, batch__status=BatchStatus.CANCELLED).update(
+        state=CallbackState.CANCELLED,
+        state_reason="Its batch was cancelled while this call was under way; not tried again.",
+        finished_at=now,
+        updated_at=now,
+    )
+
+
 def plan_all(*, now: dt.datetime | None = None, chunk: int = 5000, max_chunks: int = 20) -> int:
     """Plans pending callbacks chunk by chunk (a 50,000-row batch within one tick)."""
     planned = 0
@@ -471,9 +484,10 @@ def plan_all(*, now: dt.datetime | None = None, chunk: int = 5000, max_chunks: i
 
 
 def tick(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """What beat runs: recover, expire, plan, dispatch."""
+    """What beat runs: recover, expire, cancel leftovers of cancelled batches, plan, dispatch."""
     figures = recover_stuck(now=now)
     figures["expired"] = expire(now=now)
+    figures["cancelled"] = settle_cancelled(now=now)
     figures["planned"] = plan_all(now=now)
     figures["dispatched"] = dispatch(now=now)
     return figures
