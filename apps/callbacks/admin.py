@@ -289,9 +289,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
 
     def progress_view(self, request: HttpRequest, batch_id: int) -> JsonResponse:
         batch = self._batch(request, batch_id)
-        response = JsonResponse(batch_progress(batch).as_json())
-        response["Cache-Control"] = "no-store"
-        return response
+        return JsonResponse(batch_progress(batch).as_json())  # admin_view adds never_cache
 
     def export_view(self, request: HttpRequest, batch_id: int) -> StreamingHttpResponse:
         batch = self._batch(request, batch_id)

@@ -64,9 +64,7 @@ def test_the_add_button_leads_to_the_upload_form(client, tenant, supervisor):
     assert list(form.context["form"].fields["tenant"].queryset) == [tenant]
 
 
-def test_preview_shows_each_error_with_its_line_then_confirm_creates_exactly_the_valid_rows(
-    client, tenant, supervisor
-):
+def test_preview_shows_each_error_with_its_line_then_confirm_creates_exactly_the_valid_rows(client, tenant, supervisor):
     page = upload_file(client, tenant, GOOD_AND_BAD)
 
     upload = CallbackUpload.objects.get()
