@@ -37,7 +37,7 @@ from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
 from apps.cx.models import ApiCall
 
-from .hours import Hours, next_open
+from .hours import HORIZON_DAYS, Hours, next_open
 from .models import (
     AttemptOutcome,
     BatchStatus,
@@ -85,6 +85,21 @@ def zones_of(callback: QueueCallback) -> list[str]:
     return [z for z in callback.time_zones.split(",") if z] or [callback.tenant.time_zone]
 
 
+def _zones_text(zones: list[str]) -> str:
+    # A country-wide number can have dozens of zones (US toll-free: 42); state_reason holds 300 characters.
+    return ", ".join(zones) if len(zones) <= 3 else f"{len(zones)} time zones, {zones[0]} to {zones[-1]}"
+
+
+def no_hours_reason(hours: Hours, zones: list[str], deadline: dt.datetime | None) -> str:
+    """Why a callback is skipped when ``next_open`` found no time: the deadline, or hours that never hold."""
+    if deadline is not None:
+        return "No calling hours left before the batch's deadline."
+    return (
+        f"Calling hours ({hours.describe()}) do not hold at once in all the number's time zones "
+        f"({_zones_text(zones)}) within {HORIZON_DAYS} days."
+    )
+
+
 # -- pending → scheduled -----------------------------------------------------------------------------
 def plan(*, now: dt.datetime | None = None, limit: int = 5000) -> int:
     """Gives pending callbacks (of running batches) their next time inside calling hours.
@@ -109,9 +124,9 @@ def plan(*, now: dt.datetime | None = None, limit: int = 5000) -> int:
         deadline = batch.deadline if batch else None
         due = next_open(now, zones_of(callback), hours, not_before=not_before, deadline=deadline)
         if due is None:
-            reason = "No calling hours left before the batch's deadline."
+            reason = no_hours_reason(hours, zones_of(callback), deadline)
         elif due > now and due != not_before:
-            reason = f"Waits for calling hours ({hours.describe()}, {', '.join(zones_of(callback))})."
+            reason = f"Waits for calling hours ({hours.describe()}, {_zones_text(zones_of(callback))})."
         else:
             reason = ""
         groups[(due, reason)].append(callback.pk)
@@ -261,9 +276,10 @@ def _check_before_dialling(callback: QueueCallback, now: dt.datetime) -> tuple[s
         return CallbackState.SKIPPED, "The number is on the do-not-call list.", None
     limit = queue_limit(callback.tenant_id, callback.queue_name)
     hours = hours_for(limit, batch)
-    due = next_open(now, zones_of(callback), hours, deadline=batch.deadline if batch else None)
+    deadline = batch.deadline if batch else None
+    due = next_open(now, zones_of(callback), hours, deadline=deadline)
     if due is None:
-        return CallbackState.SKIPPED, "No calling hours left before the batch's deadline.", None
+        return CallbackState.SKIPPED, no_hours_reason(hours, zones_of(callback), deadline), None
     if due > now:
         return CallbackState.SCHEDULED, f"Waits for calling hours ({hours.describe()}).", due
     return None
