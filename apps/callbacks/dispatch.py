@@ -27,6 +27,7 @@ import uuid
 from collections import defaultdict
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -397,7 +398,7 @@ def _finish(
     follow_on: bool = True,
 ) -> str:
     now = timezone.now()
-    fields: dict[str, object] = {"last_error": error}
+    fields: dict[str, Any] = {"last_error": error}
     if outcome == AttemptOutcome.PLACED:
         fields.update(state=CallbackState.PLACED, placed_at=now, finished_at=now, state_reason="")
         if answer is not None:
