@@ -22,11 +22,11 @@ from django.utils import timezone
 from apps.bots.models import AgentBot
 from apps.cx.hooks import hash_hook_secret
 from apps.cx.models import Tenant
-from apps.cx.redaction import redact_headers
+from apps.cx.redaction import REDACTED, redact_headers
 from apps.cx.sealing import unseal
 from apps.webhooks.models import WebhookSubscription
 
-from .models import EventSource, EventStatus, RejectedDeliveries, SignatureCheck
+from .models import EventSource, RejectedDeliveries, SignatureCheck
 from .threads import ProcessThread
 from .writer import group_writer, insert_rows
 
@@ -37,6 +37,7 @@ TIMESTAMP_HEADER = "HTTP_X_CHATWOOT_TIMESTAMP"
 DELIVERY_HEADER = "HTTP_X_CHATWOOT_DELIVERY"
 # Never kept: they carry credentials of whoever sent the request.
 _DROPPED_HEADERS = {"HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION"}
+_SOURCES = frozenset(EventSource.values)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ endpoint_cache = _EndpointCache()
 
 
 def resolve_endpoint(source: str, secret: str) -> Endpoint | None:
-    if source not in EventSource.values or not secret or len(secret) > 200:
+    if source not in _SOURCES or not secret or len(secret) > 200:
         return None
     secret_hash = hash_hook_secret(secret)
     known, endpoint = endpoint_cache.get(source, secret_hash)
@@ -141,8 +142,8 @@ def verify_signature(endpoint: Endpoint, meta: dict[str, Any], body: bytes) -> s
     return SignatureCheck.VERIFIED
 
 
-def parse_body(body: bytes) -> tuple[str, dict[str, Any]]:
-    """The body as text and as the object it holds; anything but a UTF-8 JSON object is refused."""
+def parse_body(body: bytes) -> dict[str, Any]:
+    """The object the body holds; anything but a UTF-8 JSON object is refused."""
     try:
         text = body.decode("utf-8")
         data = json.loads(text)
@@ -154,41 +155,66 @@ def parse_body(body: bytes) -> tuple[str, dict[str, Any]]:
         raise DeliveryRefused("not_json", 400, "The body is JSON but not an object.")
     if "\x00" in text:  # PostgreSQL text cannot hold NUL; refusing beats failing to store
         raise DeliveryRefused("not_json", 400, "The body contains a NUL character.")
-    return text, data
+    return data
+
+
+class _HeaderNames(dict[str, tuple[str, bool] | None]):
+    """WSGI key → (header name, redacted?), or None when not kept: worked out once per key, per process."""
+
+    MAX_ENTRIES = 1000
+
+    def __missing__(self, key: str) -> tuple[str, bool] | None:
+        if key.startswith("HTTP_") and key not in _DROPPED_HEADERS:
+            name = key[5:].replace("_", "-").title()
+        elif key == "CONTENT_TYPE":
+            name = "Content-Type"
+        else:
+            name = None
+        # The signature, and anything named like a secret, is kept as "[redacted]".
+        entry = None if name is None else (name, redact_headers({name: "kept"})[name] != "kept")
+        if len(self) >= self.MAX_ENTRIES:
+            self.clear()
+        self[key] = entry
+        return entry
+
+
+_header_names = _HeaderNames()
 
 
 def kept_headers(meta: dict[str, Any]) -> dict[str, str]:
     headers = {}
     for key, value in meta.items():
-        if key.startswith("HTTP_") and key not in _DROPPED_HEADERS:
-            headers[key[5:].replace("_", "-").title()] = str(value)[:500]
-        elif key == "CONTENT_TYPE" and value:
-            headers["Content-Type"] = str(value)[:200]
-    return redact_headers(headers)  # the signature, and anything named like a secret
+        entry = _header_names[key]
+        if entry is None:
+            continue
+        name, redacted = entry
+        if name == "Content-Type":
+            if value:
+                headers[name] = REDACTED if redacted else str(value)[:200]
+        else:
+            headers[name] = REDACTED if redacted else str(value)[:500]
+    return headers
 
 
-def store_event(endpoint: Endpoint, *, body: str, data: dict[str, Any], meta: dict[str, Any], signature: str) -> None:
+def store_event(endpoint: Endpoint, *, body: bytes, data: dict[str, Any], meta: dict[str, Any], signature: str) -> None:
     """Writes the event durably before returning. A re-delivery (same delivery id) is not stored again.
 
     With CX_HOOK_GROUP_COMMIT, concurrent requests of this process share one INSERT and one commit
     (``apps.hooks.writer``); otherwise the row is inserted on the request's own connection.
     """
-    row = {
-        "source": endpoint.source,
-        "tenant": endpoint.tenant_id,
-        "subscription": endpoint.subscription_id,
-        "bot": endpoint.bot_id,
-        "event_type": str(data.get("event") or "")[:64],
-        "delivery_id": str(meta.get(DELIVERY_HEADER) or "")[:100],
-        "body": body,
-        "headers": kept_headers(meta),
-        "remote_addr": meta.get("REMOTE_ADDR") or None,
-        "signature": signature,
-        "received_at": timezone.now(),
-        "status": EventStatus.RECEIVED,
-        "attempts": 0,
-        "error": "",
-    }
+    row = (  # in the order of writer.COLUMNS
+        endpoint.source,
+        endpoint.tenant_id,
+        endpoint.subscription_id,
+        endpoint.bot_id,
+        str(data.get("event") or "")[:64],
+        str(meta.get(DELIVERY_HEADER) or "")[:100],
+        body,
+        kept_headers(meta),
+        meta.get("REMOTE_ADDR") or None,
+        signature,
+        timezone.now(),
+    )
     if settings.CX_HOOK_GROUP_COMMIT:
         group_writer.store(row)
     else:

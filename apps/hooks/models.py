@@ -45,11 +45,14 @@ class InboundEvent(models.Model):
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     signature = models.CharField(max_length=10, choices=SignatureCheck.choices, default=SignatureCheck.UNSIGNED)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    status = models.CharField(max_length=10, choices=EventStatus.choices, default=EventStatus.RECEIVED)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Mapping attempts so far.")
+    # The ingest endpoint's INSERT leaves status, attempts and error to the database defaults.
+    status = models.CharField(
+        max_length=10, choices=EventStatus.choices, default=EventStatus.RECEIVED, db_default=EventStatus.RECEIVED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0, help_text="Mapping attempts so far.")
     next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a failed event is tried again.")
     processed_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-received_at", "-id"]
