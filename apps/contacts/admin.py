@@ -6,10 +6,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from apps.callbacks.views import queue_callbacks_for_contacts
 from apps.conversations.services import conversation_start
 from apps.cx.admin_base import (
     REMOTE_READONLY_FIELDS,
@@ -18,6 +21,7 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
 )
+from apps.cx.audit import audit_refusal
 
 from .forms import ContactChangeForm, ContactCreateForm, StartConversationForm
 from .models import Contact
@@ -73,6 +77,24 @@ class ContactAdmin(ConsoleAdmin):
             available=lambda contact: bool(contact.remote_id),
         ),
     )
+
+    actions = ("queue_callback",)
+
+    def has_queue_callback_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("callbacks.add_callbackbatch")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        asked = request.method == "POST" and request.POST.get("action") == "queue_callback"
+        if asked and not self.has_queue_callback_permission(request):
+            # Django would only say "no action selected"; a refusal is part of the trail and a 403.
+            detail = "missing permission callbacks.add_callbackbatch"
+            audit_refusal(actor=actor_for(request), action="queue_callback", detail=detail)
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Queue a callback…", permissions=["queue_callback"])
+    def queue_callback(self, request: HttpRequest, queryset: QuerySet[Contact]) -> HttpResponse | None:
+        return queue_callbacks_for_contacts(self, request, queryset)
 
     def perform_add(self, request: HttpRequest, form: forms.Form) -> Contact:
         data = form.cleaned_data
