@@ -143,23 +143,15 @@ class CallbackBatchAdmin(ConsoleAdmin):
     search_fields = ("name", "file_name", "queue_name")
     list_select_related = ("tenant",)
     date_hierarchy = "created_at"
-    fields = (
-        "name",
-        "tenant",
-        "queue_name",
-        "source",
-        "file_name",
-        "status",
-        "starts_at",
-        "deadline",
-        "window_start",
-        "window_end",
-        "total",
-        "created_by",
-        "created_at",
-        "status_changed_at",
+    fieldsets = (
+        (None, {"fields": ("name", "tenant", "queue_name", "source", "file_name", "status", "total")}),
+        (
+            "When it may ring",
+            {"fields": ("starts_at", "deadline", "window_start", "window_end"), "classes": ("collapse",)},
+        ),
+        ("Who and when", {"fields": ("created_by", "created_at", "status_changed_at"), "classes": ("collapse",)}),
     )
-    readonly_fields = fields
+    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
     # The batch has no history table; the admin's own log serves the History page.
     object_history_template = "admin/object_history.html"
     history_view = admin.ModelAdmin.history_view
@@ -408,7 +400,8 @@ class CallbackBatchAdmin(ConsoleAdmin):
         refused: Exception | None = None
         with transaction.atomic():
             # Two confirms of one upload (a double click, two tabs) queue here; the second finds the batch.
-            upload = self._uploads(request).select_for_update(of=("self",)).filter(pk=upload_id).first()
+            locked = scope_to_user(CallbackUpload.objects.select_for_update(), request.user)
+            upload = locked.filter(pk=upload_id).first()
             if upload is None:
                 raise Http404("No such upload, or not in your tenants.")
             if upload.batch_id:

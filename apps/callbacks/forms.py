@@ -20,6 +20,8 @@ from .models import WEEKDAYS, DoNotCall, QueueLimit
 UPLOAD_EXTENSIONS = (".csv", ".xlsx")
 DEFAULT_UPLOAD_MAX_BYTES = 20 * 1024 * 1024
 LOCAL_TIME_HELP = "In the tenant's time zone."
+# A time this far in the past is a typing mistake, not the clock running on while the form was filled in.
+PAST_TOLERANCE = dt.timedelta(minutes=5)
 
 
 def upload_max_bytes() -> int:
@@ -54,6 +56,11 @@ def in_tenant_zone(moment: dt.datetime | None, tenant: Tenant) -> dt.datetime | 
         return None
     naive = timezone.make_naive(moment) if timezone.is_aware(moment) else moment
     return naive.replace(tzinfo=tenant_zone(tenant))
+
+
+def not_past(form: forms.Form, field: str, moment: dt.datetime | None) -> None:
+    if moment is not None and moment < timezone.now() - PAST_TOLERANCE:
+        form.add_error(field, "This time has already passed.")
 
 
 def checked_destination(number: str, tenant: Tenant | None) -> str:
@@ -102,6 +109,7 @@ class CallbackUploadForm(TenantChoiceFormMixin):
             for name in ("starts_at", "deadline"):
                 cleaned[name] = in_tenant_zone(cleaned.get(name), tenant)
         starts_at, deadline = cleaned.get("starts_at"), cleaned.get("deadline")
+        not_past(self, "starts_at", starts_at)
         if deadline is not None and deadline <= timezone.now():
             self.add_error("deadline", "The deadline has already passed.")
         elif starts_at is not None and deadline is not None and deadline <= starts_at:
@@ -132,6 +140,7 @@ class CallbackCreateForm(TenantChoiceFormMixin):
         tenant = cleaned.get("tenant")
         if tenant is not None:
             cleaned["at"] = in_tenant_zone(cleaned.get("at"), tenant)
+            not_past(self, "at", cleaned.get("at"))
             if cleaned.get("destination"):
                 try:
                     cleaned["destination"] = checked_destination(cleaned["destination"], tenant)
@@ -162,6 +171,7 @@ class QueueFromContactsForm(forms.Form):
         cleaned["at"] = in_tenant_zone(cleaned.get("at"), self.tenant) if cleaned.get("when") == "at" else None
         if cleaned.get("when") == "at" and cleaned["at"] is None and "at" not in self.errors:
             self.add_error("at", "Give the time, or choose “Now”.")
+        not_past(self, "at", cleaned.get("at"))
         return cleaned
 
 

@@ -316,3 +316,12 @@ def test_the_form_offers_only_the_users_tenants(client, tenant, make_user):
     page = client.post(ADD, {"tenant": tenant.pk, "queue_name": "support", "destination": "+14155550142"})
     assert "Select a valid choice" in str(page.context["form"].errors["tenant"])
     assert not QueueCallback.objects.exists()
+
+
+def test_a_time_in_the_past_is_refused(client, tenant, supervisor):
+    page = client.post(
+        ADD, {"tenant": tenant.pk, "queue_name": "support", "destination": "+14155550142", "at": "2020-01-15T10:00"}
+    )
+
+    assert "This time has already passed." in page.context["form"].errors["at"]
+    assert not QueueCallback.objects.exists()
