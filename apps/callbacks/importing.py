@@ -196,11 +196,23 @@ def _sniff_delimiter(text: str) -> str:
     return ","
 
 
+SEP_LINE = re.compile(r"\A((?:[ \t]*(?:\r\n|\r|\n))*)[ \t]*sep=([^\r\n])[ \t]*(?=\r|\n|\Z)", re.IGNORECASE)
+
+
 def _csv_rows(content: bytes) -> Lines:
     text = _decode(content)
     if "\x00" in text:
         raise ImportRefused(f"the file is not text (it has NUL characters); {SAVE_AS}")
-    delimiter = _sniff_delimiter(text)
+    hint = SEP_LINE.match(text)
+    if hint:
+        # Excel's "sep=;" first line names the delimiter; blanked, not removed, so line numbers hold.
+        delimiter, text = hint.group(2), hint.group(1) + text[hint.end() :]
+        if delimiter not in DELIMITERS:
+            raise ImportRefused(
+                f"the first line names the delimiter {delimiter!r}; use a comma, semicolon, tab or pipe"
+            )
+    else:
+        delimiter = _sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True, strict=True)
     line = 0  # physical lines read so far: a quoted cell may span several
     while True:

@@ -142,6 +142,22 @@ def test_delimiters_are_sniffed_from_the_header(tenant, delimiter):
     assert destinations(result) == ["+14155550101", "+14155550102"]
 
 
+@pytest.mark.parametrize("delimiter", [";", ",", "\t", "|"], ids=["semicolon", "comma", "tab", "pipe"])
+def test_excels_sep_line_names_the_delimiter(tenant, delimiter):
+    d = delimiter
+    content = csv_bytes(f"sep={d}", f"destination{d}note", f'+14155550101{d}"a, b; c"', f"555{d}x")
+    result = run(tenant, content)
+    assert not result.file_errors
+    assert [(item.destination, item.note) for item in result.valid_items] == [("+14155550101", "a, b; c")]
+    assert errors_by_line(result) == {4: ["destination '555' is not a valid phone number"]}
+
+
+def test_a_sep_line_with_another_delimiter_is_a_file_error(tenant):
+    assert run(tenant, csv_bytes("SEP=:", "destination:name", "+14155550101:Ada")).file_errors == [
+        "the first line names the delimiter ':'; use a comma, semicolon, tab or pipe"
+    ]
+
+
 def test_european_excel_semicolons_with_decimal_commas_in_notes(tenant):
     content = csv_bytes("destination;note", "+14155550101;owes 12,50 €", encoding="cp1252", newline="\r\n")
     assert run(tenant, content).valid_items[0].note == "owes 12,50 €"
