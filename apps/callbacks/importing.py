@@ -109,8 +109,8 @@ def _is_xlsx(content: bytes, file_name: str) -> bool:
     return content.startswith(b"PK\x03\x04") or file_name.lower().endswith((".xlsx", ".xlsm"))
 
 
-def _not_a_table(content: bytes, file_name: str) -> str | None:
-    """A name for a binary format this import does not read, or None when the content may be text."""
+def _not_a_table(content: bytes) -> str | None:
+    """A name for a format this import does not read, or None when the content may be CSV text."""
     head = content[:8]
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "an Excel 97–2003 workbook (.xls) or a password-protected file"
@@ -118,16 +118,10 @@ def _not_a_table(content: bytes, file_name: str) -> str | None:
         return "a PDF document"
     if head.startswith(b"\x1f\x8b"):
         return "a gzip archive"
-    if file_name.lower().endswith((".xls", ".ods", ".numbers")):
-        suffix = file_name.rsplit(".", 1)[1]
-        if not _looks_like_text(content):
-            return f"a .{suffix} file"
+    if content[:256].lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith((b"<!doctype", b"<html", b"<table", b"<?xml")):
+        # Some systems save an HTML table, or Excel 2003's XML, under an .xls name.
+        return "an HTML or XML document, not a table of values"
     return None
-
-
-def _looks_like_text(content: bytes) -> bool:
-    sample = content[:4096]
-    return b"\x00" not in sample or _utf16_without_bom(sample) is not None
 
 
 def _utf16_without_bom(sample: bytes) -> str | None:
@@ -303,7 +297,7 @@ def _read(content: bytes, file_name: str) -> Lines:
     if _is_xlsx(content, file_name):
         yield from _xlsx_rows(content)
         return
-    foreign = _not_a_table(content, file_name)
+    foreign = _not_a_table(content)
     if foreign:
         raise ImportRefused(f"the file is {foreign}, which cannot be imported; {SAVE_AS}")
     yield from _csv_rows(content)

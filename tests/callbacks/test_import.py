@@ -307,11 +307,13 @@ def test_opendocument_spreadsheet_is_named(tenant):
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document"),
         (b"\x1f\x8b\x08\x00" + bytes(range(256)), "a gzip archive"),
         (bytes(range(256)) * 4, "not text"),
+        (b"<html><body><table><tr><td>destination</td></tr></table>", "an HTML or XML document"),
+        (b'\xef\xbb\xbf<?xml version="1.0"?>\n<Workbook/>', "an HTML or XML document"),
     ],
-    ids=["pdf", "gzip", "binary"],
+    ids=["pdf", "gzip", "binary", "html-as-xls", "excel-2003-xml"],
 )
 def test_other_binary_files_are_refused_with_a_reason(tenant, content, named):
-    (error,) = run(tenant, content, "list.csv").file_errors
+    (error,) = run(tenant, content, "list.xls").file_errors
     assert named in error and "save it as CSV (UTF-8) or XLSX" in error
 
 
