@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import openpyxl
 from django.conf import settings
 from django.utils import timezone
+from openpyxl.styles.numbers import is_datetime
 
 from apps.cx.client import Actor
 from apps.cx.models import Tenant
@@ -236,8 +238,6 @@ def _xlsx_cell(cell: Any) -> Cell:
         # A phone number typed into a number cell reads back as 14155550100.0.
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, dt.datetime):
-        from openpyxl.styles.numbers import is_datetime
-
         # A cell formatted as a date only shows no time: it is a date, whatever midnight it stores.
         if value.time() == dt.time(0) and is_datetime(getattr(cell, "number_format", None)) == "date":
             return value.date()
@@ -248,8 +248,6 @@ def _xlsx_cell(cell: Any) -> Cell:
 
 
 def _xlsx_rows(content: bytes) -> Lines:
-    import openpyxl
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "Workbook contains no default style" and the like
@@ -265,8 +263,6 @@ def _xlsx_rows(content: bytes) -> Lines:
         try:
             for line, cells in enumerate(sheet.iter_rows(), start=1):
                 yield line, [_xlsx_cell(cell) for cell in cells]
-        except ImportRefused:
-            raise
         except Exception as exc:  # noqa: BLE001 - a damaged sheet is a file error, never a 500
             raise ImportRefused(
                 f"the workbook's first sheet cannot be read ({type(exc).__name__}); {SAVE_AS}"
