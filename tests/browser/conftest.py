@@ -58,6 +58,7 @@ def roles(transactional_db) -> None:
     historical = MigrationExecutor(connection).loader.project_state().apps
     import_module("apps.cx.migrations.0002_roles").create_roles(historical, None)
     import_module("apps.conversations.migrations.0004_bulk_operation_roles").grant(historical, None)
+    import_module("apps.callbacks.migrations.0004_roles_and_tick").grant(historical, None)
 
 
 @pytest.fixture(scope="session")

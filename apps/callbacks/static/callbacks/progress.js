@@ -21,7 +21,38 @@
         setText("note", text);
     }
 
+    // The per-row outcomes below the bar: fetched again (this same page) when the counts moved.
+    function countsKey(countOf) {
+        return Array.from(box.querySelectorAll("[data-count]"), function (el) {
+            return countOf(el.dataset.count);
+        }).join(",");
+    }
+    let lastCounts = countsKey(function (state) {
+        return (box.querySelector('[data-count="' + state + '"]') || {}).textContent;
+    });
+    async function refreshOutcomes() {
+        const table = document.getElementById("batch-outcomes");
+        if (!table) {
+            return;
+        }
+        const response = await fetch(window.location.href, {credentials: "same-origin", cache: "no-store"});
+        if (!response.ok) {
+            return;
+        }
+        const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("batch-outcomes");
+        if (fresh) {
+            table.replaceChildren(...fresh.childNodes);
+        }
+    }
+
     function render(p) {
+        const counts = countsKey(function (state) {
+            return String(p.counts[state] || 0);
+        });
+        if (counts !== lastCounts) {
+            refreshOutcomes().catch(function () { /* the next change tries again */ });
+        }
+        lastCounts = counts;
         const bar = box.querySelector('[role="progressbar"]');
         bar.setAttribute("aria-valuenow", String(p.percent));
         bar.setAttribute("aria-valuetext", p.summary);
