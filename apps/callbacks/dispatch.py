@@ -86,6 +86,12 @@ def zones_of(callback: QueueCallback) -> list[str]:
     return [z for z in callback.time_zones.split(",") if z] or [callback.tenant.time_zone]
 
 
+def _reason(text: str) -> str:
+    """``text`` cut to fit state_reason: PostgreSQL refuses a longer value, failing the whole UPDATE."""
+    limit = QueueCallback._meta.get_field("state_reason").max_length or len(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _zones_text(zones: list[str]) -> str:
     # A country-wide number can have dozens of zones (US toll-free: 42); state_reason holds 300 characters.
     return ", ".join(zones) if len(zones) <= 3 else f"{len(zones)} time zones, {zones[0]} to {zones[-1]}"
@@ -130,7 +136,7 @@ def plan(*, now: dt.datetime | None = None, limit: int = 5000) -> int:
             reason = f"Waits for calling hours ({hours.describe()}, {_zones_text(zones_of(callback))})."
         else:
             reason = ""
-        groups[(due, reason)].append(callback.pk)
+        groups[(due, _reason(reason))].append(callback.pk)
     changed = 0
     for (due, reason), ids in groups.items():
         pending = QueueCallback.objects.filter(pk__in=ids, state=CallbackState.PENDING)
@@ -407,7 +413,7 @@ def _finish(
         fields.update(
             state=CallbackState.SCHEDULED,
             due_at=retry_at,
-            state_reason=f"Retry {attempt.number + 1} of {settings.CX_CALLBACK_MAX_ATTEMPTS} after: {error}",
+            state_reason=_reason(f"Retry {attempt.number + 1} of {settings.CX_CALLBACK_MAX_ATTEMPTS} after: {error}"),
         )
     elif outcome == AttemptOutcome.UNKNOWN:
         fields.update(
