@@ -205,6 +205,8 @@ CX_CALLBACK_CLAIM_TIMEOUT = env.int("CX_CALLBACK_CLAIM_TIMEOUT", default=120)
 CX_CALLBACK_CALL_TIMEOUT = env.int("CX_CALLBACK_CALL_TIMEOUT", default=120)
 # Uploaded callback files (CSV or XLSX) larger than this are refused by the upload form.
 CX_CALLBACK_UPLOAD_MAX_BYTES = env.int("CX_CALLBACK_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+# Rows one callback file (upload or cx import-callbacks) may have.
+CX_CALLBACK_IMPORT_MAX_ROWS = env.int("CX_CALLBACK_IMPORT_MAX_ROWS", default=50_000)
 # The address the vendor reaches this console at: webhook and agent-bot callback URLs start here.
 CONSOLE_PUBLIC_URL = env.str("CONSOLE_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 
