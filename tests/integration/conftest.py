@@ -68,6 +68,12 @@ def redis_flushed() -> None:
             redis.Redis.from_url(url).flushdb()
 
 
+# Queue callbacks retry within a test's time: 0.2 s, 0.4 s, … (capped at 2 s), four POSTs at most.
+CALLBACK_MAX_ATTEMPTS = 4
+CALLBACK_RETRY_BASE = 0.2
+CALLBACK_RETRY_MAX = 2.0
+
+
 def worker_env(sandbox_process) -> dict[str, str]:
     """The environment a child process needs to share this test session's database, broker and stand-in."""
     db = settings.DATABASES["default"]
@@ -80,6 +86,9 @@ def worker_env(sandbox_process) -> dict[str, str]:
         "CX_CLIENT_ID": SANDBOX_CLIENT_ID,
         "CX_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
         "CX_TENANT_DOMAIN": settings.CX_TENANT_DOMAIN,
+        "CX_CALLBACK_MAX_ATTEMPTS": str(CALLBACK_MAX_ATTEMPTS),
+        "CX_CALLBACK_RETRY_BASE": str(CALLBACK_RETRY_BASE),
+        "CX_CALLBACK_RETRY_MAX": str(CALLBACK_RETRY_MAX),
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -145,6 +154,14 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
             return result
         time.sleep(interval)
     return predicate()
+
+
+def broker_idle() -> bool:
+    """No task waits in the broker's queue or runs unacknowledged on a worker (acks_late)."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    return client.llen("celery") == 0 and client.hlen("unacked") == 0
 
 
 def _free_port() -> int:
