@@ -21,7 +21,6 @@ from apps.cx.models import Tenant
 from apps.cx.validation import normalize_e164
 
 from .dispatch import Dialled, dial, start_attempt
-from .hours import zones_for_number
 from .models import (
     OPEN_STATES,
     BatchSource,
@@ -102,11 +101,8 @@ def _refuse_blocked(tenant: Tenant, items: Sequence[NewCallback]) -> None:
 def _rows(
     tenant: Tenant, actor: Actor, items: Sequence[NewCallback], batch: CallbackBatch | None
 ) -> list[QueueCallback]:
-    zones: dict[str, str] = {}
     rows = []
-    for item in items:
-        if item.destination not in zones:
-            zones[item.destination] = ",".join(zones_for_number(item.destination, fallback=tenant.time_zone))
+    for item in items:  # time zones are read from the numbers when the dispatcher plans them
         rows.append(
             QueueCallback(
                 tenant=tenant,
@@ -117,7 +113,6 @@ def _rows(
                 note=item.note,
                 line_number=item.line_number,
                 contact_id=item.contact_id,
-                time_zones=zones[item.destination],
                 not_before=item.not_before,
                 state=CallbackState.PENDING,
                 requested_by=actor.label,
