@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 from django.db import connection
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 QUEUE = "support"
 CALLS = "queues/call/"
 THREADS = 8
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -66,10 +68,10 @@ def due_callbacks(tenant: Tenant, count: int) -> list[QueueCallback]:
     )
 
 
-def in_threads(work: Callable[[int], object], count: int = THREADS) -> list[object]:
+def in_threads(work: Callable[[int], T], count: int = THREADS) -> list[T]:
     """Runs ``work(i)`` in ``count`` threads released at once, each on its own database connection."""
     barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
+    results: dict[int, T] = {}
     errors: list[BaseException] = []
 
     def run(i: int) -> None:
@@ -88,7 +90,7 @@ def in_threads(work: Callable[[int], object], count: int = THREADS) -> list[obje
         thread.join(timeout=120)
     if errors:
         raise errors[0]
-    return results
+    return [results[i] for i in range(count)]
 
 
 def posts(sandbox) -> list[dict]:
@@ -125,7 +127,7 @@ def test_concurrent_claimers_take_each_row_once_and_never_pass_the_in_flight_lim
                 assert finished == 1
         return mine
 
-    later = [pk for claimed in in_threads(drain) for pk in claimed]  # type: ignore[union-attr]
+    later = [pk for claimed in in_threads(drain) for pk in claimed]
     claimed = Counter([c.callback_id for c in first] + later)
     assert sorted(claimed) == sorted(row.pk for row in rows)
     assert set(claimed.values()) == {1}, [pk for pk, n in claimed.items() if n > 1]
