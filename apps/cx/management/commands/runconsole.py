@@ -52,6 +52,10 @@ def gunicorn_command(python: str, port: int) -> list[str]:
         "cxconsole.gunicorn_logging.RedactingLogger",
         "--graceful-timeout",
         "5",
+        # Confirming a 50,000-row callback file checks it again and inserts it in one transaction: about
+        # 20 s on a 2-core machine (bench/import_preview.py), within gunicorn's default 30 s only just.
+        "--timeout",
+        "120",
     ]
 
 
