@@ -34,8 +34,9 @@ T = TypeVar("T")
 
 
 @pytest.fixture
-def tenant(sandbox) -> Iterator[Tenant]:
-    # Nothing left on the broker from an earlier test (a tick) may claim this test's rows meanwhile.
+def tenant(sandbox, celery_worker) -> Iterator[Tenant]:
+    # Nothing left on the broker from an earlier test (a tick) may claim this test's rows meanwhile:
+    # the worker runs it first. (No row here is made through a service that wakes the dispatcher.)
     assert wait_until(broker_idle, timeout=30), "the broker still has tasks from an earlier test"
     yield tenant_resolve()
 
@@ -177,3 +178,19 @@ def test_an_unreachable_api_is_retried_on_postgresql(sandbox, tenant, settings):
     assert "could not be reached" in callback.state_reason
     assert callback.last_error.startswith("The CX API could not be reached")
     assert dispatch.place(claim.callback_id, uuid.uuid4()) == ""
+
+
+def test_planning_a_number_with_dozens_of_zones_fits_postgresql_columns(tenant):
+    # A US toll-free number may ring in 42 zones (727 characters of names); a Russian mobile in 11.
+    open_queue(tenant, in_flight=5)
+    wide = ("+18005550199", "+79161234567", "+12125550100")
+    QueueCallback.objects.bulk_create(QueueCallback(tenant=tenant, queue_name=QUEUE, destination=d) for d in wide)
+
+    assert dispatch.plan() == 3
+
+    planned = {c.destination: c for c in QueueCallback.objects.all()}
+    assert {c.state for c in planned.values()} == {CallbackState.SCHEDULED}
+    # What does not fit is read from the number again when needed.
+    assert dispatch.zones_of(planned["+18005550199"]) == zones_for_number("+18005550199", fallback="UTC")
+    assert len(dispatch.zones_of(planned["+79161234567"])) > 10
+    assert planned["+12125550100"].time_zones == "America/New_York"
