@@ -95,13 +95,6 @@ def _reason(text: str) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _storable_zones(zones: str) -> str:
-    """``zones`` if they fit their column, else empty: read from the number again whenever needed. A US
-    toll-free number has 42 zones (727 characters); PostgreSQL refuses it and, with it, the whole plan()."""
-    limit = QueueCallback._meta.get_field("time_zones").max_length
-    return zones if limit is None or len(zones) <= limit else ""
-
-
 def _zones_text(zones: list[str]) -> str:
     # A country-wide number can have dozens of zones (US toll-free: 42); state_reason holds 300 characters.
     return ", ".join(zones) if len(zones) <= 3 else f"{len(zones)} time zones, {zones[0]} to {zones[-1]}"
@@ -148,7 +141,7 @@ def plan(*, now: dt.datetime | None = None, limit: int = 5000) -> int:
             reason = f"Waits for calling hours ({hours.describe()}, {_zones_text(zones_of(callback))})."
         else:
             reason = ""
-        groups[(due, _reason(reason), _storable_zones(callback.time_zones))].append(callback.pk)
+        groups[(due, _reason(reason), callback.time_zones)].append(callback.pk)
     changed = 0
     for (due, reason, zones), ids in groups.items():
         pending = QueueCallback.objects.filter(pk__in=ids, state=CallbackState.PENDING)

@@ -148,8 +148,9 @@ class QueueCallback(models.Model):
     note = models.TextField(blank=True)
     line_number = models.PositiveIntegerField(null=True, blank=True, help_text="Line in the uploaded file.")
     contact = models.ForeignKey("contacts.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    time_zones = models.CharField(
-        max_length=200, blank=True, help_text="The destination's time zones, from its number; hours hold in all."
+    # Text, not a bounded column: a US toll-free number spans 42 zones (727 characters).
+    time_zones = models.TextField(
+        blank=True, help_text="The destination's time zones, from its number; hours hold in all."
     )
     not_before = models.DateTimeField(null=True, blank=True, help_text="Requested time (scheduled_at).")
     due_at = models.DateTimeField(null=True, blank=True, help_text="When the dispatcher next takes it.")

@@ -270,7 +270,9 @@ def callbacks_retry(*, actor: Actor, callbacks: QuerySet[QueueCallback], include
     now = timezone.now()
     retried = 0
     with audited(actor=actor, action="retry_callbacks") as audit:
-        for callback in callbacks.filter(state__in=states).order_by("pk"):
+        # A cancelled batch claims nothing: a callback queued again there would wait for ever.
+        retryable = callbacks.filter(state__in=states).exclude(batch__status=BatchStatus.CANCELLED)
+        for callback in retryable.order_by("pk"):
             try:
                 with transaction.atomic():
                     retried += QueueCallback.objects.filter(pk=callback.pk, state__in=states).update(

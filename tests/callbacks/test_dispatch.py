@@ -267,6 +267,19 @@ def test_a_call_of_a_cancelled_batch_that_must_be_retried_is_cancelled_not_left_
     assert len(posts(sandbox)) == 1
 
 
+def test_retrying_failed_callbacks_leaves_those_of_a_cancelled_batch_alone(sandbox, tenant, actor, queue):
+    running = make_batch(tenant, actor, new_york(1))
+    cancelled = make_batch(tenant, actor, new_york(1, start=200))
+    QueueCallback.objects.update(state=CallbackState.FAILED, finished_at=timezone.now())
+    services.batch_cancel(actor=actor, batch=cancelled)
+
+    assert services.callbacks_retry(actor=actor, callbacks=QueueCallback.objects.all()) == 1
+
+    assert running.callbacks.get().state in (CallbackState.PLACED, CallbackState.PENDING, CallbackState.SCHEDULED)
+    # Queued again in a batch that claims nothing, it would wait for ever and block its number.
+    assert cancelled.callbacks.get().state == CallbackState.FAILED
+
+
 # -- stuck claims -------------------------------------------------------------------------------------------
 def test_a_claim_whose_worker_never_started_is_due_again_and_placed_once(sandbox, tenant, actor, queue, settings):
     callback = one(tenant, actor)
