@@ -128,6 +128,7 @@ _CONVERTERS = tuple(_TO_TEXT.get(name, _text) for name in COLUMNS)
 _prepared: weakref.WeakKeyDictionary[Any, set[bytes]] = weakref.WeakKeyDictionary()
 _UNDEFINED_STATEMENT = b"26000"  # a pooler or DISCARD ALL dropped it: prepare it again
 _DUPLICATE_STATEMENT = b"42P05"  # a pooler's server connection already has it
+_COMMAND_OK = 1  # psycopg.pq.ExecStatus.COMMAND_OK, without importing psycopg where it is not installed
 
 
 @functools.lru_cache(maxsize=32)
@@ -149,6 +150,8 @@ def _insert_libpq(db: BaseDatabaseWrapper, rows: list[Row]) -> None:
             _prepare(raw, name, sql)
             prepared.add(name)
         result = raw.pgconn.exec_prepared(name, params)
+        if result.status == _COMMAND_OK:
+            return
         if _sqlstate(result) == _UNDEFINED_STATEMENT:
             _prepare(raw, name, sql)
             result = raw.pgconn.exec_prepared(name, params)

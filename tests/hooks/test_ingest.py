@@ -147,3 +147,25 @@ def test_a_rotation_the_api_refuses_keeps_the_old_secret(post, webhook, sandbox,
     with pytest.raises(CxError):
         hook_secret_rotate(endpoint=webhook.obj)
     assert post(webhook.path, events.raw(events.message_event())).status_code == 200
+
+
+def test_deleting_a_subscription_keeps_its_events_with_the_subscription_cleared(post, webhook):
+    # The events table has no foreign-key constraints (cheaper INSERT); Django applies on_delete itself.
+    assert post(webhook.path, events.raw(events.message_event())).status_code == 200
+
+    webhook.obj.delete()
+
+    event = InboundEvent.objects.get()
+    assert event.subscription_id is None and event.tenant_id == webhook.obj.tenant_id
+
+
+def test_a_tenant_with_stored_events_cannot_be_deleted(post, webhook):
+    from django.db.models import ProtectedError
+
+    assert post(webhook.path, events.raw(events.message_event())).status_code == 200
+    tenant = webhook.obj.tenant
+    webhook.obj.delete()
+
+    with pytest.raises(ProtectedError):
+        tenant.delete()
+    assert InboundEvent.objects.filter(tenant=tenant).count() == 1
