@@ -442,6 +442,7 @@ class Run:
     p99_ms: float
     socket_errors: int
     stored: int | None = None  # rows the run added to the events table (ingest only)
+    wal_bytes: int = 0  # WAL the database wrote during the run
     # CPU time spent per answered request by gunicorn (all workers) and by the bench database's backends.
     web_cpu_ms: float = 0.0
     db_cpu_ms: float = 0.0
@@ -538,6 +539,26 @@ class CpuMeter:
         return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
+def checkpoint() -> bool:
+    """Flushes the database's dirty pages now, so a checkpoint owed to the previous run does not fall in this one."""
+    from django.db import DatabaseError, connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+    except DatabaseError:  # needs superuser or pg_checkpoint: the runs are then noisier, not wrong
+        return False
+    return True
+
+
+def wal_position() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+        return int(cursor.fetchone()[0])
+
+
 def settled_count() -> int:
     """The events row count once requests still in flight when wrk stopped have finished."""
     count = count_events()
@@ -600,6 +621,8 @@ def report(runs: list[Run], *, connections: int, ingest_available: bool) -> bool
         median(bare, "web_cpu_ms") + median(bare, "db_cpu_ms")
     )
     print(f"Server CPU per request (gunicorn + PostgreSQL), ingest/bare: {cost:.2f}x")
+    wal = statistics.median(run.wal_bytes / max(run.stored or 1, 1) for run in ingest)
+    print(f"WAL written per stored event: {wal:,.0f} bytes (median over the runs)")
     ratio = median(ingest, "rps") / median(bare, "rps")
     clean = all(run.non2xx == 0 and run.socket_errors == 0 for run in runs)
     passed = ratio >= TARGET_RATIO and clean and durable
@@ -658,6 +681,7 @@ def main() -> int:
         )
         print(f"Stores:  {args.database_url}, broker {args.broker_url}, cache {args.cache_url}")
         print("No Celery worker runs: the endpoint's wake-up tasks pile up in the broker unconsumed.")
+        print("Each run starts after a CHECKPOINT (when the database user may), so no run inherits the last one's.")
 
         runs: list[Run] = []
         try:
@@ -669,11 +693,15 @@ def main() -> int:
             for round_number in range(1, args.rounds + 1):
                 for view in views:
                     before = settled_count() if view == "ingest" else 0
+                    if not checkpoint() and round_number == 1 and view == views[0]:
+                        print("  (CHECKPOINT refused to this database user: runs may inherit checkpoints)")
+                    wal_before = wal_position()
                     web_before, db_before = meter.snapshot()
                     run = run_wrk(wrk, args, urls[view], bodies, view, args.duration)
                     if view == "ingest":
                         run.stored = settled_count() - before
                     web_after, db_after = meter.snapshot()
+                    run.wal_bytes = wal_position() - wal_before
                     run.web_cpu_ms = meter.spent(web_before, web_after) * 1000 / max(run.requests, 1)
                     run.db_cpu_ms = meter.spent(db_before, db_after) * 1000 / max(run.requests, 1)
                     runs.append(run)

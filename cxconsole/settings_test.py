@@ -22,7 +22,4 @@ CX_TENANT_DOMAIN = "test.cx.sangoma.com"
 CONSOLE_PUBLIC_URL = "http://console.test"
 # Inbound events are mapped inside the request (tasks are eager); secrets are looked up every time.
 CX_HOOK_WAKE = "inline"
-# The writer thread has its own connection, which cannot see a test's transaction (the integration
-# burst test runs it under gunicorn instead).
-CX_HOOK_GROUP_COMMIT = False
 CX_HOOK_ENDPOINT_CACHE_SECONDS = 0.0

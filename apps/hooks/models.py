@@ -37,7 +37,13 @@ class InboundEvent(models.Model):
     # locks as MultiXacts: about a fifth of the ingest INSERT's cost (bench/README.md). Only this table is
     # written that way; Django still applies on_delete (PROTECT, SET_NULL) when a tenant, subscription or
     # bot is deleted, and the endpoint only ever writes ids it has just looked up.
-    tenant = models.ForeignKey("cx.Tenant", on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    # No index on them either (db_index=False), nor on event_type: every index is one more insert per
+    # event, and together these four were about a tenth of the endpoint's cost (bench/README.md). Nothing
+    # on the request path or in the mapper reads them; the event log's filters walk the received_at index
+    # newest first, and deleting a subscription or bot (rare) scans the table to clear its events' link.
+    tenant = models.ForeignKey(
+        "cx.Tenant", on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
     subscription = models.ForeignKey(
         "webhooks.WebhookSubscription",
         on_delete=models.SET_NULL,
@@ -45,9 +51,16 @@ class InboundEvent(models.Model):
         blank=True,
         related_name="events",
         db_constraint=False,
+        db_index=False,
     )
     bot = models.ForeignKey(
-        "bots.AgentBot", on_delete=models.SET_NULL, null=True, blank=True, related_name="events", db_constraint=False
+        "bots.AgentBot",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        db_constraint=False,
+        db_index=False,
     )
     event_type = models.CharField(max_length=64, blank=True)
     # X-Chatwoot-Delivery: kept across the platform's re-deliveries, so a second copy is not stored twice.
@@ -72,8 +85,6 @@ class InboundEvent(models.Model):
         permissions = [("replay_inboundevent", "Can replay inbound events")]
         indexes = [
             models.Index(fields=["status", "id"], name="hooks_event_status_id"),
-            # A plain index: db_index=True would add a second (LIKE) index on PostgreSQL, unused here.
-            models.Index(fields=["event_type"], name="hooks_event_type"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -6,10 +6,10 @@ a quarter of the database time of the same INSERT through Django's cursor (clien
 and planned again every time; see bench/README.md). Anywhere else — SQLite, inside a transaction, or
 while someone logs or wraps queries (DEBUG, ``execute_wrapper``) — it goes through Django's cursor.
 
-Group commit (``CX_HOOK_GROUP_COMMIT``, threaded workers): each request hands its row to the process's
-writer thread and waits. The thread takes every row queued at that moment, writes them with one
-multi-row INSERT (one commit), then releases their requests, which only now answer 200. A request whose
-batch failed answers 503: nothing is acknowledged that is not stored.
+Group commit (``CX_HOOK_GROUP_COMMIT``, threaded workers): concurrent requests of a process queue their
+rows; one of them (the leader) writes every row queued at that moment with one multi-row INSERT (one
+commit), then releases the others, which only now answer 200. A request whose batch failed answers 503:
+nothing is acknowledged that is not stored.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import functools
 import hashlib
 import json
 import logging
-import queue
+import os
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -30,7 +30,6 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .models import InboundEvent
-from .threads import ProcessThread
 
 logger = logging.getLogger(__name__)
 
@@ -174,50 +173,81 @@ def _sqlstate(result: Any) -> bytes | None:
 
 
 # ------------------------------------------------------------------------------
-# Group commit (threaded workers)
+# Group commit (threaded workers): leader and followers
 # ------------------------------------------------------------------------------
 @dataclass
 class _Pending:
     values: Row
-    done: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+    done: bool = False
+    promoted: bool = False
     error: BaseException | None = None
 
 
 class GroupWriter:
+    """Concurrent requests of one process share an INSERT and its commit, with no writer thread between.
+
+    A request that finds nobody writing becomes the leader: it writes every row queued at that moment
+    (its own included) on its own connection, releases their requests, and hands the lead to the oldest
+    request that queued meanwhile. The others wait, so while one commit is being flushed the next batch
+    gathers: the busier the process, the bigger the batches, and a lone request waits for nobody.
+    """
+
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
-        self._thread = ProcessThread(self._run, "cx-hooks-writer")
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._leading = False
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()  # a forked child inherits neither the parent's waiters nor its leader
+        self._queue = []
+        self._leading = False
 
     def store(self, values: Row) -> None:
         """Returns once ``values`` is committed; raises DatabaseError if it could not be."""
-        self._thread.ensure(before_start=self._fresh_queue)
         pending = _Pending(values)
-        self._queue.put(pending)
-        if not pending.done.wait(WAIT_SECONDS):
-            raise DatabaseError("The event writer did not answer in time.")
+        with self._lock:
+            self._queue.append(pending)
+            pending.promoted = not self._leading
+            self._leading = True
+        if not pending.promoted:
+            self._follow(pending)
+        if pending.promoted:
+            self._lead()
         if pending.error is not None:
             raise DatabaseError(str(pending.error))
 
-    def _fresh_queue(self) -> None:
-        self._queue = queue.SimpleQueue()  # a forked child does not inherit the parent's waiters
+    def _follow(self, pending: _Pending) -> None:
+        """Waits until a leader has written ``pending``, or has handed it the lead."""
+        if pending.wake.wait(WAIT_SECONDS):
+            return
+        with self._lock:
+            if pending.done or pending.promoted:
+                return
+            self._queue.remove(pending)  # nobody will write it now: refused, so the sender retries
+        raise DatabaseError("The event writer did not answer in time.")
 
-    def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                insert_rows([p.values for p in batch])
-            except Exception as exc:  # noqa: BLE001 - every waiter must hear about it; the thread lives on
-                logger.exception("Could not store a batch of %d inbound events", len(batch))
-                connections[DEFAULT_DB_ALIAS].close()  # a broken connection is reopened for the next batch
-                for pending in batch:
-                    pending.error = exc
+    def _lead(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+        error: BaseException | None = None
+        try:
+            insert_rows([p.values for p in batch])
+        except Exception as exc:  # noqa: BLE001 - every waiter must hear about it
+            logger.exception("Could not store a batch of %d inbound events", len(batch))
+            connections[DEFAULT_DB_ALIAS].close()  # a broken connection is reopened for the next request
+            error = exc
+        with self._lock:
             for pending in batch:
-                pending.done.set()
+                pending.error, pending.done = error, True
+                pending.wake.set()
+            if self._queue:
+                successor = self._queue[0]
+                successor.promoted = True
+                successor.wake.set()
+            else:
+                self._leading = False
 
 
 group_writer = GroupWriter()

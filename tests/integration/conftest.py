@@ -179,12 +179,7 @@ def console_server(django_db_setup, sandbox_process) -> Iterator[str]:
     process = subprocess.Popen(
         gunicorn_command(sys.executable, port),
         cwd=BASE_DIR,
-        # The group-commit writer is off by default; the burst test checks it keeps every event too.
-        env={
-            **worker_env(sandbox_process),
-            "CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "CX_HOOK_GROUP_COMMIT": os.environ.get("CX_HOOK_GROUP_COMMIT", "true"),
-        },
+        env={**worker_env(sandbox_process), "CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{port}"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
