@@ -225,7 +225,10 @@ class GroupWriter:
         with self._lock:
             if pending.done or pending.promoted:
                 return
-            self._queue.remove(pending)  # nobody will write it now: refused, so the sender retries
+            if pending in self._queue:
+                self._queue.remove(pending)  # nobody will write it now: refused, so the sender retries
+            # else a leader is writing it right now: it may yet be stored, but it is not acknowledged
+            # (a re-delivery with the same delivery id is then stored once).
         raise DatabaseError("The event writer did not answer in time.")
 
     def _lead(self) -> None:

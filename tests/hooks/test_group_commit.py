@@ -18,6 +18,8 @@ class FakeDatabase:
 
     def __init__(self, seconds: float = 0.02) -> None:
         self.seconds = seconds
+        self.calls = 0
+        self.hold_from_call = 1  # calls from this one on wait for `hold`
         self.batches: list[list[int]] = []
         self.fail_next = False
         self.hold = threading.Event()
@@ -25,7 +27,11 @@ class FakeDatabase:
         self.lock = threading.Lock()
 
     def __call__(self, rows: list) -> None:
-        self.hold.wait()
+        with self.lock:
+            self.calls += 1
+            held = self.calls >= self.hold_from_call
+        if held:
+            self.hold.wait()
         time.sleep(self.seconds)
         if self.fail_next:
             self.fail_next = False
@@ -101,3 +107,24 @@ def test_a_request_that_waits_too_long_is_refused_and_never_written_later(databa
 
     group.store((3,))
     assert database.written() == [1, 3]  # the refused request's row was taken out of the queue
+
+
+def test_a_request_whose_batch_is_being_written_too_long_is_refused_not_crashed(database, monkeypatch):
+    monkeypatch.setattr(writer, "WAIT_SECONDS", 1.0)
+    database.seconds = 0.5  # room for the next two requests to queue behind it, even on a busy machine
+    database.hold_from_call = 2  # the first commit is slow, the second hangs
+    database.hold.clear()
+    group = GroupWriter()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        first = pool.submit(store_and_check, group, database, 1)
+        time.sleep(0.05)
+        second = pool.submit(store_and_check, group, database, 2)  # leads the next batch: [2, 3]
+        time.sleep(0.05)
+        third = pool.submit(store_and_check, group, database, 3)  # waits while 2 writes it, then gives up
+        try:
+            assert first.result(timeout=5) == "stored"
+            assert third.result(timeout=5) == "refused"
+        finally:
+            database.hold.set()
+        assert second.result(timeout=5) == "stored"
+    assert database.batches == [[1], [2, 3]]  # stored, though not acknowledged: the sender retries
