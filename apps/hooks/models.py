@@ -83,9 +83,7 @@ class InboundEvent(models.Model):
         ordering = ["-received_at", "-id"]
         verbose_name = "inbound event"
         permissions = [("replay_inboundevent", "Can replay inbound events")]
-        indexes = [
-            models.Index(fields=["status", "id"], name="hooks_event_status_id"),
-        ]
+        indexes = [models.Index(fields=["status", "id"], name="hooks_event_status_id")]
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "source", "delivery_id"],

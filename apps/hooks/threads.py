@@ -18,15 +18,13 @@ class ProcessThread:
     def _running(self) -> bool:
         return self._thread is not None and self._pid == os.getpid() and self._thread.is_alive()
 
-    def ensure(self, before_start: Callable[[], None] | None = None) -> None:
-        """Starts the thread unless this process already runs it; ``before_start`` runs first, under the lock."""
+    def ensure(self) -> None:
+        """Starts the thread unless this process already runs it."""
         if self._running():
             return
         with self._lock:
             if self._running():
                 return
-            if before_start is not None:
-                before_start()
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._target, name=self._name, daemon=True)
             self._thread.start()

@@ -194,14 +194,12 @@ class GroupWriter:
     """
 
     def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # a child inherits neither waiters nor a leader
+
+    def _reset(self) -> None:
         self._lock = threading.Lock()
         self._queue: list[_Pending] = []
-        self._leading = False
-        os.register_at_fork(after_in_child=self._forget)
-
-    def _forget(self) -> None:
-        self._lock = threading.Lock()  # a forked child inherits neither the parent's waiters nor its leader
-        self._queue = []
         self._leading = False
 
     def store(self, values: Row) -> None:
