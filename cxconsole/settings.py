@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Inbound events (/hooks/…) are answered here, before the browser middleware below (apps/hooks/middleware.py).
+    "apps.hooks.middleware.InboundEventsMiddleware",
     # Serves the admin's static files from gunicorn too, so the demo needs no separate web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -169,3 +169,27 @@ def test_a_tenant_with_stored_events_cannot_be_deleted(post, webhook):
     with pytest.raises(ProtectedError):
         tenant.delete()
     assert InboundEvent.objects.filter(tenant=tenant).count() == 1
+
+
+def test_deliveries_skip_the_browser_middleware_but_not_the_host_check(client, post, webhook, settings):
+    answer = post(webhook.path, events.raw(events.message_event()), HTTP_COOKIE="sessionid=abc")
+
+    assert answer.status_code == 200
+    # Answered ahead of sessions, CSRF, messages and clickjacking: none of their marks on the answer ...
+    assert "X-Frame-Options" not in answer.headers and "Vary" not in answer.headers
+    assert not answer.cookies
+    # ... while SecurityMiddleware, ahead of it, still applies.
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    # A console page still gets the whole stack.
+    assert client.get("/admin/login/").headers["X-Frame-Options"] == "DENY"
+
+    settings.ALLOWED_HOSTS = ["console.example"]
+    assert post(webhook.path, events.raw(events.message_event())).status_code == 400  # Host "testserver"
+    assert post(webhook.path, events.raw(events.message_event()), HTTP_HOST="console.example").status_code == 200
+    assert InboundEvent.objects.count() == 2
+
+
+def test_other_paths_under_hooks_are_ordinary_404s(client, webhook):
+    answer = client.post(f"/hooks/webhook/{webhook.secret}/extra/", b"{}", content_type="application/json")
+    assert answer.status_code == 404
+    assert InboundEvent.objects.count() == 0
