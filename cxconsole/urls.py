@@ -5,7 +5,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
-from apps.hooks.views import receive
+from apps.hooks.views import HOOK_ROUTE, receive
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -17,9 +17,9 @@ admin.site.site_title = "CX Console"
 admin.site.index_title = "Contact-center operations"
 
 urlpatterns = [
-    # The vendor POSTs events here; with or without the trailing slash (a redirect would lose the body).
+    # The vendor POSTs events here (answered by InboundEventsMiddleware when it is in MIDDLEWARE).
     # First, so the busiest route is matched without trying the others.
-    re_path(r"^hooks/(?P<source>[a-z]+)/(?P<secret>[^/]+)/?$", receive, name="hooks-receive"),
+    re_path("^" + HOOK_ROUTE, receive, name="hooks-receive"),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", health, name="health"),
     path("admin/", admin.site.urls),

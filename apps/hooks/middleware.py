@@ -17,11 +17,11 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from .views import receive
+from .views import HOOK_ROUTE, receive
 
-# The same paths as the ``hooks-receive`` route in cxconsole/urls.py (which reverse() and a stack
-# without this middleware use).
-HOOK_PATH = re.compile(r"^/hooks/(?P<source>[a-z]+)/(?P<secret>[^/]+)/?$")
+# The paths of the ``hooks-receive`` route (cxconsole/urls.py), which reverse() and a stack without this
+# middleware use; ``path_info`` keeps the leading slash the URL resolver strips.
+HOOK_PATH = re.compile("^/" + HOOK_ROUTE)
 
 
 class InboundEventsMiddleware:

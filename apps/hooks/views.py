@@ -13,6 +13,10 @@ from .ingest import DeliveryRefused, count_refusal, parse_body, resolve_endpoint
 
 logger = logging.getLogger(__name__)
 
+# Where the vendor POSTs events, relative to the site root; with or without the trailing slash (a
+# redirect would lose the body). The URL route and InboundEventsMiddleware both match it.
+HOOK_ROUTE = r"hooks/(?P<source>[a-z]+)/(?P<secret>[^/]+)/?$"
+
 
 def _answer(status: int, message: str) -> HttpResponse:
     return JsonResponse({"ok": 200 <= status < 300, "message": message}, status=status)
