@@ -841,6 +841,50 @@ def test_customer_endpoints_play_the_widget_visitor(sx, receiver):
     assert set(error_fields(bad)) == {"inbox_id", "name", "email", "content"}
 
 
+def test_an_unsent_customer_conversation_hands_back_its_events_for_the_caller_to_send(sx, receiver):
+    inbox_id = sx.inboxes()[0]["id"]
+    bot = sx.bot(inbox_id, url=f"{receiver.url}/bot")
+    visitor = {"tenant_domain": TENANT, "inbox_id": inbox_id, "name": "Noor", "email": "noor@example.com"}
+
+    answer = sx.control("POST", "customer-conversation/unsent", json={**visitor, "content": "Where is my parcel?"})
+
+    conversation = answer["conversation"]
+    assert conversation["status"] == "pending"  # the inbox has a bot, which answers first
+    to_bot = {e["event"]: e for e in answer["events"] if e["url"] == bot["outgoing_url"]}
+    assert set(to_bot) == {"conversation_opened", "message_created"}
+    message = to_bot["message_created"]["body"]
+    assert message["event"] == "message_created" and message["message_type"] == "incoming"
+    assert message["content"] == "Where is my parcel?" and message["conversation"]["id"] == conversation["id"]
+    sx.deliveries()
+    assert receiver.received == [] and sx.control("GET", "deliveries") == []  # nothing was sent
+    # The conversation exists: a reply to it is accepted like any other.
+    sx.ok("digital-interactions/messages/", {"conversation_id": conversation["id"], "content": "On its way"})
+
+
+def test_message_posts_say_when_each_reply_arrived_and_for_which_conversation(sx):
+    first = sx.conversation(sx.inboxes()[0]["id"])
+    second = sx.conversation(sx.inboxes()[1]["id"])
+    before = time.time()
+    sx.ok("digital-interactions/messages/", {"conversation_id": first["id"], "content": "Hello", "is_bot": True})
+    sx.call("GET", "digital-interactions/inboxes/")  # not a message: left out
+    missing = sx.post("digital-interactions/messages/", {"tenant_domain": TENANT, "conversation_id": 999_999})
+    assert missing.status_code == 404
+    sx.ok(
+        "digital-interactions/messages/", {"conversation_id": second["id"], "content": "Hi", "message_type": "incoming"}
+    )
+
+    posts = sx.control("GET", "message-posts")
+    assert [(p["conversation_id"], p["message_type"], p["status"]) for p in posts] == [
+        (first["id"], "outgoing", 201),
+        (999_999, "outgoing", 404),
+        (second["id"], "incoming", 201),
+    ]
+    assert before <= posts[0]["received_at"] <= posts[1]["received_at"] <= time.time()
+    assert sx.control("GET", "message-posts", params={"after": posts[0]["id"]}) == posts[1:]
+    bad = sx.http.get(f"{sx.url}/_sandbox/message-posts", params={"after": "x"}, timeout=5)
+    assert bad.status_code == 400 and error_fields(bad) == {"after": "invalid"}
+
+
 def test_config_is_validated(sx):
     bad = sx.http.post(f"{sx.url}/_sandbox/config", json={"inbox_list_shape": "xml", "colour": "red"}, timeout=5)
     assert bad.status_code == 400 and error_fields(bad) == {"inbox_list_shape": "invalid", "colour": "unknown"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .api import API_PREFIX
 from .errors import ApiError, Validator
 from .state import Outcome
 from .wire import Request, Response
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
 # Waiting for deliveries is capped so a forgotten receiver cannot hang a test run.
 MAX_DELIVERY_WAIT = 30.0
+MESSAGES_PATH = f"{API_PREFIX}digital-interactions/messages/"
 
 Handler = Callable[["Sandbox", Request], Response]
 
@@ -49,6 +51,32 @@ def _state(sandbox: Sandbox, _: Request) -> Response:
 
 def _requests(sandbox: Sandbox, request: Request) -> Response:
     return Response(200, sandbox.requests.entries(request.query.get("path")))
+
+
+def _message_posts(sandbox: Sandbox, request: Request) -> Response:
+    """When each POST to the messages endpoint arrived and for which conversation, oldest first.
+
+    A compact view of the request log for timing replies (bench/bot_latency.py): ``?after=<log id>`` lists only
+    the newer ones, so a client polling it reads each entry once.
+    """
+    after = request.query.get("after") or "0"
+    if not after.isdigit():
+        raise ApiError.for_field(400, "after", "Must be a request log id.", "invalid")
+    posts = []
+    for entry in sandbox.requests.entries(MESSAGES_PATH):
+        if entry["id"] <= int(after) or entry["method"] != "POST":
+            continue
+        body = entry["body"] if isinstance(entry["body"], dict) else {}
+        posts.append(
+            {
+                "id": entry["id"],
+                "received_at": entry["received_at"],
+                "conversation_id": body.get("conversation_id"),
+                "message_type": body.get("message_type", "outgoing"),
+                "status": entry["status"],
+            }
+        )
+    return Response(200, posts)
 
 
 def _deliveries(sandbox: Sandbox, request: Request) -> Response:
@@ -99,6 +127,17 @@ def _customer_conversation(sandbox: Sandbox, request: Request) -> Response:
     return _answer(sandbox, sandbox.state.customer_conversation(request.json_object()))
 
 
+def _customer_conversation_unsent(sandbox: Sandbox, request: Request) -> Response:
+    """Starts a customer's conversation like ``customer-conversation``, but hands back its events unsent.
+
+    For a caller that sends them itself, at a time of its choosing (bench/bot_latency.py paces them): the
+    conversation exists here, so the answers to it are accepted, and the events are the platform's own shape.
+    """
+    outcome = sandbox.state.customer_conversation(request.json_object())
+    events = [{"url": d.url, "event": d.event, "body": d.body} for d in outcome.deliveries]
+    return Response(outcome.status, {"conversation": outcome.body, "events": events})
+
+
 def _customer_message(sandbox: Sandbox, request: Request) -> Response:
     return _answer(sandbox, sandbox.state.customer_message(request.json_object()))
 
@@ -110,10 +149,12 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "state": {"GET": _state},
     "requests": {"GET": _requests},
     "deliveries": {"GET": _deliveries},
+    "message-posts": {"GET": _message_posts},
     "faults": {"GET": _show_faults, "POST": _set_faults, "DELETE": _clear_faults},
     "config": {"GET": _show_config, "POST": _set_config},
     "tokens/expire": {"POST": _expire_tokens},
     "customer-conversation": {"POST": _customer_conversation},
+    "customer-conversation/unsent": {"POST": _customer_conversation_unsent},
     "customer-message": {"POST": _customer_message},
 }
 
