@@ -25,6 +25,7 @@ migrate: setup
 run: migrate
 	$(PY) manage.py runconsole
 
+# scripts/test.sh also keeps .venv-runtime (requirements.txt alone), from which it starts the production form.
 test: setup
 	@bash scripts/test.sh
 

@@ -1,0 +1,204 @@
+"""The production form started from requirements.txt alone: gunicorn, a Celery worker and beat on PostgreSQL and Redis.
+
+Every other integration test runs in the dev venv, where the test tools bring packages of their own (kombu's
+Redis transport once worked only because pytest brought `packaging`). Here each process runs in the venv that
+scripts/test.sh builds from requirements.txt alone and names in CX_RUNTIME_PYTHON, so a runtime need missing
+from requirements.txt fails here before it fails a deployment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+import requests
+
+from apps.bots.models import BotBehaviour, BotReply
+from apps.bots.services import agent_bot_assign, agent_bot_create
+from apps.contacts.services import contact_create
+from apps.conversations.services import conversation_start
+from apps.cx.management.commands.runconsole import gunicorn_command
+from apps.hooks.models import EventSource, EventStatus, InboundEvent
+
+from .conftest import BASE_DIR, _free_port, _healthy, _stop, wait_until, worker_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# The session's dev worker (conftest.celery_worker) consumes the broker of CELERY_BROKER_URL: this form gets a
+# Redis database of its own, so whatever maps and answers here is this form's own worker.
+PRODUCTION_BROKER_DB = 11
+STARTUP_SECONDS = 60
+
+
+@dataclass
+class Child:
+    """A process of the production form; its output is kept so a failure shows why it did not come up."""
+
+    name: str
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+    _lines: threading.Condition = field(default_factory=threading.Condition)
+
+    @classmethod
+    def start(cls, name: str, command: list[str], env: dict[str, str]) -> Child:
+        process = subprocess.Popen(
+            command, cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        child = cls(name, process)
+        threading.Thread(target=child._pump, daemon=True).start()
+        return child
+
+    def _pump(self) -> None:
+        assert self.process.stdout
+        for line in self.process.stdout:
+            with self._lines:
+                self.output.append(line)
+                self._lines.notify_all()
+        with self._lines:
+            self._lines.notify_all()
+
+    def wait_for(self, text: str, timeout: float = STARTUP_SECONDS) -> bool:
+        """Whether ``text`` appears in the output before the process exits or ``timeout`` passes."""
+        with self._lines:
+            return self._lines.wait_for(
+                lambda: any(text in line for line in self.output) or self.process.poll() is not None, timeout
+            ) and any(text in line for line in self.output)
+
+    def tail(self, lines: int = 40) -> str:
+        return f"--- {self.name} (exit status {self.process.poll()}):\n" + "".join(self.output[-lines:])
+
+
+@dataclass
+class ProductionForm:
+    url: str
+    children: list[Child]
+
+    def report(self) -> str:
+        return "\n".join(child.tail() for child in self.children)
+
+
+@pytest.fixture(scope="module")
+def runtime_python() -> str:
+    """The interpreter of the venv built from requirements.txt alone (scripts/test.sh sets CX_RUNTIME_PYTHON)."""
+    python = os.environ.get("CX_RUNTIME_PYTHON", "")
+    if not python:
+        reason = "CX_RUNTIME_PYTHON is not set (scripts/test.sh sets it to the venv built from requirements.txt)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true, and the production form cannot be tested: {reason}")
+        pytest.skip(reason)
+    assert Path(python).is_file(), f"CX_RUNTIME_PYTHON={python} is not an interpreter"
+    # A venv with the test tools in it would prove nothing: it is the one that hid the missing package.
+    has_pytest = subprocess.run([python, "-c", "import pytest"], capture_output=True).returncode == 0
+    assert not has_pytest, f"CX_RUNTIME_PYTHON={python} has pytest: it is not the venv of requirements.txt alone"
+    return python
+
+
+def _broker_of_its_own(url: str) -> str:
+    return urlunparse(urlparse(url)._replace(path=f"/{PRODUCTION_BROKER_DB}"))
+
+
+@pytest.fixture(scope="module")
+def production_form(runtime_python, django_db_setup, sandbox_process, tmp_path_factory) -> Iterator[ProductionForm]:
+    """Web, worker and beat as `make run` starts them, each from the runtime venv, on the session's test database."""
+    import redis
+
+    broker = _broker_of_its_own(os.environ["CELERY_BROKER_URL"])
+    redis.Redis.from_url(broker).flushdb()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    var_dir = tmp_path_factory.mktemp("var")
+    env = {
+        **worker_env(sandbox_process),
+        "CELERY_BROKER_URL": broker,
+        "CONSOLE_PUBLIC_URL": url,
+        "CX_VAR_DIR": str(var_dir),
+    }
+    env.pop("PYTHONPATH", None)  # nothing of the dev venv may reach these processes
+    # As `make run` prepares it: the admin's styles are served by whitenoise from the collected files.
+    collected = subprocess.run(
+        [runtime_python, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert collected.returncode == 0, f"collectstatic failed:\n{collected.stdout}{collected.stderr}"
+    celery = [runtime_python, "-m", "celery", "-A", "cxconsole"]
+    children = [
+        Child.start("web", gunicorn_command(runtime_python, port), env),
+        Child.start(
+            "worker",
+            [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", f"production-{port}@%h"],
+            env,
+        ),
+        Child.start("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", str(var_dir / "beat")], env),
+    ]
+    form = ProductionForm(url, children)
+    try:
+        web, worker, beat = children
+        assert worker.wait_for(" ready."), "The Celery worker did not reach ready:\n" + form.report()
+        assert beat.wait_for("beat: Starting..."), "Celery beat did not start:\n" + form.report()
+        up = wait_until(lambda: _healthy(requests, url) or web.process.poll() is not None, timeout=STARTUP_SECONDS)
+        assert up and web.process.poll() is None, "gunicorn did not answer /healthz:\n" + form.report()
+        yield form
+    finally:
+        for child in children:
+            _stop(child.process)
+
+
+def test_the_web_answers_healthz_and_the_admin_login_with_its_styles(production_form):
+    url = production_form.url
+
+    assert requests.get(f"{url}/healthz", timeout=5).ok
+    login = requests.get(f"{url}/admin/login/", timeout=5)
+    assert login.status_code == 200 and 'name="username"' in login.text and 'name="password"' in login.text
+    styles = requests.get(f"{url}/static/admin/css/base.css", timeout=5)  # whitenoise, from the app's own files
+    assert styles.status_code == 200 and "text/css" in styles.headers["Content-Type"]
+
+
+def test_a_customer_message_reaches_the_bot_endpoint_is_mapped_by_the_worker_and_answered(
+    production_form, sandbox, tenant, inboxes, actor, settings
+):
+    # The stand-in sends the bot's events to this form's web server, as the platform would.
+    settings.CONSOLE_PUBLIC_URL = production_form.url
+    inbox = inboxes[0]
+    bot = agent_bot_create(tenant=tenant, actor=actor, name="Helper")
+    agent_bot_assign(bot=bot, inbox=inbox, actor=actor)
+    customer = contact_create(
+        tenant=tenant,
+        actor=actor,
+        name="Grace Hopper",
+        email="grace@example.com",
+        phone_number="+14155550100",
+        inbox=inbox,
+    )
+    said = "My order never arrived"
+
+    conversation = conversation_start(contact=customer, inbox=inbox, actor=actor, initial_message=said)
+
+    delivered = [d for d in sandbox.deliveries(wait=10) if "/hooks/bot/" in d["url"]]
+    assert delivered and all(d["status"] == 200 for d in delivered), delivered
+    event = InboundEvent.objects.get(source=EventSource.BOT, bot=bot, event_type="message_created", body__contains=said)
+    mapped = wait_until(lambda: InboundEvent.objects.get(pk=event.pk).status == EventStatus.PROCESSED, timeout=30)
+    assert mapped, f"the event is {InboundEvent.objects.get(pk=event.pk).status}\n" + production_form.report()
+
+    # The bot's greeting, POSTed by that worker to the API, is what the customer sees.
+    greeting = BotBehaviour.objects.get(bot=bot).greeting
+    answered = wait_until(
+        lambda: [r["body"] for r in sandbox.requests("digital-interactions/messages/") if r["body"].get("is_bot")],
+        timeout=30,
+    )
+    assert answered, "the bot never answered\n" + production_form.report()
+    assert [(body["content"], body["conversation_id"]) for body in answered] == [
+        (greeting, int(conversation.remote_id))
+    ]
+    reply = BotReply.objects.get(bot=bot)
+    assert (reply.decision, reply.state) == ("greeting", "sent")
+    # Nothing of the form fell over along the way (beat, say, on its first look at the schedule).
+    assert [c.name for c in production_form.children if c.process.poll() is not None] == [], production_form.report()
