@@ -184,12 +184,10 @@ CX_API_LOG_BODY_CAP = env.int("CX_API_LOG_BODY_CAP", default=10_000)
 CX_HOOK_MAX_BODY_BYTES = env.int("CX_HOOK_MAX_BODY_BYTES", default=256 * 1024)
 CX_HOOK_MAX_CLOCK_SKEW = env.int("CX_HOOK_MAX_CLOCK_SKEW", default=300)
 CX_HOOK_ENDPOINT_CACHE_SECONDS = env.float("CX_HOOK_ENDPOINT_CACHE_SECONDS", default=5.0)
-# thread: a background thread queues one mapping task per interval; inline: map at once (eager tests); off.
-CX_HOOK_WAKE = env.str("CX_HOOK_WAKE", default="thread")
-CX_HOOK_WAKE_INTERVAL = env.float("CX_HOOK_WAKE_INTERVAL", default=0.2)
-# Concurrent ingest requests of one threaded web process share one INSERT and commit (apps/hooks/writer.py):
-# measured about 10 % more events per second under gthread workers; a lone request waits for nobody.
-CX_HOOK_GROUP_COMMIT = env.bool("CX_HOOK_GROUP_COMMIT", default=True)
+# A refused delivery at a known endpoint is kept (admin: Refused deliveries), its body cut at this many
+# bytes; the newest CX_HOOK_REFUSED_KEEP of them are kept.
+CX_HOOK_REFUSED_BODY_BYTES = env.int("CX_HOOK_REFUSED_BODY_BYTES", default=64 * 1024)
+CX_HOOK_REFUSED_KEEP = env.int("CX_HOOK_REFUSED_KEEP", default=10_000)
 CX_HOOK_BATCH_SIZE = env.int("CX_HOOK_BATCH_SIZE", default=200)
 CX_HOOK_MAX_ATTEMPTS = env.int("CX_HOOK_MAX_ATTEMPTS", default=8)
 CX_HOOK_RETRY_BASE = env.float("CX_HOOK_RETRY_BASE", default=30.0)

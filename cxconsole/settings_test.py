@@ -20,6 +20,5 @@ CX_CLIENT_ID = "test-client"
 CX_CLIENT_SECRET = "test-secret"
 CX_TENANT_DOMAIN = "test.cx.sangoma.com"
 CONSOLE_PUBLIC_URL = "http://console.test"
-# Inbound events are mapped inside the request (tasks are eager); secrets are looked up every time.
-CX_HOOK_WAKE = "inline"
+# Secrets of the inbound endpoints are looked up every time.
 CX_HOOK_ENDPOINT_CACHE_SECONDS = 0.0

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin import RelatedFieldListFilter
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -161,6 +161,21 @@ class ConsoleAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.allow_delete and super().has_delete_permission(request, obj)
+
+    # -- history ----------------------------------------------------------------------------------------
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        """django-simple-history's page for a tracked model; Django's own change log for any other."""
+        if hasattr(self.opts, "simple_history_manager_attribute"):
+            return super().history_view(request, object_id, extra_context)
+        response = admin.ModelAdmin.history_view(self, request, object_id, extra_context)
+        if isinstance(response, TemplateResponse):
+            info = self.opts.app_label, self.opts.model_name
+            response.template_name = [
+                f"admin/{info[0]}/{info[1]}/object_history.html",
+                f"admin/{info[0]}/object_history.html",
+                "admin/object_history.html",
+            ]
+        return response
 
     # -- object actions ---------------------------------------------------------------------------------
     def get_urls(self) -> list[Any]:

@@ -13,9 +13,26 @@ from django.utils.html import format_html
 
 from apps.cx.admin_base import ConsoleAdmin, ObjectAction, ReadOnlyAdminMixin, ScopedRelatedFieldListFilter, actor_for
 from apps.cx.selectors import scope_to_user
+from apps.cx.text import clean_text
 
-from .models import EventStatus, InboundEvent, RejectedDeliveries
+from .ingest import MAX_DEPTH, nesting_depth
+from .models import EventStatus, InboundEvent, RefusedDelivery, RejectedDeliveries
 from .services import events_replay
+
+
+def pretty_json(text: str) -> str:
+    """``text`` indented when it is JSON of sane depth, else as it is; always safe to put on a page."""
+    try:
+        data = json.loads(text)
+        if nesting_depth(data) <= MAX_DEPTH:
+            text = json.dumps(data, indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        pass  # shown as stored
+    return clean_text(text)
+
+
+def _pre(text: str) -> str:
+    return format_html('<pre style="max-height:40em;overflow:auto;white-space:pre-wrap">{}</pre>', text)
 
 
 def _replay_one(model_admin: ConsoleAdmin, request: HttpRequest, event: InboundEvent, data: dict[str, Any]) -> str:
@@ -74,7 +91,7 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
         "attempts",
         "next_attempt_at",
         "processed_at",
-        "error",
+        "error_text",
         "delivery_id",
         "signature",
         "remote_addr",
@@ -99,19 +116,19 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
 
     @admin.display(description="error / note")
     def short_error(self, event: InboundEvent) -> str:
-        return event.error[:120]
+        return clean_text(event.error[:120])
+
+    @admin.display(description="error / notes")
+    def error_text(self, event: InboundEvent) -> str:
+        return _pre(clean_text(event.error)) if event.error else "-"
 
     @admin.display(description="headers")
     def headers_pretty(self, event: InboundEvent) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(event.headers, indent=2, sort_keys=True))
+        return _pre(clean_text(json.dumps(event.headers, indent=2, sort_keys=True, ensure_ascii=False)))
 
     @admin.display(description="body (as received)")
     def body_pretty(self, event: InboundEvent) -> str:
-        try:
-            text = json.dumps(json.loads(event.body), indent=2, ensure_ascii=False)
-        except ValueError:
-            text = event.body
-        return format_html('<pre style="max-height:40em;overflow:auto">{}</pre>', text)
+        return _pre(pretty_json(event.body))
 
     @admin.action(description="Replay selected events", permissions=["replay"])
     def replay_selected(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
@@ -141,3 +158,42 @@ class RejectedDeliveriesAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("day", "source", "reason", "count", "last_at")
     list_filter = ("reason", "source")
     date_hierarchy = "day"
+
+
+@admin.register(RefusedDelivery)
+class RefusedDeliveryAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
+    """What a known endpoint refused, as it arrived: to see what the platform (or someone) sent."""
+
+    list_display = ("received_at", "reason", "status", "endpoint", "tenant", "body_bytes", "message")
+    list_filter = ("reason", "source", ("tenant", ScopedRelatedFieldListFilter))
+    date_hierarchy = "received_at"
+    list_select_related = ("tenant", "subscription", "bot")
+    list_per_page = 100
+    show_full_result_count = False
+    fields = (
+        "received_at",
+        "reason",
+        "status",
+        "message",
+        "source",
+        "tenant",
+        "subscription",
+        "bot",
+        "remote_addr",
+        "body_bytes",
+        "headers_pretty",
+        "body_pretty",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="endpoint")
+    def endpoint(self, refused: RefusedDelivery) -> str:
+        return str(refused.subscription or refused.bot or refused.get_source_display())
+
+    @admin.display(description="headers")
+    def headers_pretty(self, refused: RefusedDelivery) -> str:
+        return _pre(clean_text(json.dumps(refused.headers, indent=2, sort_keys=True, ensure_ascii=False)))
+
+    @admin.display(description="body (as received, cut at the cap)")
+    def body_pretty(self, refused: RefusedDelivery) -> str:
+        return _pre(pretty_json(refused.body))

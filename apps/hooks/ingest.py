@@ -1,7 +1,8 @@
-"""The request path of the inbound endpoints: find the endpoint, check the delivery, store it, wake the mapper.
+"""The request path of the inbound endpoints: find the endpoint, read and check the delivery, store it.
 
-Kept to one indexed lookup (cached per process for a few seconds) and one INSERT, so the endpoint stays
-fast under a flood; all other work is done by ``apps.hooks.processing`` in a Celery task.
+Public input is hostile: every check here answers a 4xx with a reason for what it cannot read, whatever the
+bytes or headers, and a refused delivery never touches another one. One indexed lookup (cached per process
+for a few seconds) and one INSERT; mapping and the bot's answer happen in a Celery task.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.bots.models import AgentBot
@@ -24,11 +28,10 @@ from apps.cx.hooks import hash_hook_secret
 from apps.cx.models import Tenant
 from apps.cx.redaction import REDACTED, redact_headers
 from apps.cx.sealing import unseal
+from apps.cx.text import clean_text
 from apps.webhooks.models import WebhookSubscription
 
-from .models import EventSource, RejectedDeliveries, SignatureCheck
-from .threads import ProcessThread
-from .writer import group_writer, insert_rows
+from .models import EventSource, InboundEvent, RefusalReason, RefusedDelivery, RejectedDeliveries, SignatureCheck
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,17 @@ DELIVERY_HEADER = "HTTP_X_CHATWOOT_DELIVERY"
 # Never kept: they carry credentials of whoever sent the request.
 _DROPPED_HEADERS = {"HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION"}
 _SOURCES = frozenset(EventSource.values)
+# Unix seconds in ASCII digits (int() would also take "١٢", " 12", "1_2" and 400 digits).
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+# The platform's signature: sha256= and 64 hex digits (anything else, non-ASCII included, is not one).
+_SIGNATURE = re.compile(r"(?:sha256=)?([0-9a-fA-F]{64})")
+# A Chatwoot event is a few levels deep; far deeper nesting is refused before it reaches any code that
+# walks it (the mapper, the admin's pretty-printer).
+MAX_DEPTH = 64
+_TOO_DEEP = f"The JSON is nested deeper than {MAX_DEPTH} levels."
+# Bytes read and thrown away after a refused body, so the sender reads our 4xx instead of a reset
+# connection; a sender that declares more than this gets the answer at once and the connection closed.
+DRAIN_LIMIT = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -116,48 +130,136 @@ def _lookup(source: str, secret_hash: str) -> Endpoint | None:
 
 
 class DeliveryRefused(Exception):
-    def __init__(self, reason: str, status: int, message: str) -> None:
+    """A delivery answered with a 4xx; ``body`` holds what was read of it, to keep for a person to look at."""
+
+    def __init__(self, reason: str, status: int, message: str, *, body: bytes = b"", close: bool = False) -> None:
         super().__init__(message)
         self.reason, self.status, self.message = reason, status, message
+        self.body, self.close = body, close
 
 
+# ------------------------------------------------------------------------------
+# Reading the body
+# ------------------------------------------------------------------------------
+def read_body(request: HttpRequest) -> bytes:
+    """The body, whether sent with Content-Length or chunked; refused with 413 past the cap.
+
+    A body over the cap is still read to its end (up to DRAIN_LIMIT) before the 413, so the sender, still
+    writing, gets the answer rather than a reset connection.
+    """
+    cap = settings.CX_HOOK_MAX_BODY_BYTES
+    too_large = f"The body is over {cap} bytes."
+    declared = _content_length(request)
+    if declared is None:
+        # No Content-Length: chunked (gunicorn de-chunks wsgi.input), or nothing at all. Django reads a
+        # body only up to Content-Length, so the stream is read directly, never past cap + 1.
+        stream = request.META.get("wsgi.input")
+        chunked = "chunked" in str(request.META.get("HTTP_TRANSFER_ENCODING", "")).lower()
+        body = stream.read(cap + 1) if (stream is not None and chunked) else b""
+        if len(body) > cap:
+            _drain(stream, DRAIN_LIMIT)
+            raise DeliveryRefused(RefusalReason.TOO_LARGE, 413, too_large, body=body[:cap])
+        return body
+    if declared > cap:
+        if declared > DRAIN_LIMIT:
+            raise DeliveryRefused(RefusalReason.TOO_LARGE, 413, too_large, close=True)
+        head = request.read(cap)
+        _drain(request, declared)
+        raise DeliveryRefused(RefusalReason.TOO_LARGE, 413, too_large, body=head)
+    return request.read(cap + 1)
+
+
+def _content_length(request: HttpRequest) -> int | None:
+    raw = str(request.META.get("CONTENT_LENGTH") or "").strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        raise DeliveryRefused(RefusalReason.BAD_REQUEST, 400, "Content-Length is not a number of bytes.", close=True)
+    return int(raw)
+
+
+def _drain(stream: Any, limit: int) -> None:
+    left = limit
+    while left > 0:
+        chunk = stream.read(min(64 * 1024, left))
+        if not chunk:
+            return
+        left -= len(chunk)
+
+
+# ------------------------------------------------------------------------------
+# Checking it
+# ------------------------------------------------------------------------------
 def verify_signature(endpoint: Endpoint, meta: dict[str, Any], body: bytes) -> str:
     """Checks the platform's signature when the tenant has a signing secret; says which check applied."""
     if not endpoint.signing_secret:
         return SignatureCheck.UNSIGNED
-    signature = str(meta.get(SIGNATURE_HEADER) or "")
-    timestamp = str(meta.get(TIMESTAMP_HEADER) or "")
+    signature = str(meta.get(SIGNATURE_HEADER) or "").strip()
+    timestamp = str(meta.get(TIMESTAMP_HEADER) or "").strip()
     if not signature or not timestamp:
-        raise DeliveryRefused("bad_signature", 401, "Missing X-Chatwoot-Signature or X-Chatwoot-Timestamp.")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise DeliveryRefused("bad_signature", 401, "X-Chatwoot-Timestamp is not unix seconds.") from None
+        raise DeliveryRefused(
+            RefusalReason.BAD_SIGNATURE, 401, "Missing X-Chatwoot-Signature or X-Chatwoot-Timestamp.", body=body
+        )
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise DeliveryRefused(RefusalReason.BAD_SIGNATURE, 401, "X-Chatwoot-Timestamp is not unix seconds.", body=body)
+    sent_at = int(timestamp)
     if abs(time.time() - sent_at) > settings.CX_HOOK_MAX_CLOCK_SKEW:
-        raise DeliveryRefused("stale_timestamp", 401, "X-Chatwoot-Timestamp is too old (or in the future).")
+        raise DeliveryRefused(
+            RefusalReason.STALE_TIMESTAMP, 401, "X-Chatwoot-Timestamp is too old (or in the future).", body=body
+        )
+    given = _SIGNATURE.fullmatch(signature)
+    if given is None:
+        raise DeliveryRefused(
+            RefusalReason.BAD_SIGNATURE, 401, "X-Chatwoot-Signature is not sha256= and 64 hex digits.", body=body
+        )
     expected = hmac.new(endpoint.signing_secret.encode(), f"{sent_at}.".encode() + body, hashlib.sha256).hexdigest()
-    given = signature.removeprefix("sha256=")
-    if not hmac.compare_digest(expected, given):
-        raise DeliveryRefused("bad_signature", 401, "The signature does not match the body.")
+    if not hmac.compare_digest(expected, given[1].lower()):
+        raise DeliveryRefused(RefusalReason.BAD_SIGNATURE, 401, "The signature does not match the body.", body=body)
     return SignatureCheck.VERIFIED
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
-    """The object the body holds; anything but a UTF-8 JSON object is refused."""
+    """The object the body holds; anything but a UTF-8 JSON object of sane depth is refused."""
     try:
         text = body.decode("utf-8")
-        data = json.loads(text)
     except UnicodeDecodeError:
-        raise DeliveryRefused("not_json", 400, "The body is not UTF-8 text.") from None
-    except ValueError:
-        raise DeliveryRefused("not_json", 400, "The body is not JSON.") from None
-    if not isinstance(data, dict):
-        raise DeliveryRefused("not_json", 400, "The body is JSON but not an object.")
+        raise DeliveryRefused(RefusalReason.NOT_JSON, 400, "The body is not UTF-8 text.", body=body) from None
     if "\x00" in text:  # PostgreSQL text cannot hold NUL; refusing beats failing to store
-        raise DeliveryRefused("not_json", 400, "The body contains a NUL character.")
+        raise DeliveryRefused(RefusalReason.NOT_JSON, 400, "The body contains a NUL character.", body=body)
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise DeliveryRefused(
+            RefusalReason.TOO_DEEP, 400, f"The JSON is nested deeper than {MAX_DEPTH}.", body=body
+        ) from None
+    except ValueError:
+        raise DeliveryRefused(RefusalReason.NOT_JSON, 400, "The body is not JSON.", body=body) from None
+    if not isinstance(data, dict):
+        raise DeliveryRefused(RefusalReason.NOT_JSON, 400, "The body is JSON but not an object.", body=body)
+    if nesting_depth(data) > MAX_DEPTH:
+        raise DeliveryRefused(RefusalReason.TOO_DEEP, 400, _TOO_DEEP, body=body)
     return data
 
 
+def nesting_depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deep objects and arrays nest in ``value`` (walked without recursion; stops once past ``limit``)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+# ------------------------------------------------------------------------------
+# Storing it
+# ------------------------------------------------------------------------------
 class _HeaderNames(dict[str, tuple[str, bool] | None]):
     """WSGI key → (header name, redacted?), or None when not kept: worked out once per key, per process."""
 
@@ -165,7 +267,7 @@ class _HeaderNames(dict[str, tuple[str, bool] | None]):
 
     def __missing__(self, key: str) -> tuple[str, bool] | None:
         if key.startswith("HTTP_") and key not in _DROPPED_HEADERS:
-            name = key[5:].replace("_", "-").title()
+            name = clean_text(key[5:].replace("_", "-").title())[:100]
         elif key == "CONTENT_TYPE":
             name = "Content-Type"
         else:
@@ -182,97 +284,95 @@ _header_names = _HeaderNames()
 
 
 def kept_headers(meta: dict[str, Any]) -> dict[str, str]:
+    """The request's headers as stored: credentials dropped, secrets redacted, values cut and made storable."""
     headers = {}
     for key, value in meta.items():
         entry = _header_names[key]
         if entry is None:
             continue
         name, redacted = entry
-        if name == "Content-Type":
-            if value:
-                headers[name] = REDACTED if redacted else str(value)[:200]
-        else:
-            headers[name] = REDACTED if redacted else str(value)[:500]
+        if name == "Content-Type" and not value:
+            continue
+        headers[name] = REDACTED if redacted else clean_text(str(value)[:500])
     return headers
 
 
-def store_event(endpoint: Endpoint, *, body: bytes, data: dict[str, Any], meta: dict[str, Any], signature: str) -> None:
-    """Writes the event durably before returning. A re-delivery (same delivery id) is not stored again.
+def _event_type(data: dict[str, Any]) -> str:
+    value = data.get("event")
+    return clean_text(value)[:64] if isinstance(value, str) else ""
 
-    With CX_HOOK_GROUP_COMMIT, concurrent requests of this process share one INSERT and one commit
-    (``apps.hooks.writer``); otherwise the row is inserted on the request's own connection.
+
+def store_event(
+    endpoint: Endpoint, *, body: bytes, data: dict[str, Any], meta: dict[str, Any], signature: str
+) -> int | None:
+    """Writes the event with one INSERT, committed before returning; returns its id.
+
+    None when the same delivery id was already stored for this endpoint's tenant (a re-delivery).
     """
-    row = (  # in the order of writer.COLUMNS
-        endpoint.source,
-        endpoint.tenant_id,
-        endpoint.subscription_id,
-        endpoint.bot_id,
-        str(data.get("event") or "")[:64],
-        str(meta.get(DELIVERY_HEADER) or "")[:100],
-        body,
-        kept_headers(meta),
-        meta.get("REMOTE_ADDR") or None,
-        signature,
-        timezone.now(),
+    values = {
+        "source": endpoint.source,
+        "tenant": endpoint.tenant_id,
+        "subscription": endpoint.subscription_id,
+        "bot": endpoint.bot_id,
+        "event_type": _event_type(data),
+        "delivery_id": clean_text(str(meta.get(DELIVERY_HEADER) or ""))[:100],
+        "body": body.decode(),
+        "headers": kept_headers(meta),
+        "remote_addr": meta.get("REMOTE_ADDR") or None,
+        "signature": signature,
+        "received_at": timezone.now(),
+    }
+    db = connections[DEFAULT_DB_ALIAS]
+    meta_ = InboundEvent._meta
+    columns, params = [], []
+    for name, value in values.items():
+        field = meta_.get_field(name)
+        columns.append(db.ops.quote_name(field.column))  # type: ignore[union-attr]
+        params.append(field.get_db_prep_save(value, db))  # type: ignore[union-attr]
+    # ON CONFLICT: the partial unique index on (tenant, source, delivery id) skips a re-delivery.
+    sql = (
+        f"INSERT INTO {db.ops.quote_name(meta_.db_table)} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(params))}) ON CONFLICT DO NOTHING RETURNING {db.ops.quote_name('id')}"
     )
-    if settings.CX_HOOK_GROUP_COMMIT:
-        group_writer.store(row)
-    else:
-        insert_rows([row])
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
-def count_refusal(source: str, reason: str) -> None:
-    """Bumps the day's counter for a refused delivery; the refused request itself is not kept."""
-    source = source if source in EventSource.values else EventSource.WEBHOOK
-    today = timezone.localdate()
-    try:
-        updated = RejectedDeliveries.objects.filter(day=today, source=source, reason=reason).update(
-            count=F("count") + 1, last_at=timezone.now()
-        )
-        if not updated:
-            RejectedDeliveries.objects.bulk_create(
-                [RejectedDeliveries(day=today, source=source, reason=reason, count=1)], ignore_conflicts=True
-            )
-    except Exception:  # noqa: BLE001 - a counter must never turn a refusal into a 500
-        logger.warning("Could not count a refused %s delivery (%s)", source, reason, exc_info=True)
+def refusal_record(source: str, refused: DeliveryRefused, *, endpoint: Endpoint | None, meta: dict[str, Any]) -> None:
+    """Counts a refused delivery by day and reason; at a known endpoint, also keeps what arrived of it.
 
-
-class Waker:
-    """Tells the mapper there is work, at most once per interval per process, from a background thread.
-
-    The request never waits on the broker: it sets a flag. A thread sends one ``hooks.process_events``
-    task per interval while the flag is set, so a flood of events costs a handful of tasks, and an event
-    stored just after a task started still gets a task after it. If the broker is down the periodic
-    sweep (django-celery-beat) picks the events up.
+    A refusal at an unknown endpoint is only counted: anyone can send those, and they address nobody.
+    Nothing here may turn a refusal into a 500, nor hold up the answer when the database is away.
     """
-
-    def __init__(self) -> None:
-        self._flag = threading.Event()
-        self._thread = ProcessThread(self._run, "cx-hooks-waker")
-
-    def poke(self) -> None:
-        mode = settings.CX_HOOK_WAKE
-        if mode == "off":
-            return
-        if mode == "inline":  # tests with eager tasks: map right away
-            from .tasks import process_events_task
-
-            process_events_task.delay()
-            return
-        self._flag.set()
-        self._thread.ensure()
-
-    def _run(self) -> None:
-        from .tasks import process_events_task
-
-        while True:
-            self._flag.wait()
-            self._flag.clear()
-            try:
-                process_events_task.delay()
-            except Exception:  # noqa: BLE001 - the sweep catches up; the thread must live on
-                logger.warning("Could not queue hooks.process_events; the periodic sweep will", exc_info=True)
-            time.sleep(settings.CX_HOOK_WAKE_INTERVAL)
+    source = source if source in _SOURCES else EventSource.WEBHOOK
+    try:
+        _count_refusal(source, refused.reason)
+        if endpoint is not None:
+            RefusedDelivery.objects.create(
+                source=source,
+                tenant_id=endpoint.tenant_id,
+                subscription_id=endpoint.subscription_id,
+                bot_id=endpoint.bot_id,
+                reason=refused.reason,
+                status=refused.status,
+                message=refused.message,
+                body=clean_text(refused.body[: settings.CX_HOOK_REFUSED_BODY_BYTES].decode("utf-8", "replace")),
+                body_bytes=len(refused.body),
+                headers=kept_headers(meta),
+                remote_addr=meta.get("REMOTE_ADDR") or None,
+            )
+    except Exception:  # noqa: BLE001 - the answer is a refusal either way; the log says what was not kept
+        logger.warning("Could not record a refused %s delivery (%s)", source, refused.reason, exc_info=True)
 
 
-waker = Waker()
+def _count_refusal(source: str, reason: str) -> None:
+    today = timezone.localdate()
+    updated = RejectedDeliveries.objects.filter(day=today, source=source, reason=reason).update(
+        count=F("count") + 1, last_at=timezone.now()
+    )
+    if not updated:
+        RejectedDeliveries.objects.bulk_create(
+            [RejectedDeliveries(day=today, source=source, reason=reason, count=1)], ignore_conflicts=True
+        )

@@ -96,30 +96,73 @@ class InboundEvent(models.Model):
         return f"{self.event_type or 'event'} #{self.pk}"
 
 
-class RejectionReason(models.TextChoices):
+class RefusalReason(models.TextChoices):
     UNKNOWN_ENDPOINT = "unknown_endpoint", "Unknown secret (404)"
     BAD_SIGNATURE = "bad_signature", "Bad or missing signature (401)"
     STALE_TIMESTAMP = "stale_timestamp", "Stale timestamp (401)"
     TOO_LARGE = "too_large", "Body over the size cap (413)"
     NOT_JSON = "not_json", "Not a JSON object (400)"
+    TOO_DEEP = "too_deep", "JSON nested too deep (400)"
+    BAD_REQUEST = "bad_request", "Unreadable request (400)"
 
 
 class RejectedDeliveries(models.Model):
-    """How many deliveries were refused, per day and reason; nothing else about them is kept."""
+    """How many deliveries were refused, per day and reason (every refusal, at any endpoint or none)."""
 
     day = models.DateField()
     source = models.CharField(max_length=8, choices=EventSource.choices)
-    reason = models.CharField(max_length=20, choices=RejectionReason.choices)
+    reason = models.CharField(max_length=20, choices=RefusalReason.choices)
     count = models.PositiveIntegerField(default=0)
     last_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-day", "source", "reason"]
-        verbose_name = "refused deliveries"
-        verbose_name_plural = "refused deliveries"
+        verbose_name = "refusal count"
+        verbose_name_plural = "refusal counts"
         constraints = [
             models.UniqueConstraint(fields=["day", "source", "reason"], name="hooks_rejected_unique_day_reason")
         ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.get_reason_display()}: {self.count}"
+
+
+class RefusedDelivery(models.Model):
+    """A delivery refused at a known endpoint, kept as it arrived (body cut at a cap) for a person to read.
+
+    Refusals at an unknown secret are only counted (RejectedDeliveries): anyone can send those. The newest
+    ``CX_HOOK_REFUSED_KEEP`` rows are kept; the periodic sweep deletes older ones.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    source = models.CharField(max_length=8, choices=EventSource.choices)
+    tenant = models.ForeignKey("cx.Tenant", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    subscription = models.ForeignKey(
+        "webhooks.WebhookSubscription",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    bot = models.ForeignKey(
+        "bots.AgentBot", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    reason = models.CharField(max_length=20, choices=RefusalReason.choices)
+    status = models.PositiveSmallIntegerField(help_text="The HTTP status the sender was answered.")
+    message = models.CharField(max_length=200, help_text="The reason the sender was given.")
+    body = models.TextField(
+        blank=True, help_text="What arrived of the body, as text (bytes that are not UTF-8 shown as �)."
+    )
+    body_bytes = models.PositiveIntegerField(default=0, help_text="How many bytes of the body were read.")
+    headers = models.JSONField(default=dict, blank=True, help_text="Request headers, secrets removed.")
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = "refused delivery"
+        verbose_name_plural = "refused deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} #{self.pk}"

@@ -1,9 +1,13 @@
-"""Maps stored events onto the mirror in batches, off the request path, and hands bot messages on.
+"""Maps stored events onto the mirror, off the request path, and lets the bot answer a customer's message.
 
-A batch is claimed with SELECT … FOR UPDATE SKIP LOCKED (PostgreSQL), so several workers share the
-backlog without mapping an event twice at once. Each event is mapped in its own savepoint: one that
-fails is marked failed with its error and tried again later, never dropped, and does not hold up the
-rest of its batch.
+Each stored event gets its own ``hooks.handle_event`` task, sent once the row is committed: the task maps
+that event and, for a customer's message on a bot's endpoint, has the bot answer it in the same task (one
+hop between the customer's message and the bot's reply). The periodic sweep maps, in batches, whatever a
+lost wake-up left behind and failed events now due again.
+
+An event is claimed with SELECT … FOR UPDATE SKIP LOCKED (PostgreSQL), so two workers never map it at once.
+Each event is mapped in its own savepoint: one that fails is marked failed with its error and tried again
+later, never dropped, and does not hold up the rest of its batch.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .mapping import MappingError, map_event
-from .models import EventSource, EventStatus, InboundEvent
+from .models import EventSource, EventStatus, InboundEvent, RefusedDelivery
 
 logger = logging.getLogger(__name__)
 
 _FIELDS = ["status", "attempts", "next_attempt_at", "processed_at", "error"]
+# (bot id, message id) pairs the bot is to answer once the mapping is committed.
+Answers = list[tuple[int, int]]
 
 
 def due_events(now: Any = None) -> QuerySet[InboundEvent]:
@@ -37,17 +43,45 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(settings.CX_HOOK_RETRY_BASE * 2 ** max(attempts - 1, 0), 3600))
 
 
+def event_queue(event_id: int) -> None:
+    """Sends the task that maps one stored event; if the broker cannot take it, the sweep will."""
+    from .tasks import handle_event_task
+
+    try:
+        handle_event_task.apply_async((event_id,), retry=False)
+    except Exception:  # noqa: BLE001 - the event is stored and acknowledged; the sweep maps it later
+        logger.warning(
+            "Could not queue hooks.handle_event for event %s; the sweep will map it", event_id, exc_info=True
+        )
+
+
+def event_handle(event_id: int) -> bool:
+    """Maps one event (unless it is mapped already or another worker has it) and lets the bot answer.
+
+    Returns whether this call mapped it.
+    """
+    answers: Answers = []
+    with transaction.atomic():
+        event = due_events().filter(pk=event_id).select_for_update(skip_locked=True).select_related("tenant").first()
+        if event is None:
+            return False
+        _process_one(event, answers)
+        event.save(update_fields=_FIELDS)
+    _answer_now(answers)
+    return True
+
+
 def process_batch(limit: int | None = None) -> int:
     """Maps up to ``limit`` due events, oldest first; returns how many were handled."""
     limit = limit or settings.CX_HOOK_BATCH_SIZE
-    answers: list[tuple[int, int]] = []
+    answers: Answers = []
     with transaction.atomic():
         events = list(due_events().select_for_update(skip_locked=True).select_related("tenant").order_by("id")[:limit])
         for event in events:
             _process_one(event, answers)
         InboundEvent.objects.bulk_update(events, _FIELDS)
         if answers:
-            transaction.on_commit(lambda: _hand_to_bots(answers))
+            transaction.on_commit(lambda: _queue_answers(answers))
     return len(events)
 
 
@@ -62,7 +96,17 @@ def process_all(max_batches: int = 1000) -> int:
     return total
 
 
-def _process_one(event: InboundEvent, answers: list[tuple[int, int]]) -> None:
+def refused_prune() -> int:
+    """Deletes kept refused deliveries beyond the newest ``CX_HOOK_REFUSED_KEEP``."""
+    keep = settings.CX_HOOK_REFUSED_KEEP
+    cutoff = RefusedDelivery.objects.order_by("-id").values_list("id", flat=True)[keep : keep + 1].first()
+    if cutoff is None:
+        return 0
+    deleted, _ = RefusedDelivery.objects.filter(id__lte=cutoff).delete()
+    return deleted
+
+
+def _process_one(event: InboundEvent, answers: Answers) -> None:
     now = timezone.now()
     event.attempts += 1
     try:
@@ -82,14 +126,21 @@ def _process_one(event: InboundEvent, answers: list[tuple[int, int]]) -> None:
             event.error += f" (gave up after {event.attempts} attempts: replay it from the admin)"
         return
     event.status = EventStatus.IGNORED if mapped.ignored else EventStatus.PROCESSED
-    event.error = mapped.note
+    event.error = mapped.note[:2000]
     event.next_attempt_at = None
     event.processed_at = now
     if event.source == EventSource.BOT and event.bot_id:
         answers.extend((event.bot_id, message.pk) for message in mapped.messages)
 
 
-def _hand_to_bots(answers: list[tuple[int, int]]) -> None:
+def _answer_now(answers: Answers) -> None:
+    from apps.bots.tasks import answer_message
+
+    for bot_id, message_id in answers:
+        answer_message(bot_id, message_id)
+
+
+def _queue_answers(answers: Answers) -> None:
     from apps.bots.tasks import answer_message_task
 
     for bot_id, message_id in answers:
@@ -101,8 +152,15 @@ def _hand_to_bots(answers: list[tuple[int, int]]) -> None:
 
 def replay(events: QuerySet[InboundEvent]) -> int:
     """Maps the chosen events again from their stored bodies (idempotent: upserts by vendor id)."""
-    count = events.update(status=EventStatus.RECEIVED, attempts=0, next_attempt_at=None, error="")
-    from .ingest import waker
+    from .tasks import process_events_task
 
-    waker.poke()
+    count = events.update(status=EventStatus.RECEIVED, attempts=0, next_attempt_at=None, error="")
+    transaction.on_commit(lambda: _send_quietly(process_events_task))
     return count
+
+
+def _send_quietly(task: Any) -> None:
+    try:
+        task.apply_async(retry=False)
+    except Exception:  # noqa: BLE001 - the events are marked due; the sweep maps them
+        logger.warning("Could not queue %s; the sweep will", task.name, exc_info=True)

@@ -1,19 +1,28 @@
-"""Celery tasks for inbound events: the batch mapper (woken by the endpoint) and its periodic sweep."""
+"""Celery tasks for inbound events: one event mapped (and answered) as soon as it is stored, and the sweep."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from .processing import process_all
+from .processing import event_handle, process_all, refused_prune
+
+
+@shared_task(name="hooks.handle_event", ignore_result=True)
+def handle_event_task(event_id: int) -> None:
+    # Safe to deliver twice: the event is claimed (SKIP LOCKED), mapped only while due, and the bot claims
+    # the message before answering it.
+    event_handle(event_id)
 
 
 @shared_task(name="hooks.process_events", ignore_result=True)
 def process_events_task() -> int:
-    # Safe to run twice at once: batches are claimed with SKIP LOCKED and every upsert is idempotent.
+    """Maps everything due in batches: after a replay from the admin."""
     return process_all()
 
 
 @shared_task(name="hooks.sweep", ignore_result=True)
 def sweep_task() -> int:
-    """Beat's safety net: maps anything a lost wake-up left behind, and failed events now due again."""
+    """Beat's safety net: maps anything a lost wake-up left behind and failed events now due again, and
+    keeps the store of refused deliveries to its size."""
+    refused_prune()
     return process_all()

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .ingest import DeliveryRefused, count_refusal, parse_body, resolve_endpoint, store_event, verify_signature, waker
+from .ingest import (
+    DeliveryRefused,
+    Endpoint,
+    parse_body,
+    read_body,
+    refusal_record,
+    resolve_endpoint,
+    store_event,
+    verify_signature,
+)
+from .models import RefusalReason
+from .processing import event_queue
 
 logger = logging.getLogger(__name__)
 
@@ -18,54 +28,40 @@ logger = logging.getLogger(__name__)
 HOOK_ROUTE = r"hooks/(?P<source>[a-z]+)/(?P<secret>[^/]+)/?$"
 
 
-def _answer(status: int, message: str) -> HttpResponse:
-    return JsonResponse({"ok": 200 <= status < 300, "message": message}, status=status)
-
-
-# What _answer(200, "Stored.") says, encoded once: the answer to nearly every request.
-_STORED = _answer(200, "Stored.").content
-
-
-def _stored() -> HttpResponse:
-    return HttpResponse(_STORED, content_type="application/json")
+def _answer(status: int, message: str, *, close: bool = False) -> HttpResponse:
+    response = JsonResponse({"ok": 200 <= status < 300, "message": message}, status=status)
+    if close:
+        response["Connection"] = "close"
+    return response
 
 
 @csrf_exempt
 def receive(request: HttpRequest, source: str, secret: str) -> HttpResponse:
-    """Acknowledges a delivery only once its raw body is stored; refuses anything it cannot store as-is."""
+    """Acknowledges a delivery only once it is stored; answers a 4xx with the reason for anything it cannot read."""
     if request.method != "POST":
         return _answer(405, "POST events here.")
-    endpoint = resolve_endpoint(source, secret)
-    if endpoint is None:
-        count_refusal(source, "unknown_endpoint")
-        return _answer(404, "Not found.")
+    endpoint: Endpoint | None = None
     try:
-        body = _read_body(request)
+        endpoint = resolve_endpoint(source, secret)
+        if endpoint is None:
+            raise DeliveryRefused(RefusalReason.UNKNOWN_ENDPOINT, 404, "Not found.")
+        body = read_body(request)
         signature = verify_signature(endpoint, request.META, body)
         data = parse_body(body)
     except DeliveryRefused as refused:
-        count_refusal(source, refused.reason)
-        return _answer(refused.status, refused.message)
+        refusal_record(source, refused, endpoint=endpoint, meta=request.META)
+        return _answer(refused.status, refused.message, close=refused.close)
+    except DatabaseError:
+        logger.exception("Could not look up the %s endpoint", source)
+        return _answer(503, "The event could not be stored; try again.")
     try:
-        store_event(endpoint, body=body, data=data, meta=request.META, signature=signature)
+        event_id = store_event(endpoint, body=body, data=data, meta=request.META, signature=signature)
     except DatabaseError:
         # Not stored, so not acknowledged: the sender must know this one is lost on our side.
         logger.exception("Could not store a %s event", source)
         return _answer(503, "The event could not be stored; try again.")
-    waker.poke()
-    return _stored()
-
-
-def _read_body(request: HttpRequest) -> bytes:
-    """The body, refused with 413 past the cap — judged on Content-Length first, then on what arrives."""
-    cap = settings.CX_HOOK_MAX_BODY_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > cap:
-        raise DeliveryRefused("too_large", 413, f"The body is over {cap} bytes.")
-    body = request.read(cap + 1)
-    if len(body) > cap:
-        raise DeliveryRefused("too_large", 413, f"The body is over {cap} bytes.")
-    return body
+    if event_id is None:
+        return _answer(200, "Already stored.")
+    # The mapper (and the bot) take it at once; a lost wake-up is caught by the periodic sweep.
+    transaction.on_commit(lambda: event_queue(event_id))
+    return _answer(200, "Stored.")

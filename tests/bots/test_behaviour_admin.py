@@ -197,7 +197,6 @@ def test_rotate_secret_creates_the_bot_again_and_keeps_its_inboxes(
     from apps.bots.services import agent_bot_assign, agent_bot_create
     from apps.cx.client import Actor
 
-    settings.CX_HOOK_WAKE = "off"
     actor = Actor.system("test")
     bot = agent_bot_create(tenant=tenant, actor=actor, name="Rotating bot")
     agent_bot_assign(bot=bot, inbox=inboxes[0], actor=actor)

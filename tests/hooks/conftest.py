@@ -37,7 +37,21 @@ def webhook(db, tenant: Tenant) -> Hook:
 
 
 @pytest.fixture
-def post(client):
+def post(client, django_capture_on_commit_callbacks):
+    """POSTs a delivery as the platform does; what the endpoint sends on commit (the mapping task) runs too,
+    as it would after a real request's autocommit (tasks are eager in unit tests)."""
+
+    def send(path: str, body: bytes | str, **headers: str):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.generic("POST", path, body, content_type="application/json", **headers)
+
+    return send
+
+
+@pytest.fixture
+def post_unmapped(client):
+    """POSTs a delivery and only stores it: the test's transaction never commits, so no mapping task runs."""
+
     def send(path: str, body: bytes | str, **headers: str):
         return client.generic("POST", path, body, content_type="application/json", **headers)
 

@@ -65,23 +65,25 @@ def test_the_raw_body_is_shown_readable(client, make_user, logged):
     assert "Replay" not in page.content.decode()  # an auditor reads, does not replay
 
 
-def test_replay_selected_from_the_list(client, make_user, logged):
+def test_replay_selected_from_the_list(client, make_user, logged, django_capture_on_commit_callbacks):
     client.force_login(make_user("Supervisor"))
     Message.objects.all().delete()
     ids = list(InboundEvent.objects.values_list("pk", flat=True))
 
-    page = client.post(LIST, {"action": "replay_selected", "_selected_action": ids}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post(LIST, {"action": "replay_selected", "_selected_action": ids}, follow=True)
 
     assert "3 event(s) queued" in page.content.decode()
     assert Message.objects.count() == 1  # mapped again (eagerly, in tests)
     assert AuditEntry.objects.get(action="replay_events").outcome == "ok"
 
 
-def test_replay_one_from_its_page(client, make_user, logged):
+def test_replay_one_from_its_page(client, make_user, logged, django_capture_on_commit_callbacks):
     client.force_login(make_user("Supervisor"))
     event = InboundEvent.objects.get(status="failed")
     url = reverse("admin:hooks_inboundevent_replay", args=[event.pk])
-    page = client.post(url, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post(url, follow=True)
     assert "queued to be mapped again" in page.content.decode()
     event.refresh_from_db()
     assert event.attempts == 1  # reset, then mapped once more (and failed again: same body)

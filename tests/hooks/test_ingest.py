@@ -13,10 +13,10 @@ from . import events
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def no_mapping(settings):
+@pytest.fixture
+def post(post_unmapped):
     # These tests look at what the endpoint itself does: nothing beyond storing.
-    settings.CX_HOOK_WAKE = "off"
+    return post_unmapped
 
 
 def test_an_event_is_stored_as_received_before_the_2xx(post, webhook):

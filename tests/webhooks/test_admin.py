@@ -53,7 +53,6 @@ def test_auditors_and_users_without_a_role_cannot_register_webhooks(client, sand
 
 
 def test_rotate_secret_registers_again_and_the_old_url_stops_working(client, sandbox, tenant, make_user, settings):
-    settings.CX_HOOK_WAKE = "off"
     client.force_login(make_user("Supervisor"))
     client.post(ADD, {"tenant": tenant.pk, "subscriptions": ["message_created"]})
     subscription = WebhookSubscription.objects.get()
