@@ -56,3 +56,10 @@ def post_unmapped(client):
         return client.generic("POST", path, body, content_type="application/json", **headers)
 
     return send
+
+
+@pytest.fixture
+def bot_hook(db, tenant: Tenant) -> Hook:
+    secret, secret_hash = new_hook_secret()
+    bot = AgentBot.objects.create(tenant=tenant, remote_id="77", name="Fuzz bot", hook_secret_hash=secret_hash)
+    return Hook(secret, bot)

@@ -1,4 +1,4 @@
-"""A burst of thousands of events at the real ingest endpoint (gunicorn), mapped by a real worker; its INSERT."""
+"""A burst of events at the real ingest endpoint (gunicorn), each mapped by a real worker once; its INSERT."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ import pytest
 import requests
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.utils import timezone
 
 from apps.conversations.models import Conversation, Message
 from apps.cx.hooks import new_hook_secret
 from apps.cx.services import tenant_resolve
+from apps.hooks.ingest import Endpoint, store_event
 from apps.hooks.models import EventStatus, InboundEvent
-from apps.hooks.writer import insert_rows
 from apps.webhooks.models import WebhookSubscription
 from tests.hooks import events
 
@@ -26,7 +25,7 @@ from .conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-EVENTS = 3000
+EVENTS = 1500
 CONVERSATIONS = 150
 CONNECTIONS = 16
 
@@ -73,62 +72,52 @@ def test_every_event_of_a_burst_is_kept_and_mapped_once(sandbox, celery_worker, 
     assert newest.remote_updated_at.timestamp() == 1_790_000_000 + EVENTS - 1
 
 
-# Outside a transaction, the endpoint's INSERT goes to libpq as a prepared statement (apps/hooks/writer.py).
+# The endpoint's one INSERT, on PostgreSQL (apps/hooks/ingest.py store_event).
 
 
-def _row(tenant, *, body: bytes, delivery: str = "", headers: dict | None = None) -> tuple:
-    """An event as the endpoint hands it to the writer (apps.hooks.writer.COLUMNS)."""
-    return (
-        "webhook",
-        tenant.pk,
-        None,
-        None,
-        "message_created",
-        delivery,
-        body,
-        headers or {},
-        "203.0.113.9",
-        "unsigned",
-        timezone.now(),
+def _store(tenant, *, body: bytes, delivery: str = "", headers: dict | None = None) -> int | None:
+    meta = {"REMOTE_ADDR": "203.0.113.9", "HTTP_X_CHATWOOT_DELIVERY": delivery}
+    meta.update({f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()})
+    return store_event(
+        Endpoint("webhook", tenant.pk), body=body, data=json.loads(body), meta=meta, signature="unsigned"
     )
 
 
-def test_the_prepared_insert_stores_the_event_as_received_once_per_delivery_id():
+def test_the_insert_stores_the_event_as_received_once_per_delivery_id():
     tenant = tenant_resolve()
     body = events.raw(events.message_event(content="Grüße — ünïcode"))
-    assert connection.get_autocommit()  # the libpq path is the one taken outside transactions
 
-    insert_rows([_row(tenant, body=body, delivery="d-1", headers={"User-Agent": "Chatwoot"})])
-    insert_rows([_row(tenant, body=body, delivery="d-1")])  # a re-delivery
-    insert_rows([_row(tenant, body=body, delivery="d-2"), _row(tenant, body=body)])  # a batch of two
+    first_id = _store(tenant, body=body, delivery="d-1", headers={"User-Agent": "Chatwoot"})
+    assert _store(tenant, body=body, delivery="d-1") is None  # a re-delivery
+    assert _store(tenant, body=body, delivery="d-2") and _store(tenant, body=body)
 
     stored = InboundEvent.objects.order_by("id")
     assert stored.count() == 3
     first = stored[0]
-    assert first.body.encode() == body and first.headers == {"User-Agent": "Chatwoot"}
+    assert first.pk == first_id
+    assert first.body.encode() == body and first.headers == {"User-Agent": "Chatwoot", "X-Chatwoot-Delivery": "d-1"}
     assert (first.status, first.attempts, first.error) == (EventStatus.RECEIVED, 0, "")
     assert (first.delivery_id, first.remote_addr, first.tenant_id) == ("d-1", "203.0.113.9", tenant.pk)
 
 
-def test_the_prepared_insert_survives_a_pooler_dropping_its_statements():
+def test_what_postgresql_cannot_hold_is_made_storable():
     tenant = tenant_resolve()
-    insert_rows([_row(tenant, body=b'{"event": "a"}')])
-    with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")  # as DISCARD ALL or a transaction-mode pooler would
-    insert_rows([_row(tenant, body=b'{"event": "b"}')])
-    assert InboundEvent.objects.count() == 2
+    body = b'{"event": "message_\\u0000created", "content": "\\ud800"}'
+    assert _store(tenant, body=body, headers={"X-Odd": "a\x00b"})
+    event = InboundEvent.objects.get()
+    assert (event.event_type, event.headers["X-Odd"], event.body.encode()) == ("message_created", "ab", body)
 
 
-def test_a_body_at_the_size_cap_goes_through_the_prepared_insert():
+def test_a_body_at_the_size_cap_is_stored():
     tenant = tenant_resolve()
     body = json.dumps({"event": "message_created", "content": "x" * (settings.CX_HOOK_MAX_BODY_BYTES - 40)}).encode()
-    insert_rows([_row(tenant, body=body)])
+    _store(tenant, body=body)
     assert InboundEvent.objects.get().body.encode() == body
 
 
 def test_a_lost_database_connection_raises_and_the_next_insert_reconnects():
     tenant = tenant_resolve()
-    insert_rows([_row(tenant, body=b'{"event": "a"}')])
+    _store(tenant, body=b'{"event": "a"}')
     db = settings.DATABASES["default"]
     with psycopg.connect(
         host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"], autocommit=True
@@ -136,7 +125,7 @@ def test_a_lost_database_connection_raises_and_the_next_insert_reconnects():
         killer.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
 
     with pytest.raises(DatabaseError):
-        insert_rows([_row(tenant, body=b'{"event": "b"}')])
+        _store(tenant, body=b'{"event": "b"}')
     connection.close_if_unusable_or_obsolete()  # what Django does when the request ends
-    insert_rows([_row(tenant, body=b'{"event": "c"}')])
+    _store(tenant, body=b'{"event": "c"}')
     assert sorted(json.loads(e.body)["event"] for e in InboundEvent.objects.all()) == ["a", "c"]
