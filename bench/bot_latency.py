@@ -96,6 +96,14 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--no-floor", action="store_true", help="skip the inline responder's runs")
     parser.add_argument(
+        "--echoes",
+        choices=("on", "off"),
+        default="on",
+        help="on: the stand-in sends the events each reply causes (its message_created to the bot and to the "
+        "account webhook), as the platform does; off: it sends none, so only the customer's events arrive",
+    )
+    parser.add_argument("--log-dir", type=Path, help="keep runconsole's output of each form here (default: dropped)")
+    parser.add_argument(
         "--settle-timeout",
         type=float,
         default=60.0,
@@ -195,6 +203,7 @@ class Console:
     form: str
     env: dict[str, str]
     log_path: Path
+    echoes: bool = True  # the stand-in sends the events its API's writes cause (the bot's replies' echoes)
     port: int = field(default_factory=free_port)
     sandbox_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -231,6 +240,8 @@ class Console:
         bot = next(bot for bot in state["bots"] if bot["id"] == assignment["agent_bot_id"])
         self.bot_url, self.inbox_id = bot["outgoing_url"], assignment["inbox_id"]
         self.tenant_domain = assignment["tenant_domain"]
+        config = {"send_events": self.echoes}
+        requests.post(f"{self.sandbox_url}/_sandbox/config", json=config, timeout=10).raise_for_status()
         if urlsplit(self.bot_url).netloc != f"127.0.0.1:{self.port}":
             self.stop()
             sys.exit(f"[{self.form}] the bot's endpoint {self.bot_url} is not this console on loopback")
@@ -533,7 +544,9 @@ def running(form: str, args: argparse.Namespace, scratch: Path) -> Iterator[Cons
         var_dir.mkdir()
         env = embedded_env(var_dir)
     prepare(form, env)
-    console = Console(form, env, scratch / f"runconsole-{form}.log")
+    log_dir = args.log_dir or scratch
+    log_dir.mkdir(parents=True, exist_ok=True)
+    console = Console(form, env, log_dir / f"runconsole-{form}.log", echoes=args.echoes == "on")
     try:
         console.start()
         yield console
@@ -587,6 +600,14 @@ def main() -> int:
         f"Load:    {', '.join(f'{rate:g}' for rate in args.rates)} msg/s, "
         + (f"{args.count} messages" if args.count else f"{args.duration:g} s")
         + f" per rate, at most {per_form:,} messages per form; unanswered after {args.timeout:g} s"
+    )
+    print(
+        "Echoes:  "
+        + (
+            "on: the stand-in sends the events each reply causes (message_created to the bot and the webhook)"
+            if args.echoes == "on"
+            else "off: the stand-in sends no event of its own; only the customer's message events arrive"
+        )
     )
     print(
         "Each:    a new customer's first message in a new conversation, the stand-in's message_created event "
