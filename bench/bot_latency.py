@@ -515,7 +515,7 @@ def highest_under(results: list[Result], responder: str) -> str:
     return f"{max(rates):g} msg/s" if rates else "none"
 
 
-def verdict(form: str, results: list[Result]) -> bool:
+def verdict(form: str, results: list[Result], timeout: float) -> bool:
     target = TARGETS[form]
     bot = {result.rate: result for result in results if result.responder == "bot"}
     measured = bot.get(target.rate)
@@ -526,7 +526,7 @@ def verdict(form: str, results: list[Result]) -> bool:
     met = p99 < target.p99 and not (target.lossless and (measured.unanswered or measured.refused))
     lost = f", {measured.unanswered} unanswered, {measured.refused} refused"
     print(
-        f"  target {form}: {target.describe()}; measured p99 {seconds(p99, math.inf)}{lost}  "
+        f"  target {form}: {target.describe()}; measured p99 {seconds(p99, timeout)}{lost}  "
         f"-> {'PASS' if met else 'FAIL'}"
     )
     return met
@@ -634,7 +634,7 @@ def main() -> int:
             f"  {form}: highest rate with p99 under {HIGHEST_UNDER:g} s: bot {highest_under(mine, 'bot')}"
             + ("" if args.no_floor else f", inline floor {highest_under(mine, 'inline')}")
         )
-        passed = verdict(form, mine) and passed
+        passed = verdict(form, mine, args.timeout) and passed
     return 0 if passed else 1
 
 
