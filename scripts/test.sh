@@ -60,6 +60,7 @@ echo "== integration tests (PostgreSQL, Redis, a real Celery worker)"
 DATABASE_URL="${CX_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}" \
 CELERY_BROKER_URL="${CX_TEST_BROKER_URL:-redis://127.0.0.1:6379/15}" \
 CACHE_URL="${CX_TEST_CACHE_URL:-redis://127.0.0.1:6379/14}" \
+CX_RUNTIME_BROKER_URL="${CX_TEST_RUNTIME_BROKER_URL:-redis://127.0.0.1:6379/11}" \
 DJANGO_SECRET_KEY="integration-tests-only" \
 DJANGO_SETTINGS_MODULE=cxconsole.settings \
   $PY -m pytest tests/integration --ds=cxconsole.settings --junitxml=var/test-reports/integration.xml -q \

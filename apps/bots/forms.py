@@ -9,6 +9,7 @@ from django.conf import settings
 
 from apps.cx.admin_base import TenantChoiceFormMixin
 from apps.inboxes.models import Inbox
+from apps.inboxes.selectors import inboxes_offered
 
 from .models import AgentBot, BotBehaviour, BotRule, BotRuleKind
 from .rules import parse_phrases, pattern_error, zone_error
@@ -37,7 +38,7 @@ class AgentBotCreateForm(TenantChoiceFormMixin):
 
 
 def assignable_inboxes(bot: AgentBot) -> Any:
-    return Inbox.objects.filter(tenant_id=bot.tenant_id, is_listed=True, remote_id__isnull=False).order_by("name")
+    return inboxes_offered().filter(tenant_id=bot.tenant_id).order_by("name")
 
 
 class AssignInboxesForm(forms.Form):

@@ -22,6 +22,7 @@ from apps.cx.admin_base import (
     actor_for,
 )
 from apps.cx.audit import audit_refusal
+from apps.inboxes.admin import OfferedInboxListFilter
 
 from .forms import ContactChangeForm, ContactCreateForm, StartConversationForm
 from .models import Contact
@@ -46,7 +47,7 @@ def _start_conversation(
 @admin.register(Contact)
 class ContactAdmin(ConsoleAdmin):
     list_display = ("name", "email", "phone_number", "tenant", "inbox", "sync_state", "synced_at")
-    list_filter = (("tenant", ScopedRelatedFieldListFilter), ("inbox", ScopedRelatedFieldListFilter), "sync_state")
+    list_filter = (("tenant", ScopedRelatedFieldListFilter), ("inbox", OfferedInboxListFilter), "sync_state")
     search_fields = ("name", "email", "phone_number", "=remote_id")
     date_hierarchy = "created_at"
     list_select_related = ("tenant", "inbox")

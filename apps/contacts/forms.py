@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 
 from apps.conversations.models import Priority
 from apps.cx.admin_base import TenantChoiceFormMixin
@@ -12,15 +13,11 @@ from apps.cx.models import Tenant
 from apps.cx.selectors import tenants_for
 from apps.cx.validation import check_email, normalize_e164
 from apps.inboxes.models import Inbox
+from apps.inboxes.selectors import inboxes_offered
 
 from .models import Contact
 
 PHONE_HELP = "E.164, e.g. +14155550123; a number without a country prefix is read in the tenant's region."
-
-
-def usable_inboxes() -> Any:
-    """Inboxes a contact or a conversation can be put in: still listed by the API, and known to it by id."""
-    return Inbox.objects.filter(is_listed=True, remote_id__isnull=False).exclude(remote_id="").select_related("tenant")
 
 
 class InboxChoiceField(forms.ModelChoiceField):
@@ -54,7 +51,7 @@ class ContactCreateForm(TenantChoiceFormMixin):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, user=user, **kwargs)
-        self.fields["inbox"].queryset = usable_inboxes().filter(tenant__in=tenants_for(user))  # type: ignore[attr-defined]
+        self.fields["inbox"].queryset = inboxes_offered().filter(tenant__in=tenants_for(user))  # type: ignore[attr-defined]
 
     def clean_email(self) -> str:
         return _checked_email(self.cleaned_data["email"].strip())
@@ -83,8 +80,12 @@ class ContactChangeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         inbox = self.fields.get("inbox")
         if inbox is not None and self.instance.tenant_id:
-            # The admin already limits it to the user's tenants; a contact's inbox is in its own tenant.
-            inbox.queryset = inbox.queryset.filter(tenant_id=self.instance.tenant_id)  # type: ignore[attr-defined]
+            # The admin already limits it to the user's tenants; a contact's inbox is in its own tenant, and is
+            # one the API lists (or the one it has, which saving unchanged must not refuse).
+            offered = inboxes_offered(inbox.queryset).values("pk")  # type: ignore[attr-defined]
+            inbox.queryset = inbox.queryset.filter(  # type: ignore[attr-defined]
+                Q(pk__in=offered) | Q(pk=self.instance.inbox_id), tenant_id=self.instance.tenant_id
+            )
 
     def clean_email(self) -> str:
         email = self.cleaned_data.get("email", "").strip()
@@ -106,7 +107,7 @@ class StartConversationForm(forms.Form):
     def __init__(self, *args: Any, obj: Contact, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.contact = obj
-        self.fields["inbox"].queryset = usable_inboxes().filter(tenant_id=obj.tenant_id)  # type: ignore[attr-defined]
+        self.fields["inbox"].queryset = inboxes_offered().filter(tenant_id=obj.tenant_id)  # type: ignore[attr-defined]
         self.fields["inbox"].initial = obj.inbox_id
 
     def clean_source_id(self) -> str:

@@ -1,4 +1,8 @@
-"""Contact writes: creating a customer's contact locally and pushing it to the CX API."""
+"""Contact writes: creating a customer's contact and pushing it to the CX API; mirroring what the platform says.
+
+``contact_upsert_from_remote`` is the one place a contact the platform describes (an event, a
+conversation's sender) is written, whoever read it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxError
 from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields, with_answer
-from apps.cx.models import Tenant
+from apps.cx.models import SyncSource, SyncState, Tenant
 from apps.cx.validation import check_email, normalize_e164
 from apps.inboxes.models import Inbox
 
 from .models import Contact
+from .parsing import ContactPayload
 
 
 def contact_create(*, tenant: Tenant, actor: Actor, name: str, email: str, phone_number: str, inbox: Inbox) -> Contact:
@@ -30,3 +35,18 @@ def contact_create(*, tenant: Tenant, actor: Actor, name: str, email: str, phone
             mark_sync_error(contact, exc)
             raise
     return with_answer(contact, answer)
+
+
+def contact_upsert_from_remote(*, tenant: Tenant, payload: ContactPayload, source: str = SyncSource.WEBHOOK) -> Contact:
+    """The contact ``payload`` describes, created or filled in; keyed by the vendor's id, so the same payload
+    twice leaves one row. Blanks and unreadable values are not in ``payload.fields``: they never erase what
+    the console knows."""
+    synced = synced_fields(payload.raw, source=source)
+    contact, created = Contact.objects.get_or_create(
+        tenant=tenant, remote_id=payload.remote_id, defaults={**payload.fields, **synced}
+    )
+    if not created:
+        changed = {name: value for name, value in payload.fields.items() if getattr(contact, name) != value}
+        if changed or contact.sync_state != SyncState.SYNCED:
+            update_fields(contact, {**changed, **synced})
+    return contact

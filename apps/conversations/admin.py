@@ -24,6 +24,7 @@ from apps.cx.admin_base import (
     api_calls_link,
 )
 from apps.cx.audit import audit_refusal
+from apps.inboxes.admin import OfferedInboxListFilter
 
 from .forms import SendMessageForm
 from .models import (
@@ -126,7 +127,7 @@ class ConversationAdmin(ConsoleAdmin):
     list_display_links = ("remote_id",)
     list_filter = (
         ("tenant", ScopedRelatedFieldListFilter),
-        ("inbox", ScopedRelatedFieldListFilter),
+        ("inbox", OfferedInboxListFilter),
         "status",
         "priority",
         "holder",

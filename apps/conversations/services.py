@@ -1,11 +1,17 @@
-"""Conversation writes: start, message, hand to an agent, finish, each through the CX API; and in bulk."""
+"""Conversation writes: start, message, hand to an agent, finish, each through the CX API; and in bulk.
+
+``conversation_upsert_from_remote`` and ``message_upsert_from_remote`` are the one place a conversation
+or a message the platform describes (an event, an API answer, the bot's own reply) is written, whoever
+read it. Both are keyed by the vendor's id, so the same payload twice (re-delivered, replayed, answered
+and then sent as an event) leaves one row.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -13,14 +19,16 @@ from django.utils import timezone
 
 from apps.bots.models import AgentBot
 from apps.contacts.models import Contact
+from apps.contacts.services import contact_upsert_from_remote
 from apps.cx.audit import audited, collect_api_calls
 from apps.cx.client import Actor, CxClient
-from apps.cx.exceptions import CxError, CxUnknownOutcome
-from apps.cx.mirror import remote_id_of, synced_fields, update_fields, with_answer
-from apps.cx.models import Tenant
+from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
+from apps.cx.mirror import get_or_reference, synced_fields, update_fields, with_answer
+from apps.cx.models import SyncSource, SyncState, Tenant
+from apps.cx.validation import UnusablePayload
 from apps.inboxes.models import Inbox
+from apps.inboxes.services import inbox_reference
 
-from .mapping import conversation_fields, message_fields
 from .models import (
     BulkItemState,
     BulkKind,
@@ -33,9 +41,140 @@ from .models import (
     Message,
     MessageType,
 )
+from .parsing import ConversationPayload, MessagePayload, parse_conversation, parse_message
 from .selectors import transcript_rows
 
 logger = logging.getLogger(__name__)
+P = TypeVar("P", ConversationPayload, MessagePayload)
+
+# The lifecycle order used when two states carry the same (or no) timestamp.
+_STATUS_RANK: dict[str, int] = {
+    ConversationStatus.PENDING: 0,
+    ConversationStatus.OPEN: 1,
+    ConversationStatus.SNOOZED: 1,
+    ConversationStatus.RESOLVED: 2,
+}
+_STATE_FIELDS = ("status", "holder", "assignee_name", "priority", "remote_updated_at", "finished_at")
+
+
+# -- the mirror: what the platform says ---------------------------------------------------------------------
+def _is_older(current: Conversation, incoming: Mapping[str, Any]) -> bool:
+    """True when ``incoming`` describes an earlier state than the one the row shows."""
+    new_at, old_at = incoming.get("remote_updated_at"), current.remote_updated_at
+    if new_at and old_at and new_at != old_at:
+        return bool(new_at < old_at)
+    new_status = incoming.get("status")
+    if not new_status or new_status == current.status:
+        return False
+    if current.sync_state == SyncState.REFERENCED:
+        return False  # nothing real is shown yet
+    return _STATUS_RANK.get(new_status, 0) < _STATUS_RANK.get(current.status, 0)
+
+
+def conversation_upsert_from_remote(
+    *,
+    tenant: Tenant,
+    payload: ConversationPayload,
+    source: str = SyncSource.WEBHOOK,
+    inbox: Inbox | None = None,
+    established: Mapping[str, Any] | None = None,
+) -> Conversation:
+    """The conversation ``payload`` describes, created or brought up to date, with its contact and inbox.
+
+    Its state (status, holder, assignee, priority) only moves forward: a payload older than the state shown
+    is kept as the last one seen but does not overwrite it. Blanks and unreadable values are not in the
+    payload's fields, so they never erase a known value; the inbox and contact are only filled in when the
+    row has none. ``inbox``: where the caller knows the conversation is, when the payload does not say.
+    ``established``: fields the caller's own API call has just made true (finishing makes it resolved),
+    applied whatever the payload says.
+    """
+    named_inbox = inbox_reference(tenant=tenant, remote_id=payload.inbox_id) if payload.inbox_id else None
+    inbox = named_inbox or inbox
+    contact = (
+        contact_upsert_from_remote(tenant=tenant, payload=payload.contact, source=source) if payload.contact else None
+    )
+    fields = dict(payload.fields)
+    if fields.get("status") == ConversationStatus.RESOLVED:
+        fields["finished_at"] = fields.get("remote_updated_at") or timezone.now()
+    established = dict(established or {})
+    synced = synced_fields(payload.raw, source=source)
+    with transaction.atomic():
+        conversation, created = Conversation.objects.select_for_update().get_or_create(
+            tenant=tenant,
+            remote_id=payload.remote_id,
+            defaults={**fields, "inbox": inbox, "contact": contact, **established, **synced},
+        )
+        if created:
+            return conversation
+        if _is_older(conversation, fields):
+            fields = {name: value for name, value in fields.items() if name not in _STATE_FIELDS}
+        if conversation.inbox_id is None and inbox is not None:
+            fields["inbox"] = inbox
+        if conversation.contact_id is None and contact is not None:
+            fields["contact"] = contact
+        if conversation.finished_at:
+            fields.pop("finished_at", None)
+        fields.update(established)
+        if conversation.last_activity_at and fields.get("last_activity_at"):
+            fields["last_activity_at"] = max(conversation.last_activity_at, fields["last_activity_at"])
+        update_fields(conversation, {**fields, **synced})
+    return conversation
+
+
+def _conversation_of(tenant: Tenant, payload: MessagePayload, source: str) -> Conversation:
+    inbox = inbox_reference(tenant=tenant, remote_id=payload.inbox_id) if payload.inbox_id else None
+    if payload.conversation is not None:
+        return conversation_upsert_from_remote(tenant=tenant, payload=payload.conversation, source=source, inbox=inbox)
+    if payload.conversation_id is not None:
+        defaults = {"inbox": inbox} if inbox is not None else {}
+        return get_or_reference(Conversation, tenant, payload.conversation_id, **defaults)
+    raise UnusablePayload("The message names no conversation.")
+
+
+def message_upsert_from_remote(
+    *,
+    tenant: Tenant,
+    payload: MessagePayload,
+    source: str = SyncSource.WEBHOOK,
+    conversation: Conversation | None = None,
+    update: bool = True,
+) -> Message:
+    """The message ``payload`` describes, created (with the conversation it names) or updated.
+
+    ``conversation``: the one the caller knows it belongs to (an answer to a message sent there); otherwise
+    the conversation the payload carries is mirrored too, or referenced by its id (``UnusablePayload`` when
+    it names none). ``update``: False where a repeated delivery must not undo a later edit (message_created
+    arriving again after message_updated). The conversation's last activity moves forward to the message.
+    """
+    if conversation is None:
+        conversation = _conversation_of(tenant, payload, source)
+    synced = synced_fields(payload.raw, source=source)
+    message, created = Message.objects.get_or_create(
+        tenant=tenant,
+        remote_id=payload.remote_id,
+        defaults={"conversation": conversation, **payload.fields, **synced},
+    )
+    if not created and update:
+        update_fields(message, {**payload.fields, **synced})
+    moment = message.remote_created_at
+    if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):
+        Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=moment)
+        conversation.last_activity_at = moment
+    return message
+
+
+# -- API answers --------------------------------------------------------------------------------------------
+def _answer_payload(parse: Callable[[dict[str, Any]], P], answer: Any, what: str) -> P:
+    """The API's answer read as ``what``; an answer that names no usable object is a bad response."""
+    if not isinstance(answer, dict):
+        raise CxBadResponse(f"The CX API's answer is not a {what}.", body=answer)
+    try:
+        payload = parse(answer)
+    except UnusablePayload as exc:
+        raise CxBadResponse(f"The CX API's answer cannot be read: {exc}", body=answer) from None
+    if payload.problems:
+        logger.warning("The CX API's %s answer had values left out: %s", what, "; ".join(payload.problems))
+    return payload
 
 
 def _remote_id(conversation: Conversation) -> str:
@@ -44,27 +183,26 @@ def _remote_id(conversation: Conversation) -> str:
     return conversation.remote_id
 
 
-def _mirror_message(conversation: Conversation, answer: dict[str, Any]) -> Message:
-    message, _ = Message.objects.update_or_create(
-        tenant=conversation.tenant,
-        remote_id=remote_id_of(answer),
-        defaults={"conversation": conversation, **message_fields(answer), **synced_fields(answer)},
-    )
-    return message
-
-
 def _apply_conversation_answer(conversation: Conversation, answer: Any, **known: Any) -> Conversation:
     """Updates the mirror from an answer; ``known`` are the facts the call itself establishes."""
-    data = answer if isinstance(answer, dict) else {}
-    fields = dict(known)
-    if data.get("id"):  # an answer that is a conversation object says more than the call itself
-        fields.update(conversation_fields(data))
-        fields.update(synced_fields(answer))
+    payload = None
+    if isinstance(answer, dict) and answer.get("id") not in (None, ""):
+        # An answer that is this conversation's object says more than the call itself.
+        candidate = _answer_payload(parse_conversation, answer, "conversation")
+        payload = candidate if candidate.remote_id == conversation.remote_id else None
     with transaction.atomic():
-        update_fields(conversation, fields)
-        for message in data.get("messages") or []:
-            if isinstance(message, dict) and message.get("id") is not None:
-                _mirror_message(conversation, message)
+        if payload is None:
+            if known:
+                update_fields(conversation, known)
+        else:
+            conversation_upsert_from_remote(
+                tenant=conversation.tenant, payload=payload, source=SyncSource.API, established=known
+            )
+            for message in payload.messages:
+                message_upsert_from_remote(
+                    tenant=conversation.tenant, payload=message, source=SyncSource.API, conversation=conversation
+                )
+            conversation.refresh_from_db()  # the caller's instance (the bot's, the admin's) shows the new state
     return with_answer(conversation, answer)
 
 
@@ -91,18 +229,26 @@ def conversation_start(
             priority=priority,
             initial_message=initial_message,
         )
-        conversation = Conversation.objects.create(
-            tenant=contact.tenant,
-            remote_id=remote_id_of(answer),
-            inbox=inbox,
-            contact=contact,
-            source_id=source_id,
-            priority=priority,
-            last_activity_at=timezone.now(),
-            **synced_fields(answer),
-        )
+        payload = _answer_payload(parse_conversation, answer, "conversation")
+        with transaction.atomic():
+            conversation = conversation_upsert_from_remote(
+                tenant=contact.tenant,
+                payload=payload,
+                source=SyncSource.API,
+                established={
+                    "inbox": inbox,
+                    "contact": contact,
+                    "source_id": source_id,
+                    "priority": priority,
+                    "last_activity_at": timezone.now(),
+                },
+            )
+            for message in payload.messages:
+                message_upsert_from_remote(
+                    tenant=contact.tenant, payload=message, source=SyncSource.API, conversation=conversation
+                )
         audit.obj, audit.detail = conversation, f"for {contact} in {inbox}: {initial_message[:200]}"
-        return _apply_conversation_answer(conversation, answer)
+        return with_answer(conversation, answer)
 
 
 def message_send(
@@ -124,9 +270,13 @@ def message_send(
             is_bot=True if is_outgoing else None,
             agent_bot_id=bot.remote_id if (bot and bot.remote_id) else None,
         )
+        payload = _answer_payload(parse_message, answer, "message")
         with transaction.atomic():
-            message = _mirror_message(conversation, answer)
-            update_fields(conversation, {"last_activity_at": message.remote_created_at or timezone.now()})
+            message = message_upsert_from_remote(
+                tenant=conversation.tenant, payload=payload, source=SyncSource.API, conversation=conversation
+            )
+            if message.remote_created_at is None:
+                update_fields(conversation, {"last_activity_at": timezone.now()})
     return with_answer(message, answer)
 
 

@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from django.db import models
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from .exceptions import CxBadResponse, CxError
 from .models import RemoteObject, SyncSource, SyncState, Tenant
 from .redaction import redact
+from .validation import checked_remote_id, clean_json
 
 M = TypeVar("M", bound=RemoteObject)
 AnyModel = TypeVar("AnyModel", bound=models.Model)
 
 
 def remote_id_of(answer: Any) -> str:
-    """The vendor's id in an answer, as text; an answer without one is unusable."""
+    """The vendor's id in an answer, in its checked form; an answer without a usable one is unusable."""
     if isinstance(answer, dict) and answer.get("id") not in (None, ""):
-        return str(answer["id"])
+        try:
+            return checked_remote_id(answer["id"])
+        except ValueError as exc:
+            raise CxBadResponse(f"The CX API's answer carries no usable id: {exc}.", body=answer) from None
     raise CxBadResponse("The CX API's answer carries no id.", body=answer)
 
 
 def synced_fields(answer: Any, *, source: str = SyncSource.API) -> dict[str, Any]:
-    """Sync bookkeeping from an answer; the copy kept is redacted (a bot's answer holds its secret URL)."""
+    """Sync bookkeeping from an answer or event; the copy kept is redacted (a bot's answer holds its secret
+    URL) and holds only text PostgreSQL can store (no NUL, no lone surrogate)."""
     return {
-        "remote_data": redact(answer if isinstance(answer, dict) else {"answer": answer}),
+        "remote_data": clean_json(redact(answer if isinstance(answer, dict) else {"answer": answer})),
         "sync_state": SyncState.SYNCED,
         "sync_source": source,
         "synced_at": timezone.now(),
@@ -50,27 +53,17 @@ def mark_sync_error(obj: RemoteObject, error: CxError) -> None:
 
 
 def get_or_reference(model: type[M], tenant: Tenant, remote_id: str | int, **defaults: Any) -> M:
-    """The local row for a vendor id, created as a bare reference when the console has not seen it yet."""
+    """The local row for a vendor id, created as a bare reference when the console has not seen it yet.
+
+    The id is checked first (``ValueError`` otherwise): a reference is only ever made to something that can
+    exist remotely.
+    """
     obj, _ = model._default_manager.get_or_create(
         tenant=tenant,
-        remote_id=str(remote_id),
+        remote_id=checked_remote_id(remote_id),
         defaults={"sync_state": SyncState.REFERENCED, "sync_source": SyncSource.REFERENCE, **defaults},
     )
     return obj
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """Chatwoot sends unix seconds in conversation objects and ISO-8601 in message events."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, int | float) or (isinstance(value, str) and value.replace(".", "", 1).isdigit()):
-        return datetime.fromtimestamp(float(value), tz=UTC)
-    if isinstance(value, str):
-        parsed = parse_datetime(value)
-        if parsed is not None and timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed, UTC)
-        return parsed
-    return None
 
 
 def update_fields(obj: models.Model, fields: dict[str, Any]) -> None:

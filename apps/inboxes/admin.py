@@ -20,10 +20,22 @@ from apps.cx.admin_base import (
 )
 from apps.cx.audit import audit_refusal
 from apps.cx.models import Tenant
-from apps.cx.selectors import tenants_for
+from apps.cx.selectors import scope_to_user, tenants_for
 
 from .models import Inbox
+from .selectors import inboxes_offered
 from .services import inbox_sync
+
+
+class OfferedInboxListFilter(ScopedRelatedFieldListFilter):
+    """An inbox filter offering what every inbox picker offers: the listed inboxes of the user's tenants."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        queryset = scope_to_user(inboxes_offered(), request.user)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        return [(str(inbox.pk), str(inbox)) for inbox in queryset]
 
 
 @admin.register(Inbox)
@@ -50,6 +62,16 @@ class InboxAdmin(ConsoleAdmin):
     def answered_by(self, inbox: Inbox) -> str:
         assignment = getattr(inbox, "bot_assignment", None)
         return str(assignment.bot) if assignment else "–"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Inbox], search_term: str
+    ) -> tuple[QuerySet[Inbox], bool]:
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        match = request.resolver_match
+        if match is not None and match.url_name == "autocomplete":
+            # A picker elsewhere (a contact's inbox) searching here: the same inboxes as every other picker.
+            queryset = inboxes_offered(queryset)
+        return queryset, may_have_duplicates
 
     # Inboxes come from the API only.
     def has_add_permission(self, request: HttpRequest) -> bool:

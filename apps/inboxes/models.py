@@ -9,7 +9,8 @@ from apps.cx.models import RemoteObject
 class Inbox(RemoteObject):
     name = models.CharField(max_length=200, blank=True)
     channel_type = models.CharField(max_length=100, blank=True)
-    # False once a sync no longer lists it: kept for history, hidden from pickers.
+    # True while the API lists it; False for a reference not listed yet, and once a sync no longer lists it
+    # (kept for history). Pickers offer listed, synced inboxes only (selectors.inboxes_offered).
     is_listed = models.BooleanField(default=True)
     history = HistoricalRecords(excluded_fields=["remote_data", "updated_at"])
 

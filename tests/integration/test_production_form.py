@@ -31,8 +31,9 @@ from .conftest import BASE_DIR, _free_port, _healthy, _stop, wait_until, worker_
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # The session's dev worker (conftest.celery_worker) consumes the broker of CELERY_BROKER_URL: this form gets a
-# Redis database of its own, so whatever maps and answers here is this form's own worker.
-PRODUCTION_BROKER_DB = 11
+# Redis database of its own (CX_RUNTIME_BROKER_URL, set by scripts/test.sh), so whatever maps and answers
+# here is this form's own worker.
+DEFAULT_BROKER_DB = 11
 STARTUP_SECONDS = 60
 
 
@@ -99,8 +100,11 @@ def runtime_python() -> str:
     return python
 
 
-def _broker_of_its_own(url: str) -> str:
-    return urlunparse(urlparse(url)._replace(path=f"/{PRODUCTION_BROKER_DB}"))
+def _broker_of_its_own() -> str:
+    shared = os.environ["CELERY_BROKER_URL"]
+    url = os.environ.get("CX_RUNTIME_BROKER_URL") or urlunparse(urlparse(shared)._replace(path=f"/{DEFAULT_BROKER_DB}"))
+    assert url != shared, "CX_RUNTIME_BROKER_URL must not be the dev worker's broker"
+    return url
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +112,7 @@ def production_form(runtime_python, django_db_setup, sandbox_process, tmp_path_f
     """Web, worker and beat as `make run` starts them, each from the runtime venv, on the session's test database."""
     import redis
 
-    broker = _broker_of_its_own(os.environ["CELERY_BROKER_URL"])
+    broker = _broker_of_its_own()
     redis.Redis.from_url(broker).flushdb()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"

@@ -170,7 +170,13 @@ def sx(handle: SandboxHandle, receiver: Receiver) -> Iterator[Sandbox]:
     client.control(
         "POST",
         "config",
-        json={"inbox_list_shape": "payload", "legacy_paths": False, "webhook_secret": None, "token_ttl": 60},
+        json={
+            "inbox_list_shape": "payload",
+            "legacy_paths": False,
+            "webhook_secret": None,
+            "token_ttl": 60,
+            "send_events": True,
+        },
     )
     receiver.clear()
     client.control("POST", "tenants", json={"tenant_domain": TENANT})
@@ -859,6 +865,20 @@ def test_an_unsent_customer_conversation_hands_back_its_events_for_the_caller_to
     assert receiver.received == [] and sx.control("GET", "deliveries") == []  # nothing was sent
     # The conversation exists: a reply to it is accepted like any other.
     sx.ok("digital-interactions/messages/", {"conversation_id": conversation["id"], "content": "On its way"})
+
+
+def test_events_can_be_switched_off_and_on_again(sx, receiver):
+    sx.ok("digital-interactions/webhooks/", {"url": f"{receiver.url}/hook", "subscriptions": ["message_created"]})
+    conversation = sx.conversation(sx.inboxes()[0]["id"])
+    sx.control("POST", "config", json={"send_events": False})
+    sx.ok("digital-interactions/messages/", {"conversation_id": conversation["id"], "content": "Not sent"})
+    sx.control("POST", "config", json={"send_events": True})
+    sx.ok("digital-interactions/messages/", {"conversation_id": conversation["id"], "content": "Sent"})
+    sx.deliveries()
+
+    assert [e["content"] for e in receiver.events("/hook")] == ["My order #4411 hasn't arrived", "Sent"]
+    bad = sx.http.post(f"{sx.url}/_sandbox/config", json={"send_events": "no"}, timeout=5)
+    assert bad.status_code == 400 and error_fields(bad) == {"send_events": "invalid"}
 
 
 def test_message_posts_say_when_each_reply_arrived_and_for_which_conversation(sx):

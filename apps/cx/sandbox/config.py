@@ -19,6 +19,7 @@ _LIVE_SETTINGS: dict[str, Callable[[Any], bool]] = {
     "legacy_paths": lambda value: isinstance(value, bool),
     "webhook_secret": lambda value: value is None or isinstance(value, str),
     "token_ttl": lambda value: isinstance(value, int) and not isinstance(value, bool) and value > 0,
+    "send_events": lambda value: isinstance(value, bool),
 }
 
 
@@ -28,6 +29,8 @@ class SandboxConfig:
     client_secret: str = DEFAULT_CLIENT_SECRET
     token_ttl: int = DEFAULT_TOKEN_TTL
     webhook_secret: str | None = None
+    # False: the events the API's writes cause are dropped unsent (a bench isolating the events it sends itself).
+    send_events: bool = True
     inbox_list_shape: str = "payload"
     legacy_paths: bool = False
     seed_tenants: list[str] = field(default_factory=list)

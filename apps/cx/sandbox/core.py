@@ -98,7 +98,8 @@ class Sandbox:
         self.events.reset()
 
     def deliver(self, deliveries: Iterable[Delivery]) -> None:
-        self.events.submit(deliveries)
+        if self.config.send_events:
+            self.events.submit(deliveries)
 
     def handle(self, request: Request) -> Response:
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):

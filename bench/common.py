@@ -1,0 +1,82 @@
+"""Helpers the benchmark scripts share: the bench stores, the commit measured, how quiet the machine is."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LOCAL_SOCKET = Path("/var/run/postgresql/.s.PGSQL.5432")
+
+
+def default_database_url() -> str:
+    """The local server through its unix socket when it has one, as a same-host deployment should connect.
+
+    It spares both ends the loopback TCP stack; see bench/README.md for runs over each.
+    """
+    if LOCAL_SOCKET.exists():
+        return "postgres://postgres@/cx_bench"
+    return "postgres://postgres@127.0.0.1:5432/cx_bench"
+
+
+def ensure_database(database_url: str) -> None:
+    """Creates the bench database when missing, connecting to the server's `postgres` database to do it."""
+    import psycopg
+    from psycopg import sql
+
+    name = database_url.rsplit("/", 1)[1].split("?", 1)[0]
+    server_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    try:
+        with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as connection:
+            if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                print(f"Created database {name}.")
+    except psycopg.OperationalError as exc:
+        sys.exit(f"Cannot reach PostgreSQL at {server_url}: {exc}")
+
+
+def check_redis(url: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except redis.RedisError as exc:
+        sys.exit(f"Cannot reach Redis at {url}: {exc}")
+
+
+def code_version() -> str:
+    """The commit measured, flagged when the working tree differs from it (figures are for that state)."""
+
+    def git(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *command], cwd=REPO, capture_output=True, text=True, check=False)
+
+    commit, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "--", ".", ":!bench")
+    if commit.returncode:
+        return "unknown (not a git checkout)"
+    return commit.stdout.strip() + (" + uncommitted changes outside bench/" if dirty.stdout.strip() else "")
+
+
+def busy_share(seconds: float = 2.0) -> float:
+    """How busy the machine's CPUs are (0-1) over a short sample, from /proc/stat: wrk and the server need them all."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # idle + iowait
+
+    try:
+        total_before, idle_before = sample()
+        time.sleep(seconds)
+        total_after, idle_after = sample()
+    except OSError:
+        return 0.0
+    return 1 - (idle_after - idle_before) / max(total_after - total_before, 1)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

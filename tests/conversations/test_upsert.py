@@ -1,0 +1,52 @@
+"""One writer per mirrored row: API answers and events land on the same rows, whichever comes first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apps.conversations.models import Conversation, Message
+from apps.conversations.services import conversation_start, message_send
+from apps.hooks.mapping import map_event
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "events"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def test_a_conversation_whose_event_arrives_before_the_answer_to_starting_it_is_one_row(
+    sandbox, tenant, inboxes, contact, actor
+):
+    first = conversation_start(contact=contact, inbox=inboxes[0], actor=actor, initial_message="First")
+    next_id = int(first.remote_id) + 1  # the stand-in numbers conversations in order
+    early = {**fixture("conversation_status_changed"), "id": next_id, "status": "pending", "inbox_id": None}
+    map_event(tenant, "conversation_created", early)
+
+    second = conversation_start(contact=contact, inbox=inboxes[1], actor=actor, initial_message="Second")
+
+    assert second.remote_id == str(next_id)
+    assert Conversation.objects.filter(remote_id=str(next_id)).count() == 1
+    second.refresh_from_db()
+    assert (second.inbox, second.source_id, second.sync_source) == (inboxes[1], "ada@example.com", "api")
+    assert list(second.messages.values_list("content", flat=True)) == ["Second"]
+
+
+def test_the_bots_reply_and_its_event_are_one_message_and_the_event_does_not_undo_the_answer(
+    sandbox, tenant, inboxes, contact, actor
+):
+    conversation = conversation_start(contact=contact, inbox=inboxes[0], actor=actor, initial_message="Hi")
+    sent = message_send(conversation=conversation, actor=actor, content="Hello, how can I help?")
+    echo = {**sent.api_answer, "event": "message_created", "content": "stale copy"}
+
+    map_event(tenant, "message_created", echo)
+
+    assert Message.objects.filter(remote_id=sent.remote_id).count() == 1
+    assert Message.objects.get(remote_id=sent.remote_id).content == "Hello, how can I help?"
+    assert conversation.messages.count() == 2
