@@ -216,8 +216,9 @@ def due_queues(*, now: dt.datetime | None = None) -> list[tuple[int, str]]:
 def dispatch(*, now: dt.datetime | None = None, only: tuple[int, str] | None = None) -> int:
     """Claims what is due in every queue (or one) and hands each claim to a ``callbacks.place`` task.
 
-    With eager tasks (tests, a console without a worker) ``place`` runs here, so the loop goes on until
-    the queues are empty or out of room; with a worker, finished calls make room and claim the next."""
+    Claims again until nothing more can be claimed: with a worker the calls handed out fill the queues'
+    room, so the next round finds none (finished calls make room and claim the next); where the tasks run
+    at once (eager), the room is free again and the loop goes on until the queues are empty or due later."""
     from .tasks import place_task
 
     handed = 0
@@ -235,8 +236,6 @@ def dispatch(*, now: dt.datetime | None = None, only: tuple[int, str] | None = N
                     logger.exception("Could not queue callback %s; the sweep will take it again", claim.callback_id)
                     return handed
                 handed += 1
-            if not settings.CELERY_TASK_ALWAYS_EAGER:
-                break  # the worker's finished calls claim the next ones
     finally:
         _in_dispatch_loop.reset(token)
     return handed
