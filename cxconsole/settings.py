@@ -133,6 +133,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # How often the worker looks for a new task (kombu's default is 1 s). A customer waits for the bot
+        # through one such look, and a look is one directory listing: 20 a second cost nothing.
+        "polling_interval": env.float("CELERY_POLLING_INTERVAL", default=0.05),
     }
     # kombu expects the folders to exist; the embedded default makes them on first start.
     for _folder in ("queue", "control", "processed"):

@@ -146,20 +146,24 @@ def message_upsert_from_remote(
     it names none). ``update``: False where a repeated delivery must not undo a later edit (message_created
     arriving again after message_updated). The conversation's last activity moves forward to the message.
     """
-    if conversation is None:
-        conversation = _conversation_of(tenant, payload, source)
-    synced = synced_fields(payload.raw, source=source)
-    message, created = Message.objects.get_or_create(
-        tenant=tenant,
-        remote_id=payload.remote_id,
-        defaults={"conversation": conversation, **payload.fields, **synced},
-    )
-    if not created and update:
-        update_fields(message, {**payload.fields, **synced})
-    moment = message.remote_created_at
-    if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):
-        Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=moment)
-        conversation.last_activity_at = moment
+    with transaction.atomic():
+        # The conversation's row is locked before the message's is written, on every path (an event's
+        # mapping, the answer to the bot's own message): the same order everywhere, so never a deadlock.
+        if conversation is None:
+            conversation = _conversation_of(tenant, payload, source)
+        Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk").first()
+        synced = synced_fields(payload.raw, source=source)
+        message, created = Message.objects.get_or_create(
+            tenant=tenant,
+            remote_id=payload.remote_id,
+            defaults={"conversation": conversation, **payload.fields, **synced},
+        )
+        if not created and update:
+            update_fields(message, {**payload.fields, **synced})
+        moment = message.remote_created_at
+        if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):
+            Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=moment)
+            conversation.last_activity_at = moment
     return message
 
 

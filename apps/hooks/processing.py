@@ -32,11 +32,17 @@ _FIELDS = ["status", "attempts", "next_attempt_at", "processed_at", "error"]
 Answers = list[tuple[int, int]]
 
 
-def due_events(now: Any = None) -> QuerySet[InboundEvent]:
+# The sweep leaves a new event this long to the task its endpoint sent, which is on its way.
+SWEEP_GRACE = timedelta(seconds=10)
+
+
+def due_events(now: Any = None, *, received_before: Any = None) -> QuerySet[InboundEvent]:
+    """Events to map: new ones (received before ``received_before``, when given) and failed ones due again."""
     now = now or timezone.now()
-    return InboundEvent.objects.filter(
-        Q(status=EventStatus.RECEIVED) | Q(status=EventStatus.FAILED, next_attempt_at__lte=now)
-    )
+    new = Q(status=EventStatus.RECEIVED)
+    if received_before is not None:
+        new &= Q(received_at__lt=received_before)
+    return InboundEvent.objects.filter(new | Q(status=EventStatus.FAILED, next_attempt_at__lte=now))
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -62,7 +68,7 @@ def event_handle(event_id: int) -> bool:
     """
     answers: Answers = []
     with transaction.atomic():
-        event = due_events().filter(pk=event_id).select_for_update(skip_locked=True).select_related("tenant").first()
+        event = event_claim(event_id)
         if event is None:
             return False
         _process_one(event, answers)
@@ -71,12 +77,24 @@ def event_handle(event_id: int) -> bool:
     return True
 
 
-def process_batch(limit: int | None = None) -> int:
+def event_claim(event_id: int) -> InboundEvent | None:
+    """Locks the event for this transaction if it is due and nobody else has it (its row only, not its
+    tenant's: another worker must still get the tenant's other events)."""
+    due = due_events().filter(pk=event_id).select_for_update(skip_locked=True, of=("self",))
+    return due.select_related("tenant").first()
+
+
+def process_batch(limit: int | None = None, *, received_before: Any = None) -> int:
     """Maps up to ``limit`` due events, oldest first; returns how many were handled."""
     limit = limit or settings.CX_HOOK_BATCH_SIZE
     answers: Answers = []
     with transaction.atomic():
-        events = list(due_events().select_for_update(skip_locked=True).select_related("tenant").order_by("id")[:limit])
+        events = list(
+            due_events(received_before=received_before)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("tenant")
+            .order_by("id")[:limit]
+        )
         for event in events:
             _process_one(event, answers)
         InboundEvent.objects.bulk_update(events, _FIELDS)
@@ -85,11 +103,11 @@ def process_batch(limit: int | None = None) -> int:
     return len(events)
 
 
-def process_all(max_batches: int = 1000) -> int:
+def process_all(max_batches: int = 1000, *, received_before: Any = None) -> int:
     """Maps everything due (a bounded number of batches, so one task never runs forever)."""
     total = 0
     for _ in range(max_batches):
-        handled = process_batch()
+        handled = process_batch(received_before=received_before)
         total += handled
         if not handled:
             break

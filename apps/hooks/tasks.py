@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils import timezone
 
-from .processing import event_handle, process_all, refused_prune
+from .processing import SWEEP_GRACE, event_handle, process_all, refused_prune
 
 
 @shared_task(name="hooks.handle_event", ignore_result=True)
@@ -25,4 +26,5 @@ def sweep_task() -> int:
     """Beat's safety net: maps anything a lost wake-up left behind and failed events now due again, and
     keeps the store of refused deliveries to its size."""
     refused_prune()
-    return process_all()
+    # New events are their own tasks' to map: taking them here would only make them wait for this batch.
+    return process_all(received_before=timezone.now() - SWEEP_GRACE)

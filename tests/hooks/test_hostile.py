@@ -197,3 +197,19 @@ def test_a_fresh_signed_delivery_is_answered_while_a_stale_one_is_kept_refused(p
     assert post_unmapped(webhook.path, body, **events.signed_headers(signing, body)).status_code == 200
     assert InboundEvent.objects.get().status == EventStatus.RECEIVED
     assert RefusedDelivery.objects.get().reason == "stale_timestamp"
+
+
+def test_the_sweep_leaves_a_new_event_to_its_own_task(post_unmapped, webhook):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.hooks.tasks import sweep_task
+
+    post_unmapped(webhook.path, events.raw({"event": "brand_new_thing", "id": 1}))
+    post_unmapped(webhook.path, events.raw({"event": "brand_new_thing", "id": 2}))
+    lost = InboundEvent.objects.order_by("id").first()
+    InboundEvent.objects.filter(pk=lost.pk).update(received_at=timezone.now() - timedelta(minutes=1))
+
+    assert sweep_task() == 1  # the one whose task was lost; the other's task is on its way
+    assert list(InboundEvent.objects.order_by("id").values_list("status", flat=True)) == ["ignored", "received"]

@@ -129,3 +129,38 @@ def test_a_lost_database_connection_raises_and_the_next_insert_reconnects():
     connection.close_if_unusable_or_obsolete()  # what Django does when the request ends
     _store(tenant, body=b'{"event": "c"}')
     assert sorted(json.loads(e.body)["event"] for e in InboundEvent.objects.all()) == ["a", "c"]
+
+
+def test_an_event_claimed_by_one_worker_does_not_hold_up_another_event_of_its_tenant():
+    """The claim locks the event's row only: joined to its tenant, it locked the tenant's row as well, so
+    every other worker skipped every other event of that tenant (left for the sweep, 30 s later)."""
+    import threading
+
+    from django.db import connections, transaction
+
+    from apps.hooks.processing import event_claim, event_handle
+
+    tenant = tenant_resolve()
+    first = _store(tenant, body=events.raw({"event": "brand_new_thing", "id": 1}))
+    second = _store(tenant, body=events.raw({"event": "brand_new_thing", "id": 2}))
+    claimed, release = threading.Event(), threading.Event()
+
+    def hold_the_first_claim() -> None:
+        try:
+            with transaction.atomic():
+                assert event_claim(first) is not None
+                claimed.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_first_claim)
+    holder.start()
+    try:
+        assert claimed.wait(10)
+        assert event_handle(first) is False  # taken: skipped, not waited for
+        assert event_handle(second) is True
+    finally:
+        release.set()
+        holder.join()
+    assert InboundEvent.objects.get(pk=second).status == EventStatus.IGNORED

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from apps.conversations.models import Message
@@ -58,13 +58,22 @@ def _good(n: int, *, signed: bool) -> tuple[bytes, dict[str, str]]:
     return body, {"Content-Type": "application/json", **{_http_name(k): v for k, v in extra.items()}}
 
 
+def _sendable(name: str, value: str) -> bool:
+    """Whether requests will put the header on the wire (it refuses control characters, leading spaces)."""
+    try:
+        requests.utils.check_header_validity((name, value))
+    except requests.exceptions.InvalidHeader:
+        return False
+    return True
+
+
 def _http_name(meta_key: str) -> str:
     return meta_key.removeprefix("HTTP_").replace("_", "-").title()
 
 
 def _post(url: str, body: bytes, sent: dict[str, str]) -> int:
     try:
-        return requests.post(url, data=body, headers=sent, timeout=30).status_code
+        return requests.post(url, data=body, headers=sent, timeout=10).status_code
     except requests.ConnectionError as exc:
         return -1 if "reset" in str(exc).lower() or "aborted" in str(exc).lower() else -2
 
@@ -76,6 +85,7 @@ _counter = iter(range(10**9))
     max_examples=60,
     deadline=None,
     derandomize=True,
+    phases=[Phase.generate],  # shrinking over HTTP takes minutes; the failing batch is printed as it is
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(bad=st.lists(st.tuples(bodies, headers, st.booleans()), min_size=8, max_size=8))
@@ -84,7 +94,7 @@ def test_generated_bad_deliveries_beside_valid_ones(endpoints, bad):
     jobs = []
     for body, sent_headers, to_signed in bad:
         sent = {_http_name(k): v.encode("latin-1").decode("latin-1") for k, v in sent_headers.items()}
-        sent = {k: v for k, v in sent.items() if "\r" not in v and "\n" not in v}  # requests refuses to send those
+        sent = {k: v for k, v in sent.items() if _sendable(k, v)}
         jobs.append(("bad", endpoints["signed" if to_signed else "plain"], body, sent))
     goods = []
     for _ in range(8):
@@ -127,7 +137,8 @@ def test_a_bad_event_in_a_burst_costs_no_valid_event_its_place(endpoints, celery
     mapped = wait_until(
         lambda: Message.objects.filter(content__startswith="good ").count() == 360, timeout=90, interval=0.5
     )
-    assert mapped, f"{Message.objects.filter(content__startswith='good ').count()} of 360 valid messages mapped"
+    outcomes = Counter((e.status, e.error[:120]) for e in InboundEvent.objects.filter(body__contains='"good '))
+    assert mapped, f"{Message.objects.filter(content__startswith='good ').count()} of 360 mapped: {outcomes}"
 
 
 def test_a_chunked_delivery_is_stored_and_mapped(endpoints, celery_worker):
