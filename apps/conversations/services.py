@@ -117,7 +117,10 @@ def conversation_upsert_from_remote(
         fields.update(established)
         if conversation.last_activity_at and fields.get("last_activity_at"):
             fields["last_activity_at"] = max(conversation.last_activity_at, fields["last_activity_at"])
-        update_fields(conversation, {**fields, **synced})
+        changed = {name: value for name, value in fields.items() if getattr(conversation, name) != value}
+        # The same state again (each reply's echo carries the conversation): no write, no history entry.
+        if changed or conversation.sync_state != SyncState.SYNCED:
+            update_fields(conversation, {**changed, **synced})
     return conversation
 
 

@@ -49,12 +49,16 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(settings.CX_HOOK_RETRY_BASE * 2 ** max(attempts - 1, 0), 3600))
 
 
-def event_queue(event_id: int) -> None:
-    """Sends the task that maps one stored event; if the broker cannot take it, the sweep will."""
+def event_queue(event_id: int, *, customer_waits: bool = False) -> None:
+    """Sends the task that maps one stored event; if the broker cannot take it, the sweep will.
+
+    ``customer_waits``: a customer's message to a bot, sent to the queue a worker keeps for those.
+    """
     from .tasks import handle_event_task
 
+    queue = settings.CX_BOT_QUEUE if customer_waits else None
     try:
-        handle_event_task.apply_async((event_id,), retry=False)
+        handle_event_task.apply_async((event_id,), queue=queue, retry=False)
     except Exception:  # noqa: BLE001 - the event is stored and acknowledged; the sweep maps it later
         logger.warning(
             "Could not queue hooks.handle_event for event %s; the sweep will map it", event_id, exc_info=True

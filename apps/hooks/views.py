@@ -18,7 +18,7 @@ from .ingest import (
     store_event,
     verify_signature,
 )
-from .models import RefusalReason
+from .models import EventSource, RefusalReason
 from .processing import event_queue
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,11 @@ def _answer(status: int, message: str, *, close: bool = False) -> HttpResponse:
     if close:
         response["Connection"] = "close"
     return response
+
+
+def customer_message(data: dict) -> bool:
+    """Whether the event is a customer's new message (the one a bot answers), by a cheap look at its body."""
+    return data.get("event") == "message_created" and data.get("message_type") in ("incoming", 0)
 
 
 @csrf_exempt
@@ -63,5 +68,6 @@ def receive(request: HttpRequest, source: str, secret: str) -> HttpResponse:
     if event_id is None:
         return _answer(200, "Already stored.")
     # The mapper (and the bot) take it at once; a lost wake-up is caught by the periodic sweep.
-    transaction.on_commit(lambda: event_queue(event_id))
+    urgent = endpoint.source == EventSource.BOT and customer_message(data)
+    transaction.on_commit(lambda: event_queue(event_id, customer_waits=urgent))
     return _answer(200, "Stored.")

@@ -50,3 +50,18 @@ def test_the_bots_reply_and_its_event_are_one_message_and_the_event_does_not_und
     assert Message.objects.filter(remote_id=sent.remote_id).count() == 1
     assert Message.objects.get(remote_id=sent.remote_id).content == "Hello, how can I help?"
     assert conversation.messages.count() == 2
+
+
+def test_the_same_state_again_writes_nothing_and_adds_no_history(tenant):
+    # Each of the bot's replies comes back as an event carrying the whole conversation, unchanged.
+    event = fixture("message_created")
+    map_event(tenant, "message_created", event)
+    conversation = Conversation.objects.get()
+    before = (conversation.history.count(), conversation.updated_at)
+
+    for n in range(3):
+        map_event(tenant, "message_created", {**event, "id": 90_000 + n})
+
+    conversation.refresh_from_db()
+    assert (conversation.history.count(), conversation.updated_at) == before
+    assert Message.objects.count() == 4

@@ -213,3 +213,27 @@ def test_the_sweep_leaves_a_new_event_to_its_own_task(post_unmapped, webhook):
 
     assert sweep_task() == 1  # the one whose task was lost; the other's task is on its way
     assert list(InboundEvent.objects.order_by("id").values_list("status", flat=True)) == ["ignored", "received"]
+
+
+def test_only_a_customers_new_message_takes_the_bots_own_queue():
+    from apps.hooks.views import customer_message
+
+    assert customer_message(events.message_event(message_type="incoming"))
+    assert customer_message(events.message_event(message_type=0))
+    # The bot's own reply coming back, an agent's message, an edit, other events: the general queue.
+    assert not customer_message(events.message_event(message_type="outgoing"))
+    assert not customer_message(events.message_event(message_type=1))
+    assert not customer_message(events.message_event(event="message_updated"))
+    assert not customer_message(events.conversation_event())
+    assert not customer_message({"event": "message_created", "message_type": ["incoming"]})
+
+
+def test_make_run_keeps_a_worker_for_the_bot_and_lowers_the_others_priority(settings):
+    from apps.cx.management.commands.runconsole import worker_commands
+
+    commands = worker_commands("python", "worker-8000")
+
+    assert commands["bot-worker"][commands["bot-worker"].index("--queues") + 1] == settings.CX_BOT_QUEUE
+    general = commands["worker"]
+    assert general[:3] == ["nice", "-n", "10"]
+    assert general[general.index("--queues") + 1].split(",") == ["celery", settings.CX_BOT_QUEUE]

@@ -21,7 +21,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from apps.cx.management.commands.runconsole import gunicorn_command
+from apps.cx.management.commands.runconsole import gunicorn_command, worker_command
 from tests.conftest import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -99,18 +99,7 @@ def celery_worker(django_db_setup, redis_flushed, sandbox_process) -> Iterator[s
     assert connection.vendor == "postgresql"
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "cxconsole",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            "2",
-            "--hostname",
-            f"integration-{os.getpid()}@%h",
+            *worker_command(sys.executable, f"integration-{os.getpid()}@%h", queues=f"celery,{settings.CX_BOT_QUEUE}"),
             "--without-gossip",
             "--without-mingle",
         ],
@@ -161,7 +150,8 @@ def broker_idle() -> bool:
     import redis
 
     client = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
-    return client.llen("celery") == 0 and client.hlen("unacked") == 0
+    queues = ("celery", settings.CX_BOT_QUEUE)
+    return all(client.llen(queue) == 0 for queue in queues) and client.hlen("unacked") == 0
 
 
 def _free_port() -> int:

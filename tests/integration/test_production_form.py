@@ -23,7 +23,7 @@ from apps.bots.models import BotBehaviour, BotReply
 from apps.bots.services import agent_bot_assign, agent_bot_create
 from apps.contacts.services import contact_create
 from apps.conversations.services import conversation_start
-from apps.cx.management.commands.runconsole import gunicorn_command
+from apps.cx.management.commands.runconsole import gunicorn_command, worker_commands
 from apps.hooks.models import EventSource, EventStatus, InboundEvent
 
 from .conftest import BASE_DIR, _free_port, _healthy, _stop, wait_until, worker_env
@@ -131,7 +131,7 @@ def production_form(runtime_python, transactional_db, sandbox_process, tmp_path)
     children = [
         Child.start(
             "worker",
-            [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", f"production-{port}@%h"],
+            worker_commands(runtime_python, f"production-{port}")["worker"],
             env,
         ),
         Child.start("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", str(var_dir / "beat")], env),

@@ -59,6 +59,28 @@ def gunicorn_command(python: str, port: int) -> list[str]:
     ]
 
 
+def worker_command(python: str, hostname: str, *, queues: str, concurrency: int = 2, nice: int = 0) -> list[str]:
+    """A Celery worker as `make run` starts it (the integration tests start the same)."""
+    command = [python, "-m", "celery", "-A", "cxconsole", "worker", "--loglevel", "INFO"]
+    command += ["--queues", queues, "--concurrency", str(concurrency), "--hostname", hostname]
+    return ["nice", "-n", str(nice), *command] if nice else command
+
+
+def worker_commands(python: str, name: str) -> dict[str, list[str]]:
+    """The two workers: one that takes every task, and one kept for what a customer is waiting for.
+
+    A customer's message to the bot is sent to its own queue (``CX_BOT_QUEUE``), which both workers take:
+    the bot worker does nothing else, so the answer never waits behind a backlog of other events (the
+    platform sends four more for each bot reply); the general worker runs at a lower CPU priority, so on
+    a busy machine the bot's answer gets the CPU first.
+    """
+    bot_queue = settings.CX_BOT_QUEUE
+    return {
+        "worker": worker_command(python, f"{name}@%h", queues=f"celery,{bot_queue}", nice=10),
+        "bot-worker": worker_command(python, f"{name}-bot@%h", queues=bot_queue),
+    }
+
+
 @dataclass
 class Child:
     name: str
@@ -109,10 +131,7 @@ class Command(BaseCommand):
             self.children.append(Child("sandbox", [python, "manage.py", "cx_sandbox", *sandbox_args]))
         self.children += [
             Child("web", gunicorn_command(python, port)),
-            Child(
-                "worker",
-                [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", f"worker-{port}@%h"],
-            ),
+            *(Child(name, command) for name, command in worker_commands(python, f"worker-{port}").items()),
             Child("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", str(settings.VAR_DIR / "beat")]),
         ]
 
