@@ -20,5 +20,6 @@ CX_CLIENT_ID = "test-client"
 CX_CLIENT_SECRET = "test-secret"
 CX_TENANT_DOMAIN = "test.cx.sangoma.com"
 CONSOLE_PUBLIC_URL = "http://console.test"
-# Secrets of the inbound endpoints are looked up every time.
+# Secrets of the inbound endpoints are looked up every time, and every event wakes the mapper.
 CX_HOOK_ENDPOINT_CACHE_SECONDS = 0.0
+CX_HOOK_WAKE_INTERVAL = 0.0

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import F
+from django.db.models import F, Field
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -327,8 +327,9 @@ def store_event(
     columns, params = [], []
     for name, value in values.items():
         field = meta_.get_field(name)
-        columns.append(db.ops.quote_name(field.column))  # type: ignore[union-attr]
-        params.append(field.get_db_prep_save(value, db))  # type: ignore[union-attr]
+        assert isinstance(field, Field)
+        columns.append(db.ops.quote_name(field.column))
+        params.append(field.get_db_prep_save(value, db))
     # ON CONFLICT: the partial unique index on (tenant, source, delivery id) skips a re-delivery.
     sql = (
         f"INSERT INTO {db.ops.quote_name(meta_.db_table)} ({', '.join(columns)}) "

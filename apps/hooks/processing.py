@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,8 @@ _FIELDS = ["status", "attempts", "next_attempt_at", "processed_at", "error"]
 Answers = list[tuple[int, int]]
 
 
+# Slack for the clocks of the web process and the worker in a wake-up's second look.
+WAKE_MARGIN = 0.02
 # The sweep leaves a new event this long to the task its endpoint sent, which is on its way.
 SWEEP_GRACE = timedelta(seconds=10)
 
@@ -49,20 +52,42 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(settings.CX_HOOK_RETRY_BASE * 2 ** max(attempts - 1, 0), 3600))
 
 
+# When this process last sent hooks.process_events (time.monotonic()).
+_last_wake = float("-inf")
+
+
 def event_queue(event_id: int, *, customer_waits: bool = False) -> None:
-    """Sends the task that maps one stored event; if the broker cannot take it, the sweep will.
+    """Sends the task that maps a stored event; if the broker cannot take it, the sweep will.
 
-    ``customer_waits``: a customer's message to a bot, sent to the queue a worker keeps for those.
+    A customer's message to a bot (``customer_waits``) gets a task of its own, on the queue a worker keeps
+    for those. Any other event wakes the batch mapper, at most once per ``CX_HOOK_WAKE_INTERVAL`` per
+    process: sending a task costs more than storing the event, and nobody waits on these. An event stored
+    while a wake-up is on its way is not lost: that task looks again once the interval is over.
     """
-    from .tasks import handle_event_task
+    from .tasks import handle_event_task, process_events_task
 
-    queue = settings.CX_BOT_QUEUE if customer_waits else None
-    try:
-        handle_event_task.apply_async((event_id,), queue=queue, retry=False)
-    except Exception:  # noqa: BLE001 - the event is stored and acknowledged; the sweep maps it later
-        logger.warning(
-            "Could not queue hooks.handle_event for event %s; the sweep will map it", event_id, exc_info=True
-        )
+    global _last_wake
+    if customer_waits:
+        _send_quietly(handle_event_task, (event_id,), queue=settings.CX_BOT_QUEUE)
+        return
+    now = time.monotonic()
+    if now - _last_wake < settings.CX_HOOK_WAKE_INTERVAL:
+        return
+    _last_wake = now
+    _send_quietly(process_events_task, (time.time(),))
+
+
+def process_woken(sent_at: float | None) -> int:
+    """Maps everything due; for a wake-up sent at ``sent_at``, once more when its interval is over, for the
+    events stored meanwhile (their requests did not send a task of their own)."""
+    total = process_all()
+    interval = settings.CX_HOOK_WAKE_INTERVAL
+    if sent_at is not None and interval > 0:
+        left = sent_at + interval + WAKE_MARGIN - time.time()
+        if left > 0:
+            time.sleep(min(left, interval + WAKE_MARGIN))
+        total += process_all()
+    return total
 
 
 def event_handle(event_id: int) -> bool:
@@ -181,8 +206,8 @@ def replay(events: QuerySet[InboundEvent]) -> int:
     return count
 
 
-def _send_quietly(task: Any) -> None:
+def _send_quietly(task: Any, args: tuple[Any, ...] = (), **options: Any) -> None:
     try:
-        task.apply_async(retry=False)
-    except Exception:  # noqa: BLE001 - the events are marked due; the sweep maps them
-        logger.warning("Could not queue %s; the sweep will", task.name, exc_info=True)
+        task.apply_async(args, retry=False, **options)
+    except Exception:  # noqa: BLE001 - the events are stored and due; the sweep maps them
+        logger.warning("Could not queue %s; the sweep will map the events", task.name, exc_info=True)

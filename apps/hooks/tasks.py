@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from .processing import SWEEP_GRACE, event_handle, process_all, refused_prune
+from .processing import SWEEP_GRACE, event_handle, process_all, process_woken, refused_prune
 
 
 @shared_task(name="hooks.handle_event", ignore_result=True)
@@ -16,9 +16,9 @@ def handle_event_task(event_id: int) -> None:
 
 
 @shared_task(name="hooks.process_events", ignore_result=True)
-def process_events_task() -> int:
-    """Maps everything due in batches: after a replay from the admin."""
-    return process_all()
+def process_events_task(sent_at: float | None = None) -> int:
+    """Maps everything due in batches: woken by the endpoints (``sent_at``), or after a replay."""
+    return process_woken(sent_at)
 
 
 @shared_task(name="hooks.sweep", ignore_result=True)

@@ -237,3 +237,34 @@ def test_make_run_keeps_a_worker_for_the_bot_and_lowers_the_others_priority(sett
     general = commands["worker"]
     assert general[:3] == ["nice", "-n", "10"]
     assert general[general.index("--queues") + 1].split(",") == ["celery", settings.CX_BOT_QUEUE]
+
+
+def test_events_nobody_waits_on_wake_the_mapper_once_per_interval(post, webhook, settings, monkeypatch):
+    from apps.hooks import processing
+
+    settings.CX_HOOK_WAKE_INTERVAL = 60.0
+    monkeypatch.setattr(processing, "_last_wake", float("-inf"))
+    monkeypatch.setattr(processing.time, "sleep", lambda seconds: None)  # the second look, at once
+
+    post(webhook.path, events.raw({"event": "brand_new_thing", "id": 1}))
+    post(webhook.path, events.raw({"event": "brand_new_thing", "id": 2}))  # within the interval: no task
+
+    assert list(InboundEvent.objects.order_by("id").values_list("status", flat=True)) == ["ignored", "received"]
+
+
+def test_a_wake_up_looks_again_for_the_events_stored_while_it_was_on_its_way(
+    post_unmapped, webhook, settings, monkeypatch
+):
+    from apps.hooks import processing
+
+    settings.CX_HOOK_WAKE_INTERVAL = 0.5
+    post_unmapped(webhook.path, events.raw({"event": "brand_new_thing", "id": 1}))
+    # While the task waits for its interval to end, another event is stored (its request sent no task).
+    monkeypatch.setattr(
+        processing.time,
+        "sleep",
+        lambda seconds: post_unmapped(webhook.path, events.raw({"event": "brand_new_thing", "id": 2})),
+    )
+
+    assert processing.process_woken(time.time()) == 2
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"ignored"}
