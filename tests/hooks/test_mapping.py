@@ -146,7 +146,6 @@ def test_a_failure_is_retried_until_it_maps(post, webhook, monkeypatch):
 
 
 def test_one_failing_event_does_not_hold_up_its_batch(webhook, settings):
-    settings.CX_HOOK_WAKE = "off"
     good, bad = events.message_event(message_id=1), {"event": "message_created", "id": 2}
     for body in (bad, good):
         InboundEvent.objects.create(
@@ -163,7 +162,6 @@ def test_one_failing_event_does_not_hold_up_its_batch(webhook, settings):
 
 def test_after_the_last_attempt_it_waits_for_a_replay(webhook, settings, actor):
     settings.CX_HOOK_MAX_ATTEMPTS = 1
-    settings.CX_HOOK_WAKE = "off"
     event = InboundEvent.objects.create(
         source="webhook", tenant=webhook.obj.tenant, event_type="message_created", body='{"id": 3}'
     )
