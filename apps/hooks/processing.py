@@ -114,22 +114,14 @@ def event_claim(event_id: int) -> InboundEvent | None:
 
 
 def process_batch(limit: int | None = None, *, received_before: Any = None) -> int:
-    """Maps up to ``limit`` due events, oldest first; returns how many were handled."""
+    """Maps up to ``limit`` due events, oldest first, each in a transaction of its own; returns how many.
+
+    One transaction per event: a batch holding the locks of many conversations at once deadlocked with
+    another worker's batch taking them in another order.
+    """
     limit = limit or settings.CX_HOOK_BATCH_SIZE
-    answers: Answers = []
-    with transaction.atomic():
-        events = list(
-            due_events(received_before=received_before)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("tenant")
-            .order_by("id")[:limit]
-        )
-        for event in events:
-            _process_one(event, answers)
-        InboundEvent.objects.bulk_update(events, _FIELDS)
-        if answers:
-            transaction.on_commit(lambda: _queue_answers(answers))
-    return len(events)
+    due = due_events(received_before=received_before).order_by("id").values_list("id", flat=True)[:limit]
+    return sum(event_handle(event_id) for event_id in list(due))
 
 
 def process_all(max_batches: int = 1000, *, received_before: Any = None) -> int:
@@ -185,16 +177,6 @@ def _answer_now(answers: Answers) -> None:
 
     for bot_id, message_id in answers:
         answer_message(bot_id, message_id)
-
-
-def _queue_answers(answers: Answers) -> None:
-    from apps.bots.tasks import answer_message_task
-
-    for bot_id, message_id in answers:
-        try:
-            answer_message_task.delay(bot_id, message_id)
-        except Exception:  # noqa: BLE001 - the mapping is committed; an unqueued answer is logged, not fatal
-            logger.exception("Could not queue the bot's answer to message %s", message_id)
 
 
 def replay(events: QuerySet[InboundEvent]) -> int:

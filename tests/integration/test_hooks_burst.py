@@ -21,9 +21,18 @@ from apps.hooks.models import EventStatus, InboundEvent
 from apps.webhooks.models import WebhookSubscription
 from tests.hooks import events
 
-from .conftest import wait_until
+from .conftest import broker_idle, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def worker_done():
+    """The worker has finished what the test sent it before the tables are emptied (a TRUNCATE waiting on a
+    mapping still running deadlocks)."""
+    yield
+    wait_until(broker_idle, timeout=60, interval=0.2)
+
 
 EVENTS = 1500
 CONVERSATIONS = 150
