@@ -152,9 +152,6 @@ class CallbackBatchAdmin(ConsoleAdmin):
         ("Who and when", {"fields": ("created_by", "created_at", "status_changed_at"), "classes": ("collapse",)}),
     )
     readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
-    # The batch has no history table; the admin's own log serves the History page.
-    object_history_template = "admin/object_history.html"
-    history_view = admin.ModelAdmin.history_view
 
     object_actions = (
         ObjectAction(
@@ -771,8 +768,6 @@ class CallbackAttemptAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
     search_fields = ("callback__destination", "queue_name")
     list_select_related = ("callback",)
     date_hierarchy = "started_at"
-    object_history_template = "admin/object_history.html"
-    history_view = admin.ModelAdmin.history_view
 
     @admin.display(description="API call")
     def api_call_link(self, attempt: CallbackAttempt) -> str:
@@ -786,8 +781,6 @@ class QueueLimitAdmin(ConsoleAdmin):
     list_filter = (("tenant", ScopedRelatedFieldListFilter),)
     search_fields = ("queue_name",)
     list_select_related = ("tenant",)
-    object_history_template = "admin/object_history.html"
-    history_view = admin.ModelAdmin.history_view
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("tenant", "queue_name") if obj is not None else ()
@@ -819,8 +812,6 @@ class DoNotCallAdmin(ConsoleAdmin):
     list_select_related = ("tenant",)
     date_hierarchy = "created_at"
     allow_delete = True
-    object_history_template = "admin/object_history.html"
-    history_view = admin.ModelAdmin.history_view
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # A different number is a new row: remove this one and add the other.

@@ -249,9 +249,6 @@ class MessageAdmin(ConsoleAdmin):
     date_hierarchy = "remote_created_at"
     list_select_related = ("conversation",)
     exclude = ("remote_data",)
-    # Messages have no history table; the admin's own log serves the History page.
-    object_history_template = "admin/object_history.html"
-    history_view = admin.ModelAdmin.history_view
 
     @admin.display(description="content")
     def excerpt(self, message: Message) -> str:
