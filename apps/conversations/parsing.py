@@ -9,8 +9,11 @@ cannot be read at all (``UnusablePayload``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from django.db.models import TextChoices
 
 from apps.contacts.parsing import ContactPayload, parse_contact
 from apps.cx.validation import Reading, UnusablePayload, checked_bool, checked_moment, checked_remote_id, own_id, shown
@@ -106,24 +109,25 @@ def priority_from(value: Any) -> int:
     raise ValueError(f"{shown(value)} is not a priority (low, medium, high, urgent, none or 0-4)")
 
 
-def status_from(value: Any) -> str:
+def _choice(value: Any, choices: type[TextChoices], numbers: Mapping[int, str], what: str) -> str:
+    """One of ``choices``, given as its word (any case) or as Chatwoot's number for it."""
     word = _word(value)
-    if word in ConversationStatus.values:
-        return ConversationStatus(word)
+    if word in choices.values:
+        return choices(word)
     number = _enum_number(value)
-    if number in _STATUS_NUMBERS:
-        return _STATUS_NUMBERS[number]
-    raise ValueError(f"{shown(value)} is not a status (open, resolved, pending, snoozed or 0-3)")
+    if number is not None and number in numbers:
+        return numbers[number]
+    raise ValueError(f"{shown(value)} is not {what}")
+
+
+def status_from(value: Any) -> str:
+    return _choice(value, ConversationStatus, _STATUS_NUMBERS, "a status (open, resolved, pending, snoozed or 0-3)")
 
 
 def message_type_from(value: Any) -> str:
-    word = _word(value)
-    if word in MessageType.values:
-        return MessageType(word)
-    number = _enum_number(value)
-    if number in _MESSAGE_TYPE_NUMBERS:
-        return _MESSAGE_TYPE_NUMBERS[number]
-    raise ValueError(f"{shown(value)} is not a message type (incoming, outgoing, activity, template or 0-3)")
+    return _choice(
+        value, MessageType, _MESSAGE_TYPE_NUMBERS, "a message type (incoming, outgoing, activity, template or 0-3)"
+    )
 
 
 def holder_for(status: str) -> str:

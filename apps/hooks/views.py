@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+
+from apps.conversations.models import MessageType
+from apps.conversations.parsing import message_type_from
 
 from .ingest import (
     DeliveryRefused,
@@ -35,9 +39,14 @@ def _answer(status: int, message: str, *, close: bool = False) -> HttpResponse:
     return response
 
 
-def customer_message(data: dict) -> bool:
-    """Whether the event is a customer's new message (the one a bot answers), by a cheap look at its body."""
-    return data.get("event") == "message_created" and data.get("message_type") in ("incoming", 0)
+def customer_message(data: dict[str, Any]) -> bool:
+    """Whether the event is a customer's new message (the one a bot answers), read as the mapper reads it."""
+    if data.get("event") != "message_created":
+        return False
+    try:
+        return message_type_from(data.get("message_type")) == MessageType.INCOMING
+    except ValueError:
+        return False
 
 
 @csrf_exempt
