@@ -7,6 +7,7 @@ for a few seconds) and one INSERT; mapping and the bot's answer happen in a Cele
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -164,7 +165,7 @@ def read_body(request: HttpRequest) -> bytes:
         if declared > DRAIN_LIMIT:
             raise DeliveryRefused(RefusalReason.TOO_LARGE, 413, too_large, close=True)
         head = request.read(cap)
-        _drain(request, declared)
+        _drain(request, declared - len(head))
         raise DeliveryRefused(RefusalReason.TOO_LARGE, 413, too_large, body=head)
     return request.read(cap + 1)
 
@@ -302,6 +303,37 @@ def _event_type(data: dict[str, Any]) -> str:
     return clean_text(value)[:64] if isinstance(value, str) else ""
 
 
+_INSERT_COLUMNS = (
+    "source",
+    "tenant",
+    "subscription",
+    "bot",
+    "event_type",
+    "delivery_id",
+    "body",
+    "headers",
+    "remote_addr",
+    "signature",
+    "received_at",
+)
+
+
+@functools.cache
+def _insert_statement(alias: str) -> tuple[str, tuple[Field, ...]]:
+    """The endpoint's INSERT and its fields in parameter order, worked out once per process."""
+    quote = connections[alias].ops.quote_name
+    meta = InboundEvent._meta
+    fields = tuple(field for name in _INSERT_COLUMNS if isinstance(field := meta.get_field(name), Field))
+    assert len(fields) == len(_INSERT_COLUMNS)
+    columns = ", ".join(quote(field.column) for field in fields)
+    # ON CONFLICT: the partial unique index on (tenant, source, delivery id) skips a re-delivery.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT DO NOTHING RETURNING {quote('id')}"
+    )
+    return sql, fields
+
+
 def store_event(
     endpoint: Endpoint, *, body: bytes, data: dict[str, Any], meta: dict[str, Any], signature: str
 ) -> int | None:
@@ -309,32 +341,22 @@ def store_event(
 
     None when the same delivery id was already stored for this endpoint's tenant (a re-delivery).
     """
-    values = {
-        "source": endpoint.source,
-        "tenant": endpoint.tenant_id,
-        "subscription": endpoint.subscription_id,
-        "bot": endpoint.bot_id,
-        "event_type": _event_type(data),
-        "delivery_id": clean_text(str(meta.get(DELIVERY_HEADER) or ""))[:100],
-        "body": body.decode(),
-        "headers": kept_headers(meta),
-        "remote_addr": meta.get("REMOTE_ADDR") or None,
-        "signature": signature,
-        "received_at": timezone.now(),
-    }
-    db = connections[DEFAULT_DB_ALIAS]
-    meta_ = InboundEvent._meta
-    columns, params = [], []
-    for name, value in values.items():
-        field = meta_.get_field(name)
-        assert isinstance(field, Field)
-        columns.append(db.ops.quote_name(field.column))
-        params.append(field.get_db_prep_save(value, db))
-    # ON CONFLICT: the partial unique index on (tenant, source, delivery id) skips a re-delivery.
-    sql = (
-        f"INSERT INTO {db.ops.quote_name(meta_.db_table)} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(params))}) ON CONFLICT DO NOTHING RETURNING {db.ops.quote_name('id')}"
+    values = (  # in the order of _INSERT_COLUMNS
+        endpoint.source,
+        endpoint.tenant_id,
+        endpoint.subscription_id,
+        endpoint.bot_id,
+        _event_type(data),
+        clean_text(str(meta.get(DELIVERY_HEADER) or ""))[:100],
+        body.decode(),
+        kept_headers(meta),
+        meta.get("REMOTE_ADDR") or None,
+        signature,
+        timezone.now(),
     )
+    db = connections[DEFAULT_DB_ALIAS]
+    sql, fields = _insert_statement(DEFAULT_DB_ALIAS)
+    params = [field.get_db_prep_save(value, db) for field, value in zip(fields, values, strict=True)]
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

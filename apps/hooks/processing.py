@@ -1,13 +1,14 @@
 """Maps stored events onto the mirror, off the request path, and lets the bot answer a customer's message.
 
-Each stored event gets its own ``hooks.handle_event`` task, sent once the row is committed: the task maps
-that event and, for a customer's message on a bot's endpoint, has the bot answer it in the same task (one
-hop between the customer's message and the bot's reply). The periodic sweep maps, in batches, whatever a
-lost wake-up left behind and failed events now due again.
+A customer's message to a bot gets its own ``hooks.handle_event`` task, sent once the row is committed:
+the task maps that event and has the bot answer it in the same task (one hop between the customer's
+message and the bot's reply). Every other event wakes the batch mapper (``hooks.process_events``) at most
+once per ``CX_HOOK_WAKE_INTERVAL`` per web process. The periodic sweep maps whatever a lost wake-up left
+behind and failed events now due again.
 
-An event is claimed with SELECT … FOR UPDATE SKIP LOCKED (PostgreSQL), so two workers never map it at once.
-Each event is mapped in its own savepoint: one that fails is marked failed with its error and tried again
-later, never dropped, and does not hold up the rest of its batch.
+An event is claimed with SELECT … FOR UPDATE SKIP LOCKED of its row alone (PostgreSQL), so two workers
+never map it at once, and mapped in a transaction of its own: one that fails is marked failed with its
+error and tried again later, never dropped, and holds up no other event.
 """
 
 from __future__ import annotations
