@@ -145,6 +145,9 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 # Progress lives in our own rows; nothing reads Celery's result backend.
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup would close the database connections around every task (a new PostgreSQL session
+# per task) unless this is set; cxconsole/celery.py closes them as Django does after a request instead.
+CELERY_DB_REUSE_MAX = 2**31
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False

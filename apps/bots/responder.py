@@ -18,7 +18,7 @@ from apps.cx.audit import collect_api_calls
 from apps.cx.client import Actor
 from apps.cx.exceptions import CxError, CxUnknownOutcome, error_text
 
-from .models import AgentBot, BotDecision, BotReply, BotReplyState
+from .models import AgentBot, BotBehaviour, BotDecision, BotReply, BotReplyState
 from .rules import Decision, decide
 from .services import bot_behaviour_ensure
 
@@ -44,21 +44,31 @@ def skip_reason(*, bot: AgentBot, message: Message, conversation: Conversation) 
     return None
 
 
-def bot_answer_message(*, bot: AgentBot, message: Message, now: datetime | None = None) -> BotReply | None:
+def bot_answer_message(
+    *,
+    bot: AgentBot,
+    message: Message,
+    conversation: Conversation | None = None,
+    behaviour: BotBehaviour | None = None,
+    now: datetime | None = None,
+) -> BotReply | None:
     """Answers a customer's message at most once; returns the reply row, or None when the bot did nothing.
 
     None means the message is not the bot's to answer (see ``skip_reason``), the bot is switched off, or the
     message was already answered. The claim is a row inserted (unique per message) and committed before any
     API call, so a duplicate event or a second worker finds it and stops. A failed call leaves the row failed
     with the error and is not retried: the rest of the answer may already have reached the customer.
+    ``conversation``, ``behaviour``: the message's conversation and the bot's behaviour as the caller has
+    just read or written them in this transaction (otherwise they are loaded).
     """
     now = now or timezone.now()
-    conversation = Conversation.objects.select_related("tenant").get(pk=message.conversation_id)
+    if conversation is None:
+        conversation = Conversation.objects.select_related("tenant").get(pk=message.conversation_id)
     reason = skip_reason(bot=bot, message=message, conversation=conversation)
     if reason:
         _log_skip(bot, message, reason)
         return None
-    behaviour = bot_behaviour_ensure(bot=bot)
+    behaviour = behaviour or bot_behaviour_ensure(bot=bot)
     if not behaviour.enabled:
         _log_skip(bot, message, "the bot is switched off")
         return None
@@ -69,7 +79,6 @@ def bot_answer_message(*, bot: AgentBot, message: Message, now: datetime | None 
         _log_skip(bot, message, "already answered")
         return None
     _act(reply, plan, bot=bot, conversation=conversation)
-    reply.refresh_from_db()
     return reply
 
 
@@ -78,19 +87,24 @@ def _log_skip(bot: AgentBot, message: Message, reason: str) -> None:
 
 
 def _claim(*, bot: AgentBot, message: Message, conversation: Conversation, plan: Decision) -> BotReply | None:
+    reply = BotReply(
+        bot=bot,
+        message=message,
+        conversation=conversation,
+        decision=plan.decision,
+        greeted=plan.greeted,
+        matched=plan.matched[:500],
+        reply=plan.reply,
+    )
     try:
-        with transaction.atomic():
-            return BotReply.objects.create(
-                bot=bot,
-                message=message,
-                conversation=conversation,
-                decision=plan.decision,
-                greeted=plan.greeted,
-                matched=plan.matched[:500],
-                reply=plan.reply,
-            )
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                reply.save(force_insert=True)
+        else:
+            reply.save(force_insert=True)  # its own transaction, committed before any API call
     except IntegrityError:
         return None
+    return reply
 
 
 def _act(reply: BotReply, plan: Decision, *, bot: AgentBot, conversation: Conversation) -> None:
@@ -120,6 +134,9 @@ def _act(reply: BotReply, plan: Decision, *, bot: AgentBot, conversation: Conver
             state, error = BotReplyState.FAILED, f"{step} failed unexpectedly: {exc!r}"
         else:
             state, error = BotReplyState.SENT, ""
-    BotReply.objects.filter(pk=reply.pk, state=BotReplyState.CLAIMED).update(
-        state=state, error=error[:5000], api_call_ids=list(calls), finished_at=timezone.now()
-    )
+    outcome = {"state": state, "error": error[:5000], "api_call_ids": list(calls), "finished_at": timezone.now()}
+    if BotReply.objects.filter(pk=reply.pk, state=BotReplyState.CLAIMED).update(**outcome):
+        for name, value in outcome.items():
+            setattr(reply, name, value)
+    else:
+        reply.refresh_from_db()  # someone else closed it meanwhile: show theirs

@@ -14,7 +14,8 @@ from functools import partial
 from typing import Any, TypeVar
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from apps.bots.models import AgentBot
@@ -88,8 +89,8 @@ def conversation_upsert_from_remote(
     ``established``: fields the caller's own API call has just made true (finishing makes it resolved),
     applied whatever the payload says.
     """
-    named_inbox = inbox_reference(tenant=tenant, remote_id=payload.inbox_id) if payload.inbox_id else None
-    inbox = named_inbox or inbox
+    if payload.inbox_id and (inbox is None or inbox.remote_id != payload.inbox_id):
+        inbox = inbox_reference(tenant=tenant, remote_id=payload.inbox_id)
     contact = (
         contact_upsert_from_remote(tenant=tenant, payload=payload.contact, source=source) if payload.contact else None
     )
@@ -98,7 +99,8 @@ def conversation_upsert_from_remote(
         fields["finished_at"] = fields.get("remote_updated_at") or timezone.now()
     established = dict(established or {})
     synced = synced_fields(payload.raw, source=source)
-    with transaction.atomic():
+    # Part of the caller's transaction when there is one (an event's mapping): no savepoint of its own.
+    with transaction.atomic(savepoint=False):
         conversation, created = Conversation.objects.select_for_update().get_or_create(
             tenant=tenant,
             remote_id=payload.remote_id,
@@ -106,6 +108,7 @@ def conversation_upsert_from_remote(
         )
         if created:
             return conversation
+        conversation.tenant = tenant  # the row was found by it: no query for it later
         if _is_older(conversation, fields):
             fields = {name: value for name, value in fields.items() if name not in _STATE_FIELDS}
         if conversation.inbox_id is None and inbox is not None:
@@ -124,13 +127,15 @@ def conversation_upsert_from_remote(
     return conversation
 
 
-def _conversation_of(tenant: Tenant, payload: MessagePayload, source: str) -> Conversation:
+def _conversation_of(tenant: Tenant, payload: MessagePayload, source: str) -> tuple[Conversation, bool]:
+    """The conversation a message names, and whether its row is locked already (upserted in this transaction)."""
     inbox = inbox_reference(tenant=tenant, remote_id=payload.inbox_id) if payload.inbox_id else None
     if payload.conversation is not None:
-        return conversation_upsert_from_remote(tenant=tenant, payload=payload.conversation, source=source, inbox=inbox)
+        carried = payload.conversation
+        return conversation_upsert_from_remote(tenant=tenant, payload=carried, source=source, inbox=inbox), True
     if payload.conversation_id is not None:
         defaults = {"inbox": inbox} if inbox is not None else {}
-        return get_or_reference(Conversation, tenant, payload.conversation_id, **defaults)
+        return get_or_reference(Conversation, tenant, payload.conversation_id, **defaults), False
     raise UnusablePayload("The message names no conversation.")
 
 
@@ -149,12 +154,21 @@ def message_upsert_from_remote(
     it names none). ``update``: False where a repeated delivery must not undo a later edit (message_created
     arriving again after message_updated). The conversation's last activity moves forward to the message.
     """
-    with transaction.atomic():
+    # Part of the caller's transaction when there is one (an event's mapping): no savepoint of its own.
+    with transaction.atomic(savepoint=False):
         # The conversation's row is locked before the message's is written, on every path (an event's
         # mapping, the answer to the bot's own message): the same order everywhere, so never a deadlock.
+        locked = False
         if conversation is None:
-            conversation = _conversation_of(tenant, payload, source)
-        Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk").first()
+            conversation, locked = _conversation_of(tenant, payload, source)
+        moment = payload.fields.get("remote_created_at")
+        if not locked:
+            # Moving the last activity forward takes the lock; with no time to move it to, a plain lock.
+            rows = Conversation.objects.filter(pk=conversation.pk)
+            if moment:
+                rows.update(last_activity_at=Greatest(Coalesce("last_activity_at", Value(moment)), Value(moment)))
+            else:
+                rows.select_for_update().values_list("pk").first()
         synced = synced_fields(payload.raw, source=source)
         message, created = Message.objects.get_or_create(
             tenant=tenant,
@@ -163,9 +177,9 @@ def message_upsert_from_remote(
         )
         if not created and update:
             update_fields(message, {**payload.fields, **synced})
-        moment = message.remote_created_at
         if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):
-            Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=moment)
+            if locked:
+                Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=moment)
             conversation.last_activity_at = moment
     return message
 

@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -27,11 +27,16 @@ from django.utils import timezone
 from .mapping import MappingError, map_event
 from .models import EventSource, EventStatus, InboundEvent, RefusedDelivery
 
+if TYPE_CHECKING:
+    from apps.bots.models import AgentBot, BotBehaviour
+    from apps.conversations.models import Conversation, Message
+
 logger = logging.getLogger(__name__)
 
 _FIELDS = ["status", "attempts", "next_attempt_at", "processed_at", "error"]
-# (bot id, message id) pairs the bot is to answer once the mapping is committed.
-Answers = list[tuple[int, int]]
+# The messages a bot is to answer once the mapping is committed: (bot, its behaviour, message, its conversation),
+# as the mapping's transaction read and wrote them.
+Answers = list[tuple["AgentBot", "BotBehaviour | None", "Message", "Conversation"]]
 
 
 # Slack for the clocks of the web process and the worker in a wake-up's second look.
@@ -111,7 +116,8 @@ def event_claim(event_id: int) -> InboundEvent | None:
     """Locks the event for this transaction if it is due and nobody else has it (its row only, not its
     tenant's: another worker must still get the tenant's other events)."""
     due = due_events().filter(pk=event_id).select_for_update(skip_locked=True, of=("self",))
-    return due.select_related("tenant").first()
+    # With the bot and its behaviour, which answer the message once it is mapped.
+    return due.select_related("tenant", "bot__behaviour").first()
 
 
 def process_batch(limit: int | None = None, *, received_before: Any = None) -> int:
@@ -169,15 +175,16 @@ def _process_one(event: InboundEvent, answers: Answers) -> None:
     event.error = mapped.note[:2000]
     event.next_attempt_at = None
     event.processed_at = now
-    if event.source == EventSource.BOT and event.bot_id:
-        answers.extend((event.bot_id, message.pk) for message in mapped.messages)
+    if event.source == EventSource.BOT and event.bot is not None:
+        behaviour = getattr(event.bot, "behaviour", None)  # read with the event (None: the bot has none yet)
+        answers.extend((event.bot, behaviour, message, message.conversation) for message in mapped.messages)
 
 
 def _answer_now(answers: Answers) -> None:
-    from apps.bots.tasks import answer_message
+    from apps.bots.responder import bot_answer_message
 
-    for bot_id, message_id in answers:
-        answer_message(bot_id, message_id)
+    for bot, behaviour, message, conversation in answers:
+        bot_answer_message(bot=bot, message=message, conversation=conversation, behaviour=behaviour)
 
 
 def replay(events: QuerySet[InboundEvent]) -> int:
