@@ -39,7 +39,7 @@ from bench.common import (  # noqa: E402
     check_redis,
     code_version,
     default_database_url,
-    ensure_database,
+    fresh_database,
     free_port,
 )
 
@@ -113,7 +113,7 @@ def parse_args() -> argparse.Namespace:
     stores.add_argument(
         "--database-url",
         default=env("BENCH_DATABASE_URL", default_database_url()),
-        help="BENCH_DATABASE_URL; created when missing and migrated",
+        help="BENCH_DATABASE_URL; dropped, created and migrated at the start",
     )
     stores.add_argument(
         "--broker-url", default=env("BENCH_BROKER_URL", "redis://127.0.0.1:6379/13"), help="BENCH_BROKER_URL; flushed"
@@ -157,7 +157,7 @@ def base_env() -> dict[str, str]:
 
 
 def production_env(args: argparse.Namespace) -> dict[str, str]:
-    ensure_database(args.database_url)
+    fresh_database(args.database_url)
     for url in (args.broker_url, args.cache_url):
         check_redis(url)
         import redis

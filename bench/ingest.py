@@ -38,7 +38,7 @@ from bench.common import (  # noqa: E402
     check_redis,
     code_version,
     default_database_url,
-    ensure_database,
+    fresh_database,
     free_port,
 )
 
@@ -65,7 +65,7 @@ def parse_args() -> argparse.Namespace:
     services.add_argument(
         "--database-url",
         default=env("BENCH_DATABASE_URL", default_database_url()),
-        help="BENCH_DATABASE_URL; the database is created when missing and its events table truncated. "
+        help="BENCH_DATABASE_URL; the database is dropped and created at the start, its events table truncated between runs. "
         "The default reaches a local server through its unix socket when there is one (empty host)",
     )
     services.add_argument(
@@ -620,7 +620,7 @@ def main() -> int:
     wrk = ensure_wrk()
     if not GUNICORN:
         sys.exit("gunicorn is not installed: run this with the venv's Python, .venv/bin/python bench/ingest.py")
-    ensure_database(args.database_url)
+    fresh_database(args.database_url)
     check_redis(args.broker_url)
     check_redis(args.cache_url)
     env = service_env(args)

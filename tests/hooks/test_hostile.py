@@ -236,7 +236,8 @@ def test_make_run_keeps_a_worker_for_the_bot_and_lowers_the_others_priority(sett
     assert commands["bot-worker"][commands["bot-worker"].index("--queues") + 1] == settings.CX_BOT_QUEUE
     general = commands["worker"]
     assert general[:3] == ["nice", "-n", "10"]
-    assert general[general.index("--queues") + 1].split(",") == ["celery", settings.CX_BOT_QUEUE]
+    # The bot's queue has one consumer: a second worker's main process taking it cost each answer ~4 ms CPU.
+    assert general[general.index("--queues") + 1].split(",") == ["celery"]
 
 
 def test_events_nobody_waits_on_wake_the_mapper_once_per_interval(post, webhook, settings, monkeypatch):

@@ -129,10 +129,9 @@ def production_form(runtime_python, transactional_db, sandbox_process, tmp_path)
     env.pop("PYTHONPATH", None)  # nothing of the dev venv may reach these processes
     celery = [runtime_python, "-m", "celery", "-A", "cxconsole"]
     children = [
-        Child.start(
-            "worker",
-            worker_commands(runtime_python, f"production-{port}")["worker"],
-            env,
+        *(
+            Child.start(name, command, env)
+            for name, command in worker_commands(runtime_python, f"production-{port}").items()
         ),
         Child.start("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", str(var_dir / "beat")], env),
     ]

@@ -67,16 +67,18 @@ def worker_command(python: str, hostname: str, *, queues: str, concurrency: int 
 
 
 def worker_commands(python: str, name: str) -> dict[str, list[str]]:
-    """The two workers: one that takes every task, and one kept for what a customer is waiting for.
+    """The two workers: one for what a customer is waiting for, one for everything else.
 
-    A customer's message to the bot is sent to its own queue (``CX_BOT_QUEUE``), which both workers take:
-    the bot worker does nothing else, so the answer never waits behind a backlog of other events (the
-    platform sends four more for each bot reply); the general worker runs at a lower CPU priority, so on
-    a busy machine the bot's answer gets the CPU first.
+    A customer's message to the bot is sent to its own queue (``CX_BOT_QUEUE``), which only the bot worker
+    takes, so the answer never waits behind a backlog of other events (the platform sends four more for
+    each bot reply). The general worker runs at a lower CPU priority, so on a busy machine the bot's answer
+    gets the CPU first. It does not take the bot's queue too: a second main process receiving those tasks
+    cost each answer about 4 ms of CPU, and if the bot worker is down the sweep still maps and answers a
+    customer's message (after ``SWEEP_GRACE``).
     """
     bot_queue = settings.CX_BOT_QUEUE
     return {
-        "worker": worker_command(python, f"{name}@%h", queues=f"celery,{bot_queue}", nice=10),
+        "worker": worker_command(python, f"{name}@%h", queues="celery", nice=10),
         "bot-worker": worker_command(python, f"{name}-bot@%h", queues=bot_queue),
     }
 
