@@ -39,8 +39,8 @@ from bench.common import (  # noqa: E402
     check_redis,
     code_version,
     default_database_url,
-    fresh_database,
     free_port,
+    fresh_database,
 )
 
 FORMS = ("production", "embedded")

@@ -38,8 +38,8 @@ from bench.common import (  # noqa: E402
     check_redis,
     code_version,
     default_database_url,
-    fresh_database,
     free_port,
+    fresh_database,
 )
 
 # The venv's gunicorn when run with the venv's Python, as documented.
@@ -65,7 +65,8 @@ def parse_args() -> argparse.Namespace:
     services.add_argument(
         "--database-url",
         default=env("BENCH_DATABASE_URL", default_database_url()),
-        help="BENCH_DATABASE_URL; the database is dropped and created at the start, its events table truncated between runs. "
+        help="BENCH_DATABASE_URL; the database is dropped and created at the start, its events table "
+        "truncated between runs. "
         "The default reaches a local server through its unix socket when there is one (empty host)",
     )
     services.add_argument(
