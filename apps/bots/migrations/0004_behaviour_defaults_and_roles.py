@@ -3,8 +3,9 @@
 Supervisors edit a bot's behaviour and reply rules and read its replies; Auditors and Administrators read.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from apps.cx.roles import role_grants
 
 EDITED = ["botbehaviour", "botrule"]
 READ = ["botbehaviour", "botrule", "botreply", "historicalbotbehaviour", "historicalbotrule"]
@@ -27,30 +28,6 @@ def create_behaviours(apps, schema_editor):
     )
 
 
-def grant(apps, schema_editor):
-    # Permissions are normally made after all migrations; the roles need them now.
-    app_config = apps.get_app_config("bots")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for group in Group.objects.filter(name__in=ROLES):
-        codenames = ROLES[group.name]
-        permissions = list(Permission.objects.filter(content_type__app_label="bots", codename__in=codenames))
-        assert len(permissions) == len(codenames), "the bot behaviour permissions were not created"
-        group.permissions.add(*permissions)
-
-
-def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for group in Group.objects.filter(name__in=ROLES):
-        group.permissions.remove(
-            *Permission.objects.filter(content_type__app_label="bots", codename__in=ROLES[group.name])
-        )
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("bots", "0003_behaviour_rules_replies"),
@@ -59,5 +36,5 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(create_behaviours, migrations.RunPython.noop),
-        migrations.RunPython(grant, revoke),
+        role_grants("bots", ROLES),
     ]

@@ -1,7 +1,8 @@
 """Who may do what with queue callbacks, and the dispatcher's beat task (editable in django-celery-beat)."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from apps.cx.roles import role_grants
 
 VIEW = [
     "view_queuecallback",
@@ -30,30 +31,6 @@ GRANTS = {
 TICK = "Place due queue callbacks, recover stuck ones, skip expired ones"
 
 
-def grant(apps, schema_editor):
-    # Permissions are normally made after all migrations; the roles need them now.
-    app_config = apps.get_app_config("callbacks")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in GRANTS.items():
-        permissions = list(Permission.objects.filter(content_type__app_label="callbacks", codename__in=codenames))
-        assert len(permissions) == len(set(codenames)), "the callback permissions were not created"
-        for group in Group.objects.filter(name=name):
-            group.permissions.add(*permissions)
-
-
-def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in GRANTS.items():
-        permissions = Permission.objects.filter(content_type__app_label="callbacks", codename__in=codenames)
-        for group in Group.objects.filter(name=name):
-            group.permissions.remove(*permissions)
-
-
 def schedule(apps, schema_editor):
     IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
@@ -74,4 +51,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(grant, revoke), migrations.RunPython(schedule, unschedule)]
+    operations = [role_grants("callbacks", GRANTS), migrations.RunPython(schedule, unschedule)]
