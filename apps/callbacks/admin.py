@@ -6,11 +6,9 @@ Every view here checks its permission server-side and reads rows through the ten
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from django import forms
@@ -40,6 +38,7 @@ from apps.cx.admin_base import (
 )
 from apps.cx.audit import audit_refusal, audited
 from apps.cx.selectors import scope_to_user
+from apps.cx.spreadsheet import csv_download
 
 from . import importing
 from .forms import (
@@ -93,13 +92,6 @@ def _refuse_bulk_action(request: HttpRequest, permissions: dict[str, str]) -> No
     action = request.POST.get("action", "") if request.method == "POST" else ""
     if action in permissions:
         _refuse(request, action, permissions[action])
-
-
-class _Echo:
-    """A file-like object whose write() hands the line back, so csv.writer can feed a streaming response."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 def batch_url(batch: CallbackBatch | int) -> str:
@@ -286,16 +278,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         actor = actor_for(request)
         with audited(actor=actor, action="export_callback_results", obj=batch, detail=f"{batch.total} rows"):
             rows = batch_results_rows(batch)
-        writer = csv.writer(_Echo())
-
-        def lines() -> Iterator[str]:
-            yield "\ufeff"  # spreadsheets read the file as UTF-8 only with this mark
-            for row in rows:
-                yield writer.writerow(row)
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="callback-batch-{batch.pk}-results.csv"'
-        return response
+        return csv_download(rows, filename=f"callback-batch-{batch.pk}-results.csv")
 
     # -- upload: form → stored file → preview → confirm -----------------------------------------------------
     def add_view(

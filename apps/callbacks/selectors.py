@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from apps.cx.spreadsheet import spreadsheet_cell
+
 from .models import (
     FINAL_STATES,
     OPEN_STATES,
@@ -194,12 +196,6 @@ RESULTS_HEADER = (
     "placed_at",
     "finished_at",
 )
-# A spreadsheet runs a cell starting with one of these as a formula; names and errors come from outside.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(text: str) -> str:
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
 def _when(moment: dt.datetime | None) -> str:
@@ -232,12 +228,12 @@ def batch_results_rows(batch: CallbackBatch) -> Iterator[tuple[str, ...]]:
         yield (
             "" if line is None else str(line),
             destination,  # E.164 starts with "+": kept as is, it is a phone number, not a formula
-            _cell(name),
-            _cell(queue),
+            spreadsheet_cell(name),
+            spreadsheet_cell(queue),
             state,
-            _cell(reason),
+            spreadsheet_cell(reason),
             str(attempts),
-            _cell(error),
+            spreadsheet_cell(error),
             remote_id,
             _when(placed),
             _when(finished),

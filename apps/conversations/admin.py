@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import admin, messages
@@ -24,6 +22,7 @@ from apps.cx.admin_base import (
     api_calls_link,
 )
 from apps.cx.audit import audit_refusal
+from apps.cx.spreadsheet import csv_download
 from apps.inboxes.admin import OfferedInboxListFilter
 
 from .forms import SendMessageForm
@@ -102,13 +101,6 @@ class TranscriptInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
         return super().get_queryset(request).order_by("remote_created_at", "id")
-
-
-class _Echo:
-    """A file-like object whose write() hands the line back, so csv.writer can feed a streaming response."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 @admin.register(Conversation)
@@ -228,17 +220,8 @@ class ConversationAdmin(ConsoleAdmin):
     @admin.action(description="Export transcripts (CSV)", permissions=["export_transcript"])
     def export_transcripts(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
         rows = transcript_export(conversations=queryset, actor=actor_for(request))
-        writer = csv.writer(_Echo())
-
-        def lines() -> Iterator[str]:
-            yield "\ufeff"  # spreadsheets read the file as UTF-8 only with this mark
-            for row in rows:
-                yield writer.writerow(row)
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="transcripts-{stamp}.csv"'
-        return response
+        return csv_download(rows, filename=f"transcripts-{stamp}.csv")
 
 
 @admin.register(Message)

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from apps.cx.selectors import tenant_ids_for
+from apps.cx.spreadsheet import spreadsheet_cell
 
 from .models import BulkItemState, BulkOperation, BulkOperationItem, Conversation, Message
 
@@ -23,12 +24,6 @@ TRANSCRIPT_HEADER = (
     "private",
     "content",
 )
-# A spreadsheet runs a cell that starts with one of these as a formula; customers write these messages.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(text: str) -> str:
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
 def transcript_rows(conversations: QuerySet[Conversation]) -> Iterator[tuple[str, ...]]:
@@ -45,14 +40,14 @@ def transcript_rows(conversations: QuerySet[Conversation]) -> Iterator[tuple[str
         yield (
             conversation.remote_id or "",
             conversation.tenant.domain,
-            _cell(str(conversation.inbox or "")),
-            _cell(str(conversation.contact or "")),
+            spreadsheet_cell(str(conversation.inbox or "")),
+            spreadsheet_cell(str(conversation.contact or "")),
             conversation.get_status_display(),
             moment.isoformat(),
             message.get_sender_kind_display(),
             message.get_message_type_display(),
             "yes" if message.private else "no",
-            _cell(message.content),
+            spreadsheet_cell(message.content),
         )
 
 
