@@ -34,9 +34,10 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
     call_service,
+    refuse_unless,
     report_success,
 )
-from apps.cx.audit import audit_refusal, audited
+from apps.cx.audit import audited
 from apps.cx.selectors import scope_to_user
 from apps.cx.spreadsheet import csv_download
 
@@ -78,20 +79,6 @@ ERROR_ROWS_SHOWN = 500
 VALID_ROWS_SHOWN = 20
 OUTCOME_ROWS_PER_PAGE = 100
 STATE_LABELS = dict(CallbackState.choices)
-
-
-def _refuse(request: HttpRequest, action: str, permission: str, obj: Any = None) -> None:
-    """Raises 403 (after writing the refusal to the audit trail) unless the user holds ``permission``."""
-    if not request.user.has_perm(permission):
-        audit_refusal(actor=actor_for(request), action=action, obj=obj, detail=f"missing permission {permission}")
-        raise PermissionDenied
-
-
-def _refuse_bulk_action(request: HttpRequest, permissions: dict[str, str]) -> None:
-    """Django would only say "no action selected" for an action the user lacks; we answer 403 and record it."""
-    action = request.POST.get("action", "") if request.method == "POST" else ""
-    if action in permissions:
-        _refuse(request, action, permissions[action])
 
 
 def batch_url(batch: CallbackBatch | int) -> str:
@@ -291,7 +278,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         return TemplateResponse(request, f"admin/callbacks/callbackbatch/{template}", {**base, **context})
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
-        _refuse(request, "upload_callbacks", "callbacks.add_callbackbatch")
+        refuse_unless(request, "callbacks.add_callbackbatch", action="upload_callbacks")
         bound = request.method == "POST"
         form = CallbackUploadForm(request.POST if bound else None, request.FILES if bound else None, user=request.user)
         if bound and form.is_valid():
@@ -363,7 +350,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         )
 
     def preview_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
-        _refuse(request, "upload_callbacks", "callbacks.add_callbackbatch")
+        refuse_unless(request, "callbacks.add_callbackbatch", action="upload_callbacks")
         upload = self._uploads(request).filter(pk=upload_id).first()
         if upload is None:
             raise Http404("No such upload, or not in your tenants.")
@@ -373,7 +360,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         return self._render_preview(request, upload, self._preview(request, upload))
 
     def confirm_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
-        _refuse(request, "confirm_callback_upload", "callbacks.add_callbackbatch")
+        refuse_unless(request, "callbacks.add_callbackbatch", action="confirm_callback_upload")
         preview_url = reverse("admin:callbacks_callbackbatch_preview", args=[upload_id])
         if request.method != "POST":
             return HttpResponseRedirect(preview_url)
@@ -563,11 +550,6 @@ class QueueCallbackAdmin(ConsoleAdmin):
     )
     readonly_fields = fields
     actions = ("retry_failed", "retry_unknown", "cancel_selected")
-    bulk_permissions = {
-        "retry_failed": "callbacks.retry_queuecallback",
-        "retry_unknown": "callbacks.retry_queuecallback",
-        "cancel_selected": "callbacks.change_queuecallback",
-    }
     object_actions = (
         ObjectAction(
             name="mark-placed",
@@ -631,15 +613,11 @@ class QueueCallbackAdmin(ConsoleAdmin):
             return "–"
         return format_html('<a href="{}">{}</a>', batch_url(callback.batch), callback.batch)
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        _refuse_bulk_action(request, self.bulk_permissions)
-        return super().changelist_view(request, extra_context)
-
     # -- the single form --------------------------------------------------------------------------------
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        _refuse(request, "add_queuecallback", "callbacks.add_queuecallback")
+        refuse_unless(request, "callbacks.add_queuecallback", action="add_queuecallback")
         form = CallbackCreateForm(request.POST if request.method == "POST" else None, user=request.user)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data

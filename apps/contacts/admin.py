@@ -6,7 +6,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -21,7 +20,6 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
 )
-from apps.cx.audit import audit_refusal
 from apps.inboxes.admin import OfferedInboxListFilter
 
 from .forms import ContactChangeForm, ContactCreateForm, StartConversationForm
@@ -83,15 +81,6 @@ class ContactAdmin(ConsoleAdmin):
 
     def has_queue_callback_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("callbacks.add_callbackbatch")
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        asked = request.method == "POST" and request.POST.get("action") == "queue_callback"
-        if asked and not self.has_queue_callback_permission(request):
-            # Django would only say "no action selected"; a refusal is part of the trail and a 403.
-            detail = "missing permission callbacks.add_callbackbatch"
-            audit_refusal(actor=actor_for(request), action="queue_callback", detail=detail)
-            raise PermissionDenied
-        return super().changelist_view(request, extra_context)
 
     @admin.action(description="Queue a callback…", permissions=["queue_callback"])
     def queue_callback(self, request: HttpRequest, queryset: QuerySet[Contact]) -> HttpResponse | None:

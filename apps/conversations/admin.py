@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -21,7 +20,6 @@ from apps.cx.admin_base import (
     actor_for,
     api_calls_link,
 )
-from apps.cx.audit import audit_refusal
 from apps.cx.spreadsheet import csv_download
 from apps.inboxes.admin import OfferedInboxListFilter
 
@@ -159,11 +157,6 @@ class ConversationAdmin(ConsoleAdmin):
         ),
     )
     # Changelist actions and the permission each needs, checked again when the POST arrives.
-    bulk_permissions = {
-        "deliver_in_background": "conversations.deliver_conversation",
-        "finish_in_background": "conversations.finish_conversation",
-        "export_transcripts": "conversations.export_transcript",
-    }
 
     # A mirror of the remote conversation: it changes through the actions and the API's events only.
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -180,15 +173,6 @@ class ConversationAdmin(ConsoleAdmin):
 
     def has_export_transcript_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("conversations.export_transcript")
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        action = request.POST.get("action", "") if request.method == "POST" else ""
-        permission = self.bulk_permissions.get(action)
-        if permission and not request.user.has_perm(permission):
-            # Django would only say "no action selected"; a refusal is part of the trail and a 403.
-            audit_refusal(actor=actor_for(request), action=action, detail=f"missing permission {permission}")
-            raise PermissionDenied
-        return super().changelist_view(request, extra_context)
 
     @admin.action(description="Deliver to agent (in background)", permissions=["deliver_conversation"])
     def deliver_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from django import forms
 from django.contrib import admin, messages
@@ -44,6 +44,18 @@ REMOTE_READONLY_FIELDS = (
 
 def actor_for(request: HttpRequest) -> Actor:
     return Actor.for_user(request.user)
+
+
+def refuse(request: HttpRequest, *, action: str, obj: Any = None, detail: str = "") -> NoReturn:
+    """Writes the refusal to the audit trail and answers 403: a refused write is part of the trail."""
+    audit_refusal(actor=actor_for(request), action=action, obj=obj, detail=detail)
+    raise PermissionDenied
+
+
+def refuse_unless(request: HttpRequest, permission: str, *, action: str, obj: Any = None) -> None:
+    """Refuses (403 and an audit entry) unless the user holds ``permission``."""
+    if not request.user.has_perm(permission):
+        refuse(request, action=action, obj=obj, detail=f"missing permission {permission}")
 
 
 def api_calls_link(ids: list[int] | tuple[int, ...]) -> str:
@@ -213,16 +225,30 @@ class ConsoleAdmin(SimpleHistoryAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context=context)
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        self.refuse_unpermitted_action(request)
+        return super().changelist_view(request, extra_context)
+
+    def refuse_unpermitted_action(self, request: HttpRequest) -> None:
+        """A bulk action the user may not run is refused with 403 and an audit entry.
+
+        Django leaves such an action out of the list and answers a POST naming it with "No action selected"
+        (200): a stale page or a crafted request would look accepted, and nothing would show it was tried.
+        """
+        name = request.POST.get("action", "") if request.method == "POST" else ""
+        if not name or name in self.get_actions(request):
+            return
+        for function, action_name, description in self._get_base_actions():
+            if action_name == name:
+                needed = ", ".join(getattr(function, "allowed_permissions", ())) or "?"
+                refuse(request, action=name, detail=f"missing permission {needed} ({description})")
+
     def _action_view(self, request: HttpRequest, object_id: str, action_name: str) -> HttpResponse:
         action = next(a for a in self.object_actions if a.name == action_name)
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404("No such object, or not in your tenants.")
-        if not request.user.has_perm(action.permission):
-            audit_refusal(
-                actor=actor_for(request), action=action.name, obj=obj, detail=f"missing permission {action.permission}"
-            )
-            raise PermissionDenied
+        refuse_unless(request, action.permission, action=action.name, obj=obj)
         if not action.available(obj):
             messages.warning(request, f"“{action.label}” does not apply to {obj} as it is now; nothing was sent.")
             return HttpResponseRedirect(self.object_url(obj))
@@ -277,8 +303,7 @@ class ConsoleAdmin(SimpleHistoryAdmin):
         if self.add_form_class is None:
             return super().add_view(request, form_url, extra_context)
         if not self.has_add_permission(request):
-            audit_refusal(actor=actor_for(request), action=f"add_{self.opts.model_name}")
-            raise PermissionDenied
+            refuse(request, action=f"add_{self.opts.model_name}")
         form = self.add_form_class(request.POST or None, user=request.user)  # type: ignore[call-arg]
         what = f"Creating the {self.opts.verbose_name}"
         if request.method == "POST" and form.is_valid():

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
@@ -16,9 +15,9 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
     call_service,
+    refuse,
     report_success,
 )
-from apps.cx.audit import audit_refusal
 from apps.cx.models import Tenant
 from apps.cx.selectors import scope_to_user, tenants_for
 
@@ -93,8 +92,7 @@ class InboxAdmin(ConsoleAdmin):
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:inboxes_inbox_changelist"))
         if not self.has_sync_permission(request):
-            audit_refusal(actor=actor_for(request), action="sync_inboxes", detail="missing inboxes.sync_inbox")
-            raise PermissionDenied
+            refuse(request, action="sync_inboxes", detail="missing permission inboxes.sync_inbox")
         self._sync(request, tenants_for(request.user))
         return HttpResponseRedirect(reverse("admin:inboxes_inbox_changelist"))
 

@@ -93,8 +93,15 @@ def test_an_auditor_cannot_replay(client, make_user, logged):
     client.force_login(make_user("Auditor"))
     event = InboundEvent.objects.first()
     assert client.post(reverse("admin:hooks_inboundevent_replay", args=[event.pk])).status_code == 403
-    client.post(LIST, {"action": "replay_selected", "_selected_action": [event.pk]})
+    bulk = client.post(LIST, {"action": "replay_selected", "_selected_action": [event.pk]})
     assert AuditEntry.objects.filter(action="replay_events").count() == 0
+    # Refused out loud: a 403 and the refusal in the trail, not Django's quiet "No action selected" (200).
+    assert bulk.status_code == 403
+    refused = AuditEntry.objects.get(outcome="refused", action="replay_selected")
+    assert refused.actor == "user:auditor" and "replay" in refused.detail
+    before = event.attempts
+    event.refresh_from_db()
+    assert event.attempts == before
 
 
 def test_events_of_another_tenant_are_not_listed(client, make_user, logged, db):
