@@ -32,8 +32,9 @@ from apps.cx.client import Actor
 from apps.cx.models import Tenant
 from apps.cx.validation import normalize_e164
 
+from .eligibility import callback_obstacles
 from .models import BatchSource, CallbackBatch
-from .services import CallbackRefused, NewCallback, batch_create, do_not_call_for, open_callbacks_for
+from .services import CallbackRefused, NewCallback, batch_create
 
 MAX_ROWS = 50_000  # the setting CX_CALLBACK_IMPORT_MAX_ROWS overrides it
 COLUMNS = ("destination", "name", "queue", "scheduled_at", "note")
@@ -501,22 +502,14 @@ def _check_rows(content: bytes, file_name: str, context: _Context) -> list[_Row]
 
 def _check_against_others(rows: list[_Row], tenant: Tenant) -> None:
     """Duplicates inside the file, callbacks already waiting, the do-not-call list: a few queries in all."""
-    numbers = [row.destination for row in rows if row.destination]
-    waiting = open_callbacks_for(tenant, numbers)
-    blocked = do_not_call_for(tenant, numbers)
-    first_line: dict[str, int] = {}
-    for row in rows:
-        number = row.destination
-        if not number:
-            continue
-        errors = row.result.errors
-        if number in first_line:
-            errors.append(f"same destination as line {first_line[number]}")
-        else:
-            first_line[number] = row.result.line
-        if number in waiting:
-            errors.append(f"{number} already has a callback waiting (callback #{waiting[number]})")
-        if number in blocked:
+    found = callback_obstacles(tenant, [row.destination or None for row in rows])
+    for row, obstacles in zip(rows, found, strict=True):
+        number, errors = row.destination, row.result.errors
+        if obstacles.first_at is not None:
+            errors.append(f"same destination as line {rows[obstacles.first_at].result.line}")
+        if obstacles.waiting_callback_id is not None:
+            errors.append(f"{number} already has a callback waiting (callback #{obstacles.waiting_callback_id})")
+        if obstacles.do_not_call:
             errors.append(f"{number} is on the do-not-call list")
 
 

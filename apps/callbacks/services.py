@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -21,13 +21,12 @@ from apps.cx.models import Tenant
 from apps.cx.validation import normalize_e164
 
 from .dispatch import Dialled, dial, start_attempt
+from .eligibility import callback_obstacles
 from .models import (
-    OPEN_STATES,
     BatchSource,
     BatchStatus,
     CallbackBatch,
     CallbackState,
-    DoNotCall,
     QueueCallback,
 )
 
@@ -58,44 +57,18 @@ def wake_dispatcher() -> None:
     transaction.on_commit(lambda: kick_task.delay())
 
 
-def open_callbacks_for(tenant: Tenant, destinations: Iterable[str]) -> dict[str, int]:
-    """Destination → id of its callback still waiting or being placed, for the given destinations."""
-    found: dict[str, int] = {}
-    numbers = list(set(destinations))
-    for start in range(0, len(numbers), CREATE_CHUNK):
-        rows = QueueCallback.objects.filter(
-            tenant=tenant, state__in=OPEN_STATES, destination__in=numbers[start : start + CREATE_CHUNK]
-        ).values_list("destination", "pk")
-        found.update(rows)
-    return found
-
-
-def do_not_call_for(tenant: Tenant, destinations: Iterable[str]) -> set[str]:
-    numbers = list(set(destinations))
-    found: set[str] = set()
-    for start in range(0, len(numbers), CREATE_CHUNK):
-        found.update(
-            DoNotCall.objects.filter(tenant=tenant, destination__in=numbers[start : start + CREATE_CHUNK]).values_list(
-                "destination", flat=True
-            )
-        )
-    return found
-
-
 def _refuse_blocked(tenant: Tenant, items: Sequence[NewCallback]) -> None:
-    destinations = [item.destination for item in items]
-    blocked = do_not_call_for(tenant, destinations)
+    found = list(zip(items, callback_obstacles(tenant, [item.destination for item in items]), strict=True))
+    blocked = sorted({item.destination for item, obstacles in found if obstacles.do_not_call})
     if blocked:
-        raise CallbackRefused(f"On the do-not-call list: {', '.join(sorted(blocked)[:10])}.")
-    waiting = open_callbacks_for(tenant, destinations)
+        raise CallbackRefused(f"On the do-not-call list: {', '.join(blocked[:10])}.")
+    waiting = sorted({(item.destination, o.waiting_callback_id) for item, o in found if o.waiting_callback_id})
     if waiting:
-        shown = ", ".join(f"{d} (callback {pk})" for d, pk in sorted(waiting.items())[:10])
+        shown = ", ".join(f"{d} (callback {pk})" for d, pk in waiting[:10])
         raise CallbackRefused(f"Already waiting for a callback: {shown}.")
-    seen: set[str] = set()
-    for item in items:
-        if item.destination in seen:
+    for item, obstacles in found:
+        if obstacles.first_at is not None:
             raise CallbackRefused(f"{item.destination} is listed twice.")
-        seen.add(item.destination)
 
 
 def _rows(

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.callbacks.views import queue_callbacks_for_contacts
+from apps.callbacks.queue_from_contacts import queue_callbacks_for_contacts
 from apps.conversations.services import conversation_start
 from apps.cx.admin_base import (
     REMOTE_READONLY_FIELDS,

@@ -1,8 +1,8 @@
-"""Callback pages reached from other apps' admin: the contacts' "Queue a callback…" action."""
+"""The contacts' "Queue a callback…" admin action: sorts the selection with the eligibility rules, then one batch."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -13,19 +13,22 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from apps.contacts.models import Contact
 from apps.cx.admin_base import actor_for, call_service
 from apps.cx.models import Tenant
 from apps.cx.validation import normalize_e164
 
+from .eligibility import callback_obstacles
 from .forms import QueueFromContactsForm
 from .models import BatchSource
-from .services import NewCallback, batch_create, do_not_call_for, open_callbacks_for
+from .services import NewCallback, batch_create
+
+if TYPE_CHECKING:  # contacts is above callbacks: its admin imports this module
+    from apps.contacts.models import Contact
 
 SKIPPED_SHOWN = 10
 
 
-Sorted = list[tuple[Contact, str]]
+Sorted = list[tuple["Contact", str]]
 
 
 def sort_contacts(tenant: Tenant, contacts: list[Contact]) -> tuple[Sorted, Sorted]:
@@ -40,20 +43,18 @@ def sort_contacts(tenant: Tenant, contacts: list[Contact]) -> tuple[Sorted, Sort
             numbered.append((contact, normalize_e164(contact.phone_number, default_region=tenant.default_region)))
         except ValueError as exc:
             skipped.append((contact, str(exc)))
-    numbers = [number for _, number in numbered]
-    blocked = do_not_call_for(tenant, numbers)
-    waiting = open_callbacks_for(tenant, numbers)
     ready: Sorted = []
-    first: dict[str, Contact] = {}
-    for contact, number in numbered:
-        if number in blocked:
+    found = callback_obstacles(tenant, [number for _, number in numbered])
+    for (contact, number), obstacles in zip(numbered, found, strict=True):
+        if obstacles.do_not_call:
             skipped.append((contact, f"{number} is on the do-not-call list"))
-        elif number in waiting:
-            skipped.append((contact, f"{number} already has a callback waiting (callback #{waiting[number]})"))
-        elif number in first:
-            skipped.append((contact, f"same number as {first[number].name or first[number].pk}"))
+        elif obstacles.waiting_callback_id is not None:
+            waiting = obstacles.waiting_callback_id
+            skipped.append((contact, f"{number} already has a callback waiting (callback #{waiting})"))
+        elif obstacles.first_at is not None:
+            first = numbered[obstacles.first_at][0]
+            skipped.append((contact, f"same number as {first.name or first.pk}"))
         else:
-            first[number] = contact
             ready.append((contact, number))
     return ready, skipped
 
