@@ -6,8 +6,6 @@ Every view here checks its permission server-side and reads rows through the ten
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import logging
 from typing import Any
 
@@ -17,13 +15,10 @@ from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime, parse_time
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
@@ -70,8 +65,9 @@ from .services import (
     callback_resolve,
     callbacks_cancel,
     callbacks_retry,
-    wake_dispatcher,
+    queue_limit_save,
 )
+from .uploads import callback_upload_confirm, callback_upload_preview, callback_upload_store
 
 logger = logging.getLogger(__name__)
 
@@ -290,41 +286,21 @@ class CallbackBatchAdmin(ConsoleAdmin):
 
     def _store_upload(self, request: HttpRequest, form: CallbackUploadForm) -> CallbackUpload:
         data = form.cleaned_data
-        content = data["file"].read()
-        options = {
-            "starts_at": data["starts_at"].isoformat() if data["starts_at"] else None,
-            "deadline": data["deadline"].isoformat() if data["deadline"] else None,
-            "window_start": data["window_start"].strftime("%H:%M") if data["window_start"] else None,
-            "window_end": data["window_end"].strftime("%H:%M") if data["window_end"] else None,
-        }
-        return CallbackUpload.objects.create(
+        return callback_upload_store(
             tenant=data["tenant"],
-            file_name=data["file"].name[:255],
-            content=content,
-            sha256=hashlib.sha256(content).hexdigest(),
-            batch_name=data["batch_name"].strip(),
-            default_queue=data["default_queue"].strip(),
-            options={k: v for k, v in options.items() if v},
-            created_by_user_id=request.user.pk,
+            user_id=request.user.pk,
+            file_name=data["file"].name,
+            content=data["file"].read(),
+            batch_name=data["batch_name"],
+            default_queue=data["default_queue"],
+            starts_at=data["starts_at"],
+            deadline=data["deadline"],
+            window_start=data["window_start"],
+            window_end=data["window_end"],
         )
 
     def _uploads(self, request: HttpRequest) -> QuerySet[CallbackUpload]:
         return scope_to_user(CallbackUpload.objects.select_related("tenant", "batch"), request.user)
-
-    def _preview(self, request: HttpRequest, upload: CallbackUpload) -> importing.Preview:
-        """Reads the stored file again; a file the reader cannot open is one file error, never a 500."""
-        try:
-            return importing.preview(
-                bytes(upload.content), upload.file_name, tenant=upload.tenant, default_queue=upload.default_queue
-            )
-        except ValueError as exc:  # importing.ImportRefused among them
-            return importing.Preview(file_name=upload.file_name, file_errors=[str(exc)])
-        except Exception:  # noqa: BLE001 - any parser failure on a user's file is reported, not a 500
-            logger.exception("Reading upload %s (%s) broke", upload.pk, upload.file_name)
-            return importing.Preview(
-                file_name=upload.file_name,
-                file_errors=["The file could not be read. Is it a CSV or an XLSX file? Save it again and retry."],
-            )
 
     def _render_preview(
         self, request: HttpRequest, upload: CallbackUpload, preview: importing.Preview
@@ -337,7 +313,6 @@ class CallbackBatchAdmin(ConsoleAdmin):
             f"Check “{upload.file_name}” before creating the batch",
             upload=upload,
             preview=preview,
-            options=upload.options,
             valid_count=len(valid),
             error_count=len(error_rows),
             error_rows=error_rows[:ERROR_ROWS_SHOWN],
@@ -357,69 +332,44 @@ class CallbackBatchAdmin(ConsoleAdmin):
         if upload.batch_id:
             messages.info(request, f"“{upload.file_name}” was confirmed already: this is its batch.")
             return HttpResponseRedirect(batch_url(upload.batch_id))
-        return self._render_preview(request, upload, self._preview(request, upload))
+        return self._render_preview(request, upload, callback_upload_preview(upload))
 
     def confirm_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
         refuse_unless(request, "callbacks.add_callbackbatch", action="confirm_callback_upload")
         preview_url = reverse("admin:callbacks_callbackbatch_preview", args=[upload_id])
         if request.method != "POST":
             return HttpResponseRedirect(preview_url)
-        refused: Exception | None = None
-        with transaction.atomic():
-            # Two confirms of one upload (a double click, two tabs) queue here; the second finds the batch.
-            locked = scope_to_user(CallbackUpload.objects.select_for_update(), request.user)
-            upload = locked.filter(pk=upload_id).first()
-            if upload is None:
-                raise Http404("No such upload, or not in your tenants.")
-            if upload.batch_id:
-                messages.info(request, f"“{upload.file_name}” was confirmed already: this is its batch.")
-                return HttpResponseRedirect(batch_url(upload.batch_id))
-            preview = self._preview(request, upload)
-            if not preview.ok:
-                messages.error(request, "Nothing was created: the file has no row that can be queued.")
-                return self._render_preview(request, upload, preview)
-            if preview.digest() != request.POST.get("digest", ""):
+        done = callback_upload_confirm(
+            uploads=self._uploads(request),
+            upload_id=upload_id,
+            digest=request.POST.get("digest", ""),
+            actor=actor_for(request),
+        )
+        if done is None:
+            raise Http404("No such upload, or not in your tenants.")
+        if done.already and done.batch is not None:
+            messages.info(request, f"“{done.upload.file_name}” was confirmed already: this is its batch.")
+            return HttpResponseRedirect(batch_url(done.batch))
+        if done.refused:
+            messages.error(request, f"Nothing was created: {done.refused}")
+            return HttpResponseRedirect(preview_url)
+        assert done.preview is not None
+        if done.batch is None:
+            if done.changed:
                 messages.warning(
                     request,
                     "Nothing was created: the check gives another result than the preview you confirmed "
                     "(a number may have got a callback or been put on the do-not-call list meanwhile). "
                     "Here is the new preview; confirm again if it is right.",
                 )
-                return self._render_preview(request, upload, preview)
-            options = upload.options or {}
-            try:
-                batch = importing.confirm(
-                    preview,
-                    tenant=upload.tenant,
-                    actor=actor_for(request),
-                    batch_name=upload.batch_name,
-                    default_queue=upload.default_queue,
-                    starts_at=_parse_datetime(options.get("starts_at")),
-                    deadline=_parse_datetime(options.get("deadline")),
-                    window_start=_parse_time(options.get("window_start")),
-                    window_end=_parse_time(options.get("window_end")),
-                )
-            except ValueError as exc:  # CallbackRefused: the audit entry is kept, the rows were rolled back
-                refused = exc
             else:
-                upload.batch = batch
-                upload.save(update_fields=["batch"])
-        if refused is not None:
-            messages.error(request, f"Nothing was created: {refused}")
-            return HttpResponseRedirect(preview_url)
-        left_out = len(preview.error_rows)
-        text = f"Created the batch “{batch}” with {len(preview.valid_items)} callback(s)"
+                messages.error(request, "Nothing was created: the file has no row that can be queued.")
+            return self._render_preview(request, done.upload, done.preview)
+        left_out = len(done.preview.error_rows)
+        text = f"Created the batch “{done.batch}” with {len(done.preview.valid_items)} callback(s)"
         text += f"; {left_out} row(s) with errors were left out." if left_out else "."
         messages.success(request, text)
-        return HttpResponseRedirect(batch_url(batch))
-
-
-def _parse_datetime(value: str | None) -> dt.datetime | None:
-    return parse_datetime(value) if value else None
-
-
-def _parse_time(value: str | None) -> dt.time | None:
-    return parse_time(value) if value else None
+        return HttpResponseRedirect(batch_url(done.batch))
 
 
 # ==================================================================================================
@@ -753,13 +703,7 @@ class QueueLimitAdmin(ConsoleAdmin):
         return f"{limit.hours_start:%H:%M}–{limit.hours_end:%H:%M}"
 
     def save_model(self, request: HttpRequest, obj: QueueLimit, form: forms.ModelForm, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        # Callbacks waiting for the old hours are planned again under the new ones. A retry waiting out its
-        # backoff (attempts > 0) keeps its time; the dispatcher checks the hours again before dialling it.
-        replanned = QueueCallback.objects.filter(
-            tenant_id=obj.tenant_id, queue_name=obj.queue_name, state=CallbackState.SCHEDULED, attempts=0
-        ).update(state=CallbackState.PENDING, updated_at=timezone.now())
-        wake_dispatcher()
+        replanned = queue_limit_save(limit=obj)
         if replanned:
             messages.info(request, f"{replanned} scheduled callback(s) of {obj.queue_name} are planned again.")
 

@@ -241,7 +241,11 @@ class CallbackUpload(models.Model):
     sha256 = models.CharField(max_length=64)
     batch_name = models.CharField(max_length=200)
     default_queue = models.CharField(max_length=200, blank=True)
-    options = models.JSONField(default=dict, blank=True, help_text="Batch window and deadline, as entered.")
+    # The batch's options as entered, applied when the upload is confirmed.
+    starts_at = models.DateTimeField(null=True, blank=True)
+    deadline = models.DateTimeField(null=True, blank=True)
+    window_start = models.TimeField(null=True, blank=True)
+    window_end = models.TimeField(null=True, blank=True)
     created_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -28,6 +28,7 @@ from .models import (
     CallbackBatch,
     CallbackState,
     QueueCallback,
+    QueueLimit,
 )
 
 CREATE_CHUNK = 1000
@@ -311,3 +312,18 @@ def queue_callback_place_now(*, tenant: Tenant, actor: Actor, queue_name: str, d
             raise result.error
     callback.api_answer = result.answer
     return callback
+
+
+def queue_limit_save(*, limit: QueueLimit) -> int:
+    """Saves a queue's limit and hours; returns how many scheduled callbacks are planned again under them.
+
+    A retry waiting out its backoff (attempts > 0) keeps its time: the dispatcher checks the hours again
+    before dialling it.
+    """
+    with transaction.atomic():
+        limit.save()
+        replanned = QueueCallback.objects.filter(
+            tenant_id=limit.tenant_id, queue_name=limit.queue_name, state=CallbackState.SCHEDULED, attempts=0
+        ).update(state=CallbackState.PENDING, updated_at=timezone.now())
+        wake_dispatcher()
+    return replanned

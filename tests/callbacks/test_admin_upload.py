@@ -264,6 +264,10 @@ def test_batch_options_reach_the_batch_in_the_tenants_time(client, tenant, super
         window_start="10:00",
         window_end="12:00",
     )
+    # The preview says what the batch will get, as entered (the tenant's time).
+    summary = page.content.decode()
+    assert "starts at 2030-01-15 10:00 (Europe/Paris)" in summary and "deadline 2030-01-16 18:00" in summary
+    assert "daily window 10:00–12:00" in summary
     client.post(confirm_url(CallbackUpload.objects.get()), {"digest": page.context["digest"]})
 
     batch = CallbackBatch.objects.get()
