@@ -174,9 +174,8 @@ class Command(BaseCommand):
 
     def _wire_demo(self, tenant: Any) -> list[str]:
         """Sends the stand-in's events to this console; a failure is reported, the console still runs."""
-        from apps.callbacks.demo import prepare_demo
+        from apps.console.demo import prepare_demo, wire_demo
         from apps.cx.exceptions import CxError
-        from apps.hooks.demo import wire_demo
 
         try:
             lines = wire_demo(tenant)
