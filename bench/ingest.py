@@ -210,7 +210,7 @@ def queued_wakeups(broker_url: str, *, clear: bool = False) -> int:
 
 
 # ------------------------------------------------------------------------------
-# The request body: a Chatwoot message_created event, as apps/cx/sandbox/payloads.py shapes it
+# The request body: a Chatwoot message_created event, as standin/payloads.py shapes it
 # ------------------------------------------------------------------------------
 _CUSTOMER_TEXT = (
     "Hello, I ordered a pair of running shoes last Tuesday (order #48213-B) and the tracking page has said "

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.callbacks",
     "apps.webhooks",
     "apps.hooks",
+    "apps.console",  # the top: the CLI, runconsole and the demo; imports the others, none imports it
 ]
 
 MIDDLEWARE = [

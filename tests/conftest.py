@@ -9,8 +9,8 @@ from django.core.cache import cache
 
 from apps.cx.client import Actor
 from apps.cx.models import Tenant
-from apps.cx.sandbox_client import SandboxControl, SandboxProcess, start_sandbox_process
 from apps.cx.services import tenant_resolve
+from standin.client import SandboxControl, SandboxProcess, start_sandbox_process
 
 SANDBOX_CLIENT_ID = "test-client"
 SANDBOX_CLIENT_SECRET = "test-secret"

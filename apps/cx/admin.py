@@ -16,23 +16,13 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_base import ReadOnlyAdminMixin, ScopedRelatedFieldListFilter
-from .client import Actor
 from .models import ApiCall, AuditEntry, Tenant, TenantAccess
 from .selectors import scope_to_user
 
 
 class TenantForm(forms.ModelForm):
-    """The signing secret is write-only: it can be set or removed here, never read back."""
-
-    new_event_signing_secret = forms.CharField(
-        required=False,
-        strip=True,
-        label="Set event signing secret",
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="The secret the platform signs webhook and bot events with (X-Chatwoot-Signature). "
-        "Once set, unsigned or badly signed deliveries are refused with 401. Stored encrypted.",
-    )
-    remove_event_signing_secret = forms.BooleanField(required=False, label="Remove the signing secret")
+    """The tenant's own fields. The event signing secret is set on this page too, by hooks' admin (which checks
+    signatures with it), and is never shown: it is not a field here."""
 
     class Meta:
         model = Tenant
@@ -55,14 +45,6 @@ class TenantAdmin(SimpleHistoryAdmin):
     @admin.display(description="signed events", boolean=True)
     def signs_events(self, tenant: Tenant) -> bool:
         return bool(tenant.event_signing_secret)
-
-    def save_model(self, request: HttpRequest, obj: Tenant, form: forms.ModelForm, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        from apps.hooks.services import event_signing_secret_set
-
-        secret = form.cleaned_data.get("new_event_signing_secret") or ""
-        if secret or form.cleaned_data.get("remove_event_signing_secret"):
-            event_signing_secret_set(tenant=obj, secret=secret, actor=Actor.for_user(request.user))
 
 
 class TenantAccessInline(admin.TabularInline):

@@ -1,23 +1,27 @@
-"""The event log: every delivery as received, how its mapping went, replay, and counts by outcome."""
+"""The event log (each delivery as received, its mapping, replay, counts by outcome) and the signing secret."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from apps.cx.admin import TenantAdmin, TenantForm
 from apps.cx.admin_base import ConsoleAdmin, ObjectAction, ReadOnlyAdminMixin, ScopedRelatedFieldListFilter, actor_for
+from apps.cx.client import Actor
+from apps.cx.models import Tenant
 from apps.cx.selectors import scope_to_user
 from apps.cx.text import clean_text
 
 from .ingest import MAX_DEPTH, nesting_depth
 from .models import EventStatus, InboundEvent, RefusedDelivery, RejectedDeliveries
-from .services import events_replay
+from .services import event_signing_secret_set, events_replay
 
 
 def pretty_json(text: str) -> str:
@@ -197,3 +201,36 @@ class RefusedDeliveryAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
     @admin.display(description="body (as received, cut at the cap)")
     def body_pretty(self, refused: RefusedDelivery) -> str:
         return _pre(pretty_json(refused.body))
+
+
+# -- the tenant page's event signing secret ------------------------------------------------------------------
+# Hooks checks deliveries' signatures with it (and caches it), so hooks sets it: the tenant page of apps.cx is
+# registered again here with the two write-only fields, and saving calls hooks' service.
+
+
+class TenantSigningForm(TenantForm):
+    """The signing secret is write-only: it can be set or removed here, never read back."""
+
+    new_event_signing_secret = forms.CharField(
+        required=False,
+        strip=True,
+        label="Set event signing secret",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="The secret the platform signs webhook and bot events with (X-Chatwoot-Signature). "
+        "Once set, unsigned or badly signed deliveries are refused with 401. Stored encrypted.",
+    )
+    remove_event_signing_secret = forms.BooleanField(required=False, label="Remove the signing secret")
+
+
+admin.site.unregister(Tenant)
+
+
+@admin.register(Tenant)
+class TenantSigningAdmin(TenantAdmin):
+    form = TenantSigningForm
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        secret = form.cleaned_data.get("new_event_signing_secret") or ""
+        if secret or form.cleaned_data.get("remove_event_signing_secret"):
+            event_signing_secret_set(tenant=obj, secret=secret, actor=Actor.for_user(request.user))

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from apps.cx.sandbox.events import signature
+from standin.events import signature
 
 
 def contact(contact_id: int = 7, **extra: Any) -> dict[str, Any]:

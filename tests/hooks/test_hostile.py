@@ -229,7 +229,7 @@ def test_only_a_customers_new_message_takes_the_bots_own_queue():
 
 
 def test_make_run_keeps_a_worker_for_the_bot_and_lowers_the_others_priority(settings):
-    from apps.cx.management.commands.runconsole import worker_commands
+    from apps.console.management.commands.runconsole import worker_commands
 
     commands = worker_commands("python", "worker-8000")
 

@@ -21,7 +21,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from apps.cx.management.commands.runconsole import gunicorn_command, worker_command
+from apps.console.management.commands.runconsole import gunicorn_command, worker_command
 from tests.conftest import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 BASE_DIR = Path(__file__).resolve().parents[2]

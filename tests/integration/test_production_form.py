@@ -21,9 +21,9 @@ import requests
 
 from apps.bots.models import BotBehaviour, BotReply
 from apps.bots.services import agent_bot_assign, agent_bot_create
+from apps.console.management.commands.runconsole import gunicorn_command, worker_commands
 from apps.contacts.services import contact_create
 from apps.conversations.services import conversation_start
-from apps.cx.management.commands.runconsole import gunicorn_command, worker_commands
 from apps.hooks.models import EventSource, EventStatus, InboundEvent
 
 from .conftest import BASE_DIR, _free_port, _healthy, _stop, wait_until, worker_env

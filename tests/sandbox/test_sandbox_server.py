@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from apps.cx.sandbox import SandboxHandle, start_sandbox
+from standin.server import SandboxHandle, start_sandbox
 
 CLIENT_ID = "test-id"
 CLIENT_SECRET = "test-secret"
@@ -952,7 +952,7 @@ def test_demo_mode_plays_customers_once_a_tenant_exists():
 
 def test_module_entry_point_prints_its_address_and_exits_cleanly_on_sigterm():
     process = subprocess.Popen(
-        [sys.executable, "-m", "apps.cx.sandbox", "--port", "0", "--seed-tenant", "cli.example"],
+        [sys.executable, "-m", "standin", "--port", "0", "--seed-tenant", "cli.example"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

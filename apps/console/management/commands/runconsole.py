@@ -87,6 +87,8 @@ def worker_commands(python: str, name: str) -> dict[str, list[str]]:
 class Child:
     name: str
     command: list[str]
+    # Set for this child only, over the environment all children share.
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[str] | None = None
     ready: threading.Event = field(default_factory=threading.Event)
 
@@ -130,7 +132,11 @@ class Command(BaseCommand):
             sandbox_args = ["--port", str(sandbox_port), "--seed-tenant", tenant.domain, "--id-start", str(id_start)]
             if not options["no_demo_traffic"]:
                 sandbox_args.append("--demo")
-            self.children.append(Child("sandbox", [python, "manage.py", "cx_sandbox", *sandbox_args]))
+            # The stand-in is its own program (python -m standin); it accepts the credentials this console
+            # signs in with, passed in its environment rather than on a command line anyone can read.
+            credentials = {"CX_CLIENT_ID": settings.CX_CLIENT_ID, "CX_CLIENT_SECRET": settings.CX_CLIENT_SECRET}
+            sandbox_env = {name: value for name, value in credentials.items() if value}
+            self.children.append(Child("sandbox", [python, "-m", "standin", *sandbox_args], env=sandbox_env))
         self.children += [
             Child("web", gunicorn_command(python, port)),
             *(Child(name, command) for name, command in worker_commands(python, f"worker-{port}").items()),
@@ -168,9 +174,8 @@ class Command(BaseCommand):
 
     def _wire_demo(self, tenant: Any) -> list[str]:
         """Sends the stand-in's events to this console; a failure is reported, the console still runs."""
-        from apps.callbacks.demo import prepare_demo
+        from apps.console.demo import prepare_demo, wire_demo
         from apps.cx.exceptions import CxError
-        from apps.hooks.demo import wire_demo
 
         try:
             lines = wire_demo(tenant)
@@ -182,7 +187,7 @@ class Command(BaseCommand):
     def _start(self, child: Child, env: dict[str, str]) -> None:
         child.process = subprocess.Popen(
             child.command,
-            env=env,
+            env={**env, **child.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

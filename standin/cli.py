@@ -1,9 +1,10 @@
-"""The command line shared by ``python -m apps.cx.sandbox`` and ``manage.py cx_sandbox``."""
+"""The stand-in's command line, ``python -m standin``: credentials from flags, else the environment, else defaults."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -11,20 +12,30 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any, Protocol
 
-from .config import DEFAULT_TOKEN_TTL
+from .config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN_TTL
 from .server import start_sandbox
 
 
 class Output(Protocol):
-    """Where the "listening" line goes: sys.stdout, or a management command's OutputWrapper."""
+    """Where the "listening" line goes (sys.stdout unless a caller passes another stream)."""
 
     def write(self, text: str, /) -> object: ...
 
     def flush(self) -> object: ...
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m standin", description="A local stand-in for the CX API.")
+    add_arguments(
+        parser,
+        client_id=os.environ.get("CX_CLIENT_ID") or DEFAULT_CLIENT_ID,
+        client_secret=os.environ.get("CX_CLIENT_SECRET") or DEFAULT_CLIENT_SECRET,
+    )
+    return run(vars(parser.parse_args(argv)))
+
+
 def add_arguments(parser: argparse.ArgumentParser, *, client_id: str, client_secret: str) -> None:
-    """Adds the sandbox's options; the credential defaults come from the caller (environment or settings)."""
+    """Adds the stand-in's options; the credential defaults come from the caller (``main``: the environment)."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8001, help="port to listen on; 0 picks a free one (default 8001)")
     parser.add_argument("--client-id", default=client_id, help="client id the token endpoint accepts")

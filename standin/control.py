@@ -2,34 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from .api import API_PREFIX
+from .auth import TokenStore
+from .config import SandboxConfig
 from .errors import ApiError, Validator
-from .state import Outcome
+from .events import Delivery, EventDispatcher
+from .faults import FaultPlan
+from .requestlog import RequestLog
+from .state import Outcome, SandboxState
 from .wire import Request, Response
-
-if TYPE_CHECKING:
-    from .core import Sandbox
 
 # Waiting for deliveries is capped so a forgotten receiver cannot hang a test run.
 MAX_DELIVERY_WAIT = 30.0
 MESSAGES_PATH = f"{API_PREFIX}digital-interactions/messages/"
 
-Handler = Callable[["Sandbox", Request], Response]
+
+class Steered(Protocol):
+    """What the control API steers: the parts of ``core.Sandbox`` (named here, so this module need not import it)."""
+
+    config: SandboxConfig
+    state: SandboxState
+    tokens: TokenStore
+    faults: FaultPlan
+    requests: RequestLog
+    events: EventDispatcher
+
+    def reset(self) -> None: ...
+
+    def deliver(self, deliveries: Iterable[Delivery]) -> None: ...
 
 
-def _ok(_: Sandbox, __: Request) -> Response:
+Handler = Callable[[Steered, Request], Response]
+
+
+def _ok(_: Steered, __: Request) -> Response:
     return Response(200, {"ok": True})
 
 
-def _reset(sandbox: Sandbox, _: Request) -> Response:
+def _reset(sandbox: Steered, _: Request) -> Response:
     sandbox.reset()
     return Response(200, {"ok": True})
 
 
-def _add_tenant(sandbox: Sandbox, request: Request) -> Response:
+def _add_tenant(sandbox: Steered, request: Request) -> Response:
     body = request.json_object()
     v = Validator(body)
     domain = v.text("tenant_domain")
@@ -45,15 +63,15 @@ def _add_tenant(sandbox: Sandbox, request: Request) -> Response:
     return Response(201 if created else 200, tenant)
 
 
-def _state(sandbox: Sandbox, _: Request) -> Response:
+def _state(sandbox: Steered, _: Request) -> Response:
     return Response(200, sandbox.state.snapshot())
 
 
-def _requests(sandbox: Sandbox, request: Request) -> Response:
+def _requests(sandbox: Steered, request: Request) -> Response:
     return Response(200, sandbox.requests.entries(request.query.get("path")))
 
 
-def _message_posts(sandbox: Sandbox, request: Request) -> Response:
+def _message_posts(sandbox: Steered, request: Request) -> Response:
     """When each POST to the messages endpoint arrived and for which conversation, oldest first.
 
     A compact view of the request log for timing replies (bench/bot_latency.py): ``?after=<log id>`` lists only
@@ -79,7 +97,7 @@ def _message_posts(sandbox: Sandbox, request: Request) -> Response:
     return Response(200, posts)
 
 
-def _deliveries(sandbox: Sandbox, request: Request) -> Response:
+def _deliveries(sandbox: Steered, request: Request) -> Response:
     wait = request.query.get("wait")
     if wait:
         try:
@@ -90,44 +108,44 @@ def _deliveries(sandbox: Sandbox, request: Request) -> Response:
     return Response(200, sandbox.events.log())
 
 
-def _show_faults(sandbox: Sandbox, _: Request) -> Response:
+def _show_faults(sandbox: Steered, _: Request) -> Response:
     return Response(200, sandbox.faults.describe())
 
 
-def _set_faults(sandbox: Sandbox, request: Request) -> Response:
+def _set_faults(sandbox: Steered, request: Request) -> Response:
     sandbox.faults.configure(request.json_object())
     return Response(200, sandbox.faults.describe())
 
 
-def _clear_faults(sandbox: Sandbox, _: Request) -> Response:
+def _clear_faults(sandbox: Steered, _: Request) -> Response:
     sandbox.faults.clear()
     return Response(200, sandbox.faults.describe())
 
 
-def _show_config(sandbox: Sandbox, _: Request) -> Response:
+def _show_config(sandbox: Steered, _: Request) -> Response:
     return Response(200, sandbox.config.public())
 
 
-def _set_config(sandbox: Sandbox, request: Request) -> Response:
+def _set_config(sandbox: Steered, request: Request) -> Response:
     sandbox.config.update(request.json_object())
     return Response(200, sandbox.config.public())
 
 
-def _expire_tokens(sandbox: Sandbox, _: Request) -> Response:
+def _expire_tokens(sandbox: Steered, _: Request) -> Response:
     sandbox.tokens.clear()
     return Response(200, {"ok": True})
 
 
-def _answer(sandbox: Sandbox, outcome: Outcome) -> Response:
+def _answer(sandbox: Steered, outcome: Outcome) -> Response:
     sandbox.deliver(outcome.deliveries)
     return Response(outcome.status, outcome.body)
 
 
-def _customer_conversation(sandbox: Sandbox, request: Request) -> Response:
+def _customer_conversation(sandbox: Steered, request: Request) -> Response:
     return _answer(sandbox, sandbox.state.customer_conversation(request.json_object()))
 
 
-def _customer_conversation_unsent(sandbox: Sandbox, request: Request) -> Response:
+def _customer_conversation_unsent(sandbox: Steered, request: Request) -> Response:
     """Starts a customer's conversation like ``customer-conversation``, but hands back its events unsent.
 
     For a caller that sends them itself, at a time of its choosing (bench/bot_latency.py paces them): the
@@ -138,7 +156,7 @@ def _customer_conversation_unsent(sandbox: Sandbox, request: Request) -> Respons
     return Response(outcome.status, {"conversation": outcome.body, "events": events})
 
 
-def _customer_message(sandbox: Sandbox, request: Request) -> Response:
+def _customer_message(sandbox: Steered, request: Request) -> Response:
     return _answer(sandbox, sandbox.state.customer_message(request.json_object()))
 
 
@@ -159,7 +177,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
 }
 
 
-def handle(sandbox: Sandbox, request: Request) -> Response:
+def handle_control(sandbox: Steered, request: Request) -> Response:
     name = request.path.removeprefix("/_sandbox").strip("/")
     methods = ROUTES.get(name)
     try:

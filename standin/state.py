@@ -14,6 +14,7 @@ from typing import Any
 from . import payloads
 from .errors import DESTINATION_RE, E164_RE, EMAIL_RE, ApiError, Validator
 from .events import ACCOUNT_WEBHOOK_EVENTS, AGENT_BOT_EVENTS, Delivery
+from .records import AgentBot, Contact, Conversation, Inbox, Message, Tenant, Webhook
 
 DEFAULT_INBOXES = ("Website chat", "Support widget", "Sales widget")
 # Calls have no later use here, so only the most recent are kept: long benchmarks stay within memory.
@@ -24,79 +25,6 @@ INCOMING, OUTGOING = "incoming", "outgoing"
 SENDER_CONTACT, SENDER_USER, SENDER_BOT = "contact", "user", "agent_bot"
 DEMO_AGENT_ID = 1
 _UNCHANGED: Any = object()
-
-
-@dataclass
-class Tenant:
-    id: int
-    domain: str
-    webhook_secret: str | None
-    inbox_ids: list[int] = field(default_factory=list)
-
-
-@dataclass
-class Inbox:
-    id: int
-    tenant_id: int
-    name: str
-    agent_bot_id: int | None = None
-
-
-@dataclass
-class AgentBot:
-    id: int
-    tenant_id: int
-    name: str
-    description: str
-    outgoing_url: str
-
-
-@dataclass
-class Webhook:
-    id: int
-    tenant_id: int
-    url: str
-    subscriptions: list[str]
-
-
-@dataclass
-class Contact:
-    id: int
-    tenant_id: int
-    name: str
-    email: str
-    phone_number: str | None
-    inbox_ids: list[int] = field(default_factory=list)
-
-
-@dataclass
-class Conversation:
-    id: int
-    tenant_id: int
-    inbox_id: int
-    contact_id: int
-    source_id: str
-    status: str
-    priority: int
-    created_at: float
-    updated_at: float
-    last_activity_at: float
-    waiting_since: float | None
-    assignee_id: int | None = None
-    last_message_id: int | None = None
-    unread_count: int = 0
-
-
-@dataclass
-class Message:
-    id: int
-    conversation_id: int
-    content: str
-    message_type: str
-    sender_type: str
-    # None for a bot message in an inbox that has no bot: the sender is then a generic bot.
-    sender_id: int | None
-    created_at: float
 
 
 @dataclass

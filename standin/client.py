@@ -12,12 +12,12 @@ from typing import Any
 
 import requests
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+BASE_DIR = Path(__file__).resolve().parents[1]
 _LISTENING_RE = re.compile(r"CX sandbox listening on (http://\S+)")
 
 
 class SandboxProcess:
-    """A running ``python -m apps.cx.sandbox`` child; ``stop()`` ends it."""
+    """A running ``python -m standin`` child; ``stop()`` ends it."""
 
     def __init__(self, process: subprocess.Popen[str], url: str) -> None:
         self.process = process
@@ -54,7 +54,7 @@ def start_sandbox_process(
     command = [
         sys.executable,
         "-m",
-        "apps.cx.sandbox",
+        "standin",
         "--host",
         host,
         "--port",

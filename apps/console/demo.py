@@ -1,22 +1,29 @@
-"""`make run` on the stand-in: point its events at this console, and put a bot on the first inbox.
+"""`make run` on the stand-in: the demo a console on the local API stand-in starts with.
 
-Run at every start: the stand-in forgets everything when it stops, so the console registers its
-webhook and its demo bot again (each under a fresh secret URL), reusing the rows of earlier runs.
+Run at every start. The stand-in forgets everything when it stops, so the console registers its
+webhook and its demo bot again (each under a fresh secret URL), reusing the rows of earlier runs
+(``wire_demo``). And a demo queue may be rung at any hour, so a demo at night still rings
+(``prepare_demo``): real queues start from the defaults (09:00–20:00, Monday to Saturday, in each
+destination's own time); the demo queue's row is an ordinary Queue limit a supervisor can edit like
+any other.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 from apps.bots.models import AgentBot
 from apps.bots.services import agent_bot_assign, agent_bot_create
+from apps.callbacks.models import WEEKDAYS, QueueLimit
 from apps.cx.client import Actor
 from apps.cx.models import Tenant
+from apps.hooks.services import hook_secret_rotate
 from apps.inboxes.models import Inbox
 from apps.inboxes.services import inbox_sync
 from apps.webhooks.models import WebhookSubscription
 from apps.webhooks.services import webhook_subscription_create
 
-from .services import hook_secret_rotate
-
+DEMO_QUEUE = "support"
 DEMO_BOT_NAME = "Demo bot"
 DEMO_EVENTS = [
     "conversation_created",
@@ -51,3 +58,22 @@ def wire_demo(tenant: Tenant) -> list[str]:
         agent_bot_assign(bot=bot, inbox=inbox, actor=actor)
     where = f"inbox “{inbox}”" if inbox else "no inbox (none listed)"
     return [f"  Events:            webhook registered; “{bot.name}” answers {where}"]
+
+
+def prepare_demo(tenant: Tenant) -> list[str]:
+    """Makes the demo queue's limits (once; later edits are kept); returns lines for the banner."""
+    limit, _ = QueueLimit.objects.get_or_create(
+        tenant=tenant,
+        queue_name=DEMO_QUEUE,
+        defaults={
+            "calls_per_minute": 60,
+            "max_in_flight": 5,
+            "hours_start": dt.time(0),
+            "hours_end": dt.time(0),
+            "days": ",".join(WEEKDAYS),
+        },
+    )
+    return [
+        f"  Callbacks:         queue “{limit.queue_name}”, {limit.calls_per_minute}/min; "
+        "try samples/callbacks.csv in Callback batches → Add"
+    ]

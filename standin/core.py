@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections import deque
 from collections.abc import Iterable
-from typing import Any
 
-from . import control
 from .api import API_PREFIX, handle_api
 from .auth import TokenStore, grant_token
 from .config import SandboxConfig
+from .control import handle_control
 from .demo import DemoPlayer
 from .errors import ApiError
 from .events import Delivery, EventDispatcher
 from .faults import Fault, FaultPlan
-from .payloads import iso
+from .requestlog import RequestLog
 from .state import SandboxState
 from .wire import Request, Response
 
@@ -24,44 +21,6 @@ logger = logging.getLogger(__name__)
 
 TOKEN_PATH = "/oauth/token"
 CONTROL_PREFIX = "/_sandbox"
-LOG_SIZE = 20_000
-
-
-class RequestLog:
-    """The API and token requests received, oldest first; only the latest ``size`` are kept."""
-
-    def __init__(self, size: int = LOG_SIZE) -> None:
-        self._lock = threading.Lock()
-        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
-        self._sequence = 0
-
-    def record(self, request: Request, response: Response, fault: Fault | None, processed_status: int | None) -> None:
-        entry = {
-            "time": iso(request.received_at),
-            # The same instant in epoch seconds, for a client timing the requests to the millisecond or better.
-            "received_at": request.received_at,
-            "method": request.method,
-            "path": request.path,
-            "query": request.query,
-            "headers": request.headers,
-            "body": request.loggable_body(),
-            "status": "dropped" if response.drop else response.status,
-            # The answer the client would have had, when the connection was dropped after doing the work.
-            "processed_status": processed_status,
-            "fault": fault.describe() if fault else None,
-        }
-        with self._lock:
-            self._sequence += 1
-            self._entries.append({"id": self._sequence, **entry})
-
-    def entries(self, path_suffix: str | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            entries = list(self._entries)
-        return [e for e in entries if e["path"].endswith(path_suffix)] if path_suffix else entries
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 class Sandbox:
@@ -103,7 +62,7 @@ class Sandbox:
 
     def handle(self, request: Request) -> Response:
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
-            return control.handle(self, request)
+            return handle_control(self, request)
         is_token = request.path == TOKEN_PATH
         if not is_token and not request.path.startswith(API_PREFIX):
             return Response.from_error(ApiError(404, f"No route matches {request.method} {request.path}"))

@@ -6,10 +6,9 @@ Every function here reads the state's tables, so callers hold the state lock.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .state import AgentBot, Contact, Conversation, Inbox, Message, SandboxState, Webhook
+from .records import AgentBot, Contact, Conversation, Inbox, Message, Tables, Webhook
 
 CHANNEL = "Channel::WebWidget"
 PRIORITIES: tuple[str | None, ...] = (None, "low", "medium", "high", "urgent")
@@ -57,7 +56,7 @@ def webhook(record: Webhook) -> dict[str, Any]:
     }
 
 
-def contact_record(state: SandboxState, record: Contact) -> dict[str, Any]:
+def contact_record(state: Tables, record: Contact) -> dict[str, Any]:
     """A contact as the contacts endpoint answers it."""
     return {
         "id": record.id,
@@ -88,12 +87,12 @@ def contact_sender(record: Contact) -> dict[str, Any]:
     }
 
 
-def contact_event(state: SandboxState, record: Contact) -> dict[str, Any]:
+def contact_event(state: Tables, record: Contact) -> dict[str, Any]:
     tenant = state.tenants[record.tenant_id]
     return {**contact_sender(record), "account": {"id": tenant.id, "name": tenant.domain}}
 
 
-def sender(state: SandboxState, record: Message) -> dict[str, Any]:
+def sender(state: Tables, record: Message) -> dict[str, Any]:
     if record.sender_type == "contact":
         assert record.sender_id is not None
         return contact_sender(state.contacts[record.sender_id])
@@ -103,7 +102,7 @@ def sender(state: SandboxState, record: Message) -> dict[str, Any]:
     return dict(DEMO_AGENT)
 
 
-def _last_message(state: SandboxState, record: Message) -> dict[str, Any]:
+def _last_message(state: Tables, record: Message) -> dict[str, Any]:
     """A message inside ``conversation.messages``: numeric type and unix time, as Chatwoot pushes it."""
     conversation = state.conversations[record.conversation_id]
     return {
@@ -126,7 +125,7 @@ def _last_message(state: SandboxState, record: Message) -> dict[str, Any]:
     }
 
 
-def conversation(state: SandboxState, record: Conversation) -> dict[str, Any]:
+def conversation(state: Tables, record: Conversation) -> dict[str, Any]:
     """The conversation object: the API's answer and the body of conversation events."""
     contact = state.contacts[record.contact_id]
     last = state.messages.get(record.last_message_id) if record.last_message_id is not None else None
@@ -157,7 +156,7 @@ def conversation(state: SandboxState, record: Conversation) -> dict[str, Any]:
     }
 
 
-def message(state: SandboxState, record: Message) -> dict[str, Any]:
+def message(state: Tables, record: Message) -> dict[str, Any]:
     """The message object: the API's answer and the body of message events (word type, ISO time)."""
     record_conversation = state.conversations[record.conversation_id]
     tenant = state.tenants[record_conversation.tenant_id]
@@ -180,7 +179,7 @@ def message(state: SandboxState, record: Message) -> dict[str, Any]:
     }
 
 
-def message_record(state: SandboxState, record: Message) -> dict[str, Any]:
+def message_record(state: Tables, record: Message) -> dict[str, Any]:
     """A flat message for the control API's state dump (no nested conversation)."""
     return {
         "id": record.id,
