@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import partial
 from typing import Any, TypeVar
 
 from django.db import transaction
@@ -26,6 +25,7 @@ from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
 from apps.cx.mirror import get_or_reference, synced_fields, update_fields, with_answer
 from apps.cx.models import SyncSource, SyncState, Tenant
+from apps.cx.task_sending import task_send
 from apps.cx.validation import UnusablePayload
 from apps.inboxes.models import Inbox
 from apps.inboxes.services import inbox_reference
@@ -356,11 +356,8 @@ def bulk_operation_create(*, kind: str, conversations: Iterable[Conversation], a
             BulkOperationItem(operation=operation, conversation_id=pk) for pk, _ in selection
         )
         audit.obj, audit.detail = operation, f"{len(selection)} conversation(s) queued"
-        # Imported here because the task module imports this one.
-        from .tasks import bulk_operation_run_task
-
         # A worker must not look for the rows before they are committed.
-        transaction.on_commit(partial(bulk_operation_run_task.delay, operation.pk))
+        task_send("conversations.bulk_operation_run", operation.pk)
     return operation
 
 
