@@ -37,6 +37,7 @@ from django.utils import timezone
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
 from apps.cx.models import ApiCall
+from apps.cx.task_sending import task_send
 
 from .hours import HORIZON_DAYS, Hours, next_open, zones_for_number
 from .models import (
@@ -219,8 +220,6 @@ def dispatch(*, now: dt.datetime | None = None, only: tuple[int, str] | None = N
     Claims again until nothing more can be claimed: with a worker the calls handed out fill the queues'
     room, so the next round finds none (finished calls make room and claim the next); where the tasks run
     at once (eager), the room is free again and the loop goes on until the queues are empty or due later."""
-    from .tasks import place_task
-
     handed = 0
     token = _in_dispatch_loop.set(True)
     try:
@@ -231,7 +230,7 @@ def dispatch(*, now: dt.datetime | None = None, only: tuple[int, str] | None = N
                 break
             for claim in claims:
                 try:
-                    place_task.delay(claim.callback_id, str(claim.token))
+                    task_send("callbacks.place", claim.callback_id, str(claim.token), on_commit=False)
                 except Exception:  # the broker is down: the claim is recovered to scheduled later
                     logger.exception("Could not queue callback %s; the sweep will take it again", claim.callback_id)
                     return handed
@@ -519,3 +518,8 @@ def tick(*, now: dt.datetime | None = None) -> dict[str, int]:
     figures["planned"] = plan_all(now=now)
     figures["dispatched"] = dispatch(now=now)
     return figures
+
+
+def kick(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """What runs when callbacks are created, resumed or retried: plan and dispatch, without the tick's recovery."""
+    return {"planned": plan_all(now=now), "dispatched": dispatch(now=now)}

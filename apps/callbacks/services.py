@@ -18,6 +18,7 @@ from django.utils import timezone
 from apps.cx.audit import audited
 from apps.cx.client import Actor
 from apps.cx.models import Tenant
+from apps.cx.task_sending import task_send
 from apps.cx.validation import normalize_e164
 
 from .dispatch import Dialled, dial, start_attempt
@@ -53,9 +54,7 @@ class NewCallback:
 
 def wake_dispatcher() -> None:
     """Once the transaction commits, ask a worker to plan and dispatch (beat would, within its interval)."""
-    from .tasks import kick_task
-
-    transaction.on_commit(lambda: kick_task.delay())
+    task_send("callbacks.kick")
 
 
 def _refuse_blocked(tenant: Tenant, items: Sequence[NewCallback]) -> None:

@@ -16,7 +16,7 @@ def tick_task() -> dict[str, int]:
 @shared_task(name="callbacks.kick", ignore_result=True)
 def kick_task() -> dict[str, int]:
     """Sent when callbacks are created, resumed or retried, so they do not wait for the next tick."""
-    return {"planned": dispatch.plan_all(), "dispatched": dispatch.dispatch()}
+    return dispatch.kick()
 
 
 @shared_task(name="callbacks.place", ignore_result=True)

@@ -48,12 +48,6 @@ def _is_open(conversation: Conversation) -> bool:
     return bool(conversation.remote_id) and conversation.status != ConversationStatus.RESOLVED
 
 
-def _refuse_if_resolved(conversation: Conversation) -> None:
-    # The button is hidden then, but a stale page or a crafted POST still reaches the view.
-    if conversation.status == ConversationStatus.RESOLVED:
-        raise ValueError("The conversation is already resolved.")
-
-
 def _send_message(
     model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conversation, cleaned: dict[str, Any]
 ) -> str:
@@ -71,7 +65,6 @@ def _send_message(
 def _deliver(
     model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conversation, cleaned: dict[str, Any]
 ) -> str:
-    _refuse_if_resolved(conversation)
     conversation_deliver_to_agent(conversation=conversation, actor=actor_for(request))
     return f"Delivered {conversation} to an agent."
 
@@ -79,7 +72,6 @@ def _deliver(
 def _finish(
     model_admin: ConsoleAdmin, request: HttpRequest, conversation: Conversation, cleaned: dict[str, Any]
 ) -> str:
-    _refuse_if_resolved(conversation)
     conversation_finish(conversation=conversation, actor=actor_for(request))
     return f"Finished {conversation}."
 

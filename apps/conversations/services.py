@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import partial
 from typing import Any, TypeVar
 
 from django.db import transaction
@@ -26,6 +25,7 @@ from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
 from apps.cx.mirror import get_or_reference, synced_fields, update_fields, with_answer
 from apps.cx.models import SyncSource, SyncState, Tenant
+from apps.cx.task_sending import task_send
 from apps.cx.validation import UnusablePayload
 from apps.inboxes.models import Inbox
 from apps.inboxes.services import inbox_reference
@@ -56,6 +56,10 @@ _STATUS_RANK: dict[str, int] = {
     ConversationStatus.RESOLVED: 2,
 }
 _STATE_FIELDS = ("status", "holder", "assignee_name", "priority", "remote_updated_at", "finished_at")
+
+
+class ConversationStateError(ValueError):
+    """The conversation's state forbids the action (it is resolved): refused before any API call."""
 
 
 # -- the mirror: what the platform says ---------------------------------------------------------------------
@@ -198,6 +202,13 @@ def _answer_payload(parse: Callable[[dict[str, Any]], P], answer: Any, what: str
     return payload
 
 
+def _refuse_if_resolved(conversation: Conversation, refusal: str) -> None:
+    # The state as the caller read it: the admin's page, the bot's mapping, the CLI and the bulk row each
+    # read the row just before; a finish the mirror has not heard of yet is the API's to refuse.
+    if conversation.status == ConversationStatus.RESOLVED:
+        raise ConversationStateError(f"The conversation is resolved: {refusal}")
+
+
 def _remote_id(conversation: Conversation) -> str:
     if not conversation.remote_id:
         raise ValueError("The conversation does not exist remotely.")
@@ -280,7 +291,9 @@ def message_send(
     message_type: str = MessageType.OUTGOING,
     bot: AgentBot | None = None,
 ) -> Message:
-    """Sends ``content`` as the bot (outgoing) or as the customer (incoming, for testing)."""
+    """Sends ``content`` as the bot (outgoing) or as the customer (incoming, for testing); never into a
+    resolved conversation (``ConversationStateError``)."""
+    _refuse_if_resolved(conversation, "nothing can be sent into it.")
     is_outgoing = message_type == MessageType.OUTGOING
     as_whom = "as the bot" if is_outgoing else "as the customer"
     with audited(actor=actor, action="send_message", obj=conversation, detail=f"{as_whom}: {content[:200]}"):
@@ -302,6 +315,8 @@ def message_send(
 
 
 def conversation_deliver_to_agent(*, conversation: Conversation, actor: Actor) -> Conversation:
+    """Hands the conversation from the bot to a human agent, unless it is resolved (``ConversationStateError``)."""
+    _refuse_if_resolved(conversation, "it cannot be delivered to an agent.")
     with audited(actor=actor, action="deliver_to_agent", obj=conversation):
         answer = CxClient(conversation.tenant, actor=actor).deliver_to_agent(conversation_id=_remote_id(conversation))
         return _apply_conversation_answer(
@@ -314,6 +329,8 @@ def conversation_deliver_to_agent(*, conversation: Conversation, actor: Actor) -
 
 
 def conversation_finish(*, conversation: Conversation, actor: Actor) -> Conversation:
+    """Closes the conversation, unless it is resolved already (``ConversationStateError``)."""
+    _refuse_if_resolved(conversation, "there is nothing left to finish.")
     with audited(actor=actor, action="finish", obj=conversation):
         answer = CxClient(conversation.tenant, actor=actor).finish_conversation(
             conversation_id=_remote_id(conversation)
@@ -356,11 +373,8 @@ def bulk_operation_create(*, kind: str, conversations: Iterable[Conversation], a
             BulkOperationItem(operation=operation, conversation_id=pk) for pk, _ in selection
         )
         audit.obj, audit.detail = operation, f"{len(selection)} conversation(s) queued"
-        # Imported here because the task module imports this one.
-        from .tasks import bulk_operation_run_task
-
         # A worker must not look for the rows before they are committed.
-        transaction.on_commit(partial(bulk_operation_run_task.delay, operation.pk))
+        task_send("conversations.bulk_operation_run", operation.pk)
     return operation
 
 
@@ -392,13 +406,11 @@ def bulk_operation_run(*, operation_id: int) -> None:
 def _bulk_item_run(*, kind: str, item_id: int, actor: Actor) -> None:
     """One row: the single-conversation service (which audits it), and the outcome kept on the row."""
     item = BulkOperationItem.objects.select_related("conversation__tenant").get(pk=item_id)
-    conversation = item.conversation
-    if conversation.status == ConversationStatus.RESOLVED:
-        _bulk_item_close(item_id, BulkItemState.SKIPPED, "Already resolved: nothing to do.", [])
-        return
     with collect_api_calls() as calls:
         try:
-            _BULK_SERVICES[kind](conversation=conversation, actor=actor)
+            _BULK_SERVICES[kind](conversation=item.conversation, actor=actor)
+        except ConversationStateError:  # the service refused it before any call
+            state, error = BulkItemState.SKIPPED, "Already resolved: nothing to do."
         except CxUnknownOutcome as exc:
             state, error = BulkItemState.FAILED, f"No answer from the CX API, it may have happened: {exc.message}"
         except CxError as exc:

@@ -24,6 +24,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from apps.cx.task_sending import task_send
+
 from .mapping import MappingError, map_event
 from .models import EventSource, EventStatus, InboundEvent, RefusedDelivery
 
@@ -70,17 +72,15 @@ def event_queue(event_id: int, *, customer_waits: bool = False) -> None:
     process: sending a task costs more than storing the event, and nobody waits on these. An event stored
     while a wake-up is on its way is not lost: that task looks again once the interval is over.
     """
-    from .tasks import handle_event_task, process_events_task
-
     global _last_wake
     if customer_waits:
-        _send_quietly(handle_event_task, (event_id,), queue=settings.CX_BOT_QUEUE)
+        task_send("hooks.handle_event", event_id, queue=settings.CX_BOT_QUEUE, on_commit=False, quietly=True)
         return
     now = time.monotonic()
     if now - _last_wake < settings.CX_HOOK_WAKE_INTERVAL:
         return
     _last_wake = now
-    _send_quietly(process_events_task, (time.time(),))
+    task_send("hooks.process_events", time.time(), on_commit=False, quietly=True)
 
 
 def process_woken(sent_at: float | None) -> int:
@@ -142,6 +142,14 @@ def process_all(max_batches: int = 1000, *, received_before: Any = None) -> int:
     return total
 
 
+def sweep() -> int:
+    """Beat's safety net: maps anything a lost wake-up left behind and failed events now due again, and
+    keeps the store of refused deliveries to its size."""
+    refused_prune()
+    # New events are their own tasks' to map: taking them here would only make them wait for this batch.
+    return process_all(received_before=timezone.now() - SWEEP_GRACE)
+
+
 def refused_prune() -> int:
     """Deletes kept refused deliveries beyond the newest ``CX_HOOK_REFUSED_KEEP``."""
     keep = settings.CX_HOOK_REFUSED_KEEP
@@ -189,15 +197,7 @@ def _answer_now(answers: Answers) -> None:
 
 def replay(events: QuerySet[InboundEvent]) -> int:
     """Maps the chosen events again from their stored bodies (idempotent: upserts by vendor id)."""
-    from .tasks import process_events_task
-
     count = events.update(status=EventStatus.RECEIVED, attempts=0, next_attempt_at=None, error="")
-    transaction.on_commit(lambda: _send_quietly(process_events_task))
+    # If the broker cannot take it, the events are stored and due: the sweep maps them.
+    task_send("hooks.process_events", quietly=True)
     return count
-
-
-def _send_quietly(task: Any, args: tuple[Any, ...] = (), **options: Any) -> None:
-    try:
-        task.apply_async(args, retry=False, **options)
-    except Exception:  # noqa: BLE001 - the events are stored and due; the sweep maps them
-        logger.warning("Could not queue %s; the sweep will map the events", task.name, exc_info=True)

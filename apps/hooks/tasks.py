@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.utils import timezone
 
-from .processing import SWEEP_GRACE, event_handle, process_all, process_woken, refused_prune
+from .processing import event_handle, process_woken, sweep
 
 
 @shared_task(name="hooks.handle_event", ignore_result=True)
@@ -23,8 +22,5 @@ def process_events_task(sent_at: float | None = None) -> int:
 
 @shared_task(name="hooks.sweep", ignore_result=True)
 def sweep_task() -> int:
-    """Beat's safety net: maps anything a lost wake-up left behind and failed events now due again, and
-    keeps the store of refused deliveries to its size."""
-    refused_prune()
-    # New events are their own tasks' to map: taking them here would only make them wait for this batch.
-    return process_all(received_before=timezone.now() - SWEEP_GRACE)
+    """Beat's safety net (see ``processing.sweep``)."""
+    return sweep()

@@ -253,8 +253,10 @@ def test_no_answer_once_the_conversation_is_with_an_agent_or_finished(
     sandbox, bot, actor, start_conversation, customer_says, hand
 ):
     conversation, _ = start_conversation()
-    hand(conversation=conversation, actor=actor)
+    # Said before the hand-over: nothing can be sent into a finished conversation any more, and the bot's
+    # task for the message runs after it.
     message = customer_says(conversation, "hello?")
+    hand(conversation=conversation, actor=actor)
     before = len(sandbox.requests())
 
     assert bot_answer_message(bot=bot, message=message) is None

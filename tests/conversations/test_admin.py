@@ -15,7 +15,7 @@ from django.utils.html import strip_tags
 from apps.bots.models import AgentBot
 from apps.contacts.models import Contact
 from apps.conversations.models import Conversation, Message
-from apps.conversations.services import conversation_start, message_send
+from apps.conversations.services import conversation_finish, conversation_start, message_send
 from apps.cx.models import ApiCall, AuditEntry, Tenant
 from apps.inboxes.models import Inbox
 from tests.conftest import OTHER_DOMAIN
@@ -149,6 +149,29 @@ def test_no_answer_to_a_message_says_it_may_have_been_sent(client, sandbox, conv
     assert page.context["form"]["content"].value() == "Hello?"
     assert len(sandbox.requests("digital-interactions/messages/")) == 1  # never sent twice
     assert AuditEntry.objects.get(action="send_message").outcome == "unknown"
+
+
+def test_sending_into_a_resolved_conversation_is_refused_and_nothing_is_sent(
+    client, sandbox, conversation, actor, make_user
+):
+    conversation_finish(conversation=conversation, actor=actor)
+    client.force_login(make_user("Supervisor"))
+    before = len(sandbox.requests())
+
+    page = client.post(
+        action_url(conversation, "send-message"), {"content": "One more thing", "message_type": "outgoing"}, follow=True
+    )
+
+    assert page.status_code == 200
+    (message,) = list(page.context["messages"])
+    assert message.level_tag == "error"
+    assert strip_tags(str(message)) == "Send message failed: The conversation is resolved: nothing can be sent into it."
+    assert "The conversation is resolved: nothing can be sent into it." in page.context["form"].non_field_errors()
+    assert len(sandbox.requests()) == before
+    assert not Message.objects.filter(content="One more thing").exists()
+    conversation.refresh_from_db()
+    assert conversation.status == "resolved"
+    assert not AuditEntry.objects.filter(action="send_message").exists()
 
 
 # -- deliver and finish ---------------------------------------------------------------------------------------
