@@ -16,14 +16,6 @@ PACKAGES = ("apps", "cxconsole", "standin")
 # Only the console's top may start the stand-in (runconsole) or talk to it (the demo).
 MAY_IMPORT_STANDIN = "apps.console"
 
-# Module cycles another branch is taking apart (issue 14). This list must become empty: strike each pair off
-# as soon as its cycle is gone (test_the_known_cycles_are_still_there says when), and never add one.
-KNOWN_CYCLES_BEING_FIXED = {
-    frozenset({"apps.callbacks.dispatch", "apps.callbacks.tasks"}),
-    frozenset({"apps.conversations.services", "apps.conversations.tasks"}),
-    frozenset({"apps.hooks.processing", "apps.hooks.tasks"}),
-}
-
 
 @dataclass(frozen=True)
 class Import:
@@ -163,7 +155,7 @@ def _cycle_report(components: list[set[str]]) -> str:
 def test_the_graph_was_read():
     assert "apps.cx.client" in MODULES and "standin.server" in MODULES
     pairs = {(i.importer, i.imported) for i in IMPORTS}
-    assert ("apps.console.demo", "apps.hooks.services") in pairs  # absolute
+    assert ("apps.console.demo", "apps.webhooks.services") in pairs  # absolute
     assert ("apps.hooks.admin", "apps.hooks.services") in pairs  # relative
     assert ("apps.console.management.commands.runconsole", "apps.inboxes.tasks") in pairs  # inside a function
 
@@ -189,16 +181,8 @@ def test_only_the_console_imports_the_stand_in():
 
 
 def test_no_import_cycle_among_the_apps_modules():
-    cycles = [
-        c for c in _cycles({m for m in MODULES if _in(m, "apps")}) if frozenset(c) not in KNOWN_CYCLES_BEING_FIXED
-    ]
+    cycles = [c for c in _cycles({m for m in MODULES if _in(m, "apps")})]
     assert not cycles, _cycle_report(cycles)
-
-
-def test_the_known_cycles_are_still_there():
-    cycles = _cycles({m for m in MODULES if _in(m, "apps")})
-    gone = [sorted(known) for known in KNOWN_CYCLES_BEING_FIXED if not any(known <= c for c in cycles)]
-    assert not gone, f"these modules import each other no more; strike them off KNOWN_CYCLES_BEING_FIXED: {gone}"
 
 
 def test_no_import_cycle_in_the_stand_in():

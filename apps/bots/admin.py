@@ -25,7 +25,7 @@ from apps.cx.selectors import scope_to_user
 
 from .forms import AgentBotCreateForm, AssignInboxesForm, BotBehaviourForm, BotRuleForm
 from .models import AgentBot, AgentBotAssignment, BotBehaviour, BotReply, BotRule
-from .services import agent_bot_assign, agent_bot_create
+from .services import agent_bot_assign, agent_bot_create, agent_bot_secret_rotate
 
 
 def _assign(model_admin: ConsoleAdmin, request: HttpRequest, bot: AgentBot, data: dict[str, Any]) -> str:
@@ -46,9 +46,7 @@ def _assign(model_admin: ConsoleAdmin, request: HttpRequest, bot: AgentBot, data
 
 
 def _rotate(model_admin: ConsoleAdmin, request: HttpRequest, bot: AgentBot, data: dict[str, Any]) -> str:
-    from apps.hooks.services import hook_secret_rotate
-
-    hook_secret_rotate(endpoint=bot, actor=actor_for(request))
+    agent_bot_secret_rotate(bot=bot, actor=actor_for(request))
     return (
         f"“{bot}” was created again under a new secret URL (remote id {bot.remote_id}) and answers its "
         "inboxes again; the old URL now answers 404."

@@ -68,3 +68,31 @@ def bot_behaviour_ensure(*, bot: AgentBot) -> BotBehaviour:
     """The bot's behaviour, created with the defaults when it has none yet (bots made before it existed)."""
     behaviour, _ = BotBehaviour.objects.get_or_create(bot=bot)
     return behaviour
+
+
+def agent_bot_secret_rotate(*, bot: AgentBot, actor: Actor | None = None) -> str:
+    """Gives the bot a new secret URL, creates it again in the API under it, assigns its inboxes to it again,
+    and returns the URL (shown once).
+
+    The API has no call to change a bot's URL. The old secret keeps working until the API accepted the new
+    one, then answers 404 (the inbound endpoints forget it when the row is saved).
+    """
+    actor = actor or Actor.system("hooks.rotate")
+    secret, secret_hash = new_hook_secret()
+    url = hook_url("bot", secret)
+    with audited(actor=actor, action="rotate_hook_secret", obj=bot, detail="bot registered again"):
+        answer = CxClient(bot.tenant, actor=actor).create_agent_bot(
+            name=bot.name, description=bot.description, outgoing_url=url
+        )
+        update_fields(
+            bot,
+            {
+                "outgoing_url": redact_text(url),
+                "hook_secret_hash": secret_hash,
+                "remote_id": remote_id_of(answer),
+                **synced_fields(answer),
+            },
+        )
+    for assignment in bot.assignments.select_related("inbox"):
+        agent_bot_assign(bot=bot, inbox=assignment.inbox, actor=actor)
+    return url

@@ -13,15 +13,14 @@ from __future__ import annotations
 import datetime as dt
 
 from apps.bots.models import AgentBot
-from apps.bots.services import agent_bot_assign, agent_bot_create
+from apps.bots.services import agent_bot_assign, agent_bot_create, agent_bot_secret_rotate
 from apps.callbacks.models import WEEKDAYS, QueueLimit
 from apps.cx.client import Actor
 from apps.cx.models import Tenant
-from apps.hooks.services import hook_secret_rotate
 from apps.inboxes.models import Inbox
 from apps.inboxes.services import inbox_sync
 from apps.webhooks.models import WebhookSubscription
-from apps.webhooks.services import webhook_subscription_create
+from apps.webhooks.services import webhook_subscription_create, webhook_subscription_secret_rotate
 
 DEMO_QUEUE = "support"
 DEMO_BOT_NAME = "Demo bot"
@@ -44,7 +43,7 @@ def wire_demo(tenant: Tenant) -> list[str]:
     if subscription is None:
         webhook_subscription_create(tenant=tenant, actor=actor, subscriptions=DEMO_EVENTS)
     else:
-        hook_secret_rotate(endpoint=subscription, actor=actor)
+        webhook_subscription_secret_rotate(subscription=subscription, actor=actor)
 
     bot = AgentBot.objects.filter(tenant=tenant, name=DEMO_BOT_NAME).exclude(hook_secret_hash="").first()
     if bot is None:
@@ -52,7 +51,7 @@ def wire_demo(tenant: Tenant) -> list[str]:
             tenant=tenant, actor=actor, name=DEMO_BOT_NAME, description="Answers the demo customers (make run)."
         )
     else:
-        hook_secret_rotate(endpoint=bot, actor=actor)
+        agent_bot_secret_rotate(bot=bot, actor=actor)
     inbox = Inbox.objects.filter(tenant=tenant, is_listed=True).order_by("remote_id").first()
     if inbox is not None and not bot.assignments.filter(inbox=inbox).exists():
         agent_bot_assign(bot=bot, inbox=inbox, actor=actor)

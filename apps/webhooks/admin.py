@@ -15,15 +15,14 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
 )
-from apps.hooks.services import hook_secret_rotate
 
 from .forms import WebhookRegisterForm
 from .models import WebhookSubscription
-from .services import webhook_subscription_create
+from .services import webhook_subscription_create, webhook_subscription_secret_rotate
 
 
 def _rotate(model_admin: ConsoleAdmin, request: HttpRequest, subscription: WebhookSubscription, data: Any) -> str:
-    hook_secret_rotate(endpoint=subscription, actor=actor_for(request))
+    webhook_subscription_secret_rotate(subscription=subscription, actor=actor_for(request))
     return (
         f"Registered again under a new secret URL (remote id {subscription.remote_id}); "
         "the old URL now answers 404 and what still arrives there is only counted."

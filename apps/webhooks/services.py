@@ -36,3 +36,29 @@ def webhook_subscription_create(
             mark_sync_error(subscription, exc)
             raise
     return with_answer(subscription, answer)
+
+
+def webhook_subscription_secret_rotate(*, subscription: WebhookSubscription, actor: Actor | None = None) -> str:
+    """Gives the subscription a new secret URL, registers the webhook again under it, and returns it (shown once).
+
+    The API has no call to change a webhook's URL, so the webhook is registered again. The old secret keeps
+    working until the API accepted the new one, then answers 404 (the inbound endpoints forget it when the
+    row is saved). The old registration stays at the vendor, and what it still sends is counted.
+    """
+    actor = actor or Actor.system("hooks.rotate")
+    secret, secret_hash = new_hook_secret()
+    url = hook_url("webhook", secret)
+    with audited(actor=actor, action="rotate_hook_secret", obj=subscription, detail="webhook registered again"):
+        answer = CxClient(subscription.tenant, actor=actor).create_webhook(
+            url=url, subscriptions=list(subscription.subscriptions)
+        )
+        update_fields(
+            subscription,
+            {
+                "url": redact_text(url),
+                "hook_secret_hash": secret_hash,
+                "remote_id": remote_id_of(answer),
+                **synced_fields(answer),
+            },
+        )
+    return url

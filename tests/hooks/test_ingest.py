@@ -123,13 +123,13 @@ def test_a_redelivery_with_the_same_delivery_id_is_acknowledged_and_stored_once(
 
 
 def test_a_rotated_secret_stops_working_once_the_api_has_the_new_url(post, webhook, settings, sandbox):
-    from apps.hooks.services import hook_secret_rotate
+    from apps.webhooks.services import webhook_subscription_secret_rotate
 
     settings.CX_HOOK_ENDPOINT_CACHE_SECONDS = 60
     body = events.raw(events.message_event())
     assert post(webhook.path, body).status_code == 200
 
-    new_url = hook_secret_rotate(endpoint=webhook.obj)
+    new_url = webhook_subscription_secret_rotate(subscription=webhook.obj)
 
     assert post(webhook.path, body).status_code == 404
     assert post(new_url.replace("http://console.test", ""), body).status_code == 200
@@ -141,11 +141,11 @@ def test_a_rotated_secret_stops_working_once_the_api_has_the_new_url(post, webho
 
 def test_a_rotation_the_api_refuses_keeps_the_old_secret(post, webhook, sandbox, settings):
     from apps.cx.exceptions import CxError
-    from apps.hooks.services import hook_secret_rotate
+    from apps.webhooks.services import webhook_subscription_secret_rotate
 
     sandbox.set_faults(next=[{"status": 422}], paths=["webhooks/"])
     with pytest.raises(CxError):
-        hook_secret_rotate(endpoint=webhook.obj)
+        webhook_subscription_secret_rotate(subscription=webhook.obj)
     assert post(webhook.path, events.raw(events.message_event())).status_code == 200
 
 
