@@ -21,7 +21,6 @@ import datetime as dt
 import functools
 import logging
 import os
-import random
 import socket
 import uuid
 from collections import defaultdict
@@ -34,9 +33,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.cx.backoff import backoff_delay
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
-from apps.cx.models import ApiCall
 from apps.cx.task_sending import task_send
 
 from .hours import HORIZON_DAYS, Hours, next_open, zones_for_number
@@ -327,18 +326,18 @@ class Dialled:
 def dial(callback: QueueCallback, attempt: CallbackAttempt, token: uuid.UUID, *, queued: bool = True) -> Dialled:
     """The POST of a started attempt, and the state it leads to.
 
-    ``queued``: the dispatcher's call. One HTTP attempt; a 429/5xx is retried later through ``due_at``
-    and the finished call makes room for the next claim. Otherwise (the operator's immediate call) the
-    client retries in place and a failure is final."""
+    One HTTP attempt either way, never a wait in place. ``queued``: the dispatcher's call; a 429/5xx is
+    retried later through ``due_at`` and the finished call makes room for the next claim. Otherwise (the
+    operator's immediate call, with a person waiting for the answer) a failure is final and said at once."""
     actor = Actor(label=f"task:callbacks ({callback.requested_by or 'system'})", user_id=callback.requested_by_user_id)
     if not queued:
         actor = Actor(label=callback.requested_by, user_id=callback.requested_by_user_id)
-    client = CxClient(callback.tenant, actor=actor, max_attempts=1 if queued else None)
+    client = CxClient(callback.tenant, actor=actor, max_attempts=1)
     finish = functools.partial(_finish, follow_on=queued)
     try:
         answer = client.queue_call(queue_name=callback.queue_name, destination=callback.destination)
     except CxBadResponse as exc:
-        if _token_call_failed(client):
+        if not exc.request_sent:
             # The token endpoint's answer was unreadable, so the POST never went out: nothing rang.
             if queued:
                 return Dialled(_retry_or_fail(callback, attempt, token, client, exc), exc)
@@ -364,9 +363,12 @@ def _retry_or_fail(
     if attempt.number >= settings.CX_CALLBACK_MAX_ATTEMPTS:
         error = f"{exc.message} (gave up after {attempt.number} attempts)"
         return _finish(callback, attempt, token, client, AttemptOutcome.FAILED, error=error)
-    backoff = min(settings.CX_CALLBACK_RETRY_BASE * 2 ** (attempt.number - 1), settings.CX_CALLBACK_RETRY_MAX)
-    # Our cap bounds our own backoff only: a Retry-After is the API's word and is never cut short.
-    wait = max(getattr(exc, "retry_after", None) or 0, random.uniform(backoff / 2, backoff))
+    wait = backoff_delay(
+        attempt.number,
+        base=settings.CX_CALLBACK_RETRY_BASE,
+        cap=settings.CX_CALLBACK_RETRY_MAX,
+        retry_after=getattr(exc, "retry_after", None),
+    )
     return _finish(
         callback,
         attempt,
@@ -380,19 +382,8 @@ def _retry_or_fail(
 
 def _queue_call_row(client: CxClient) -> int | None:
     """The attempt's POST; when it never went out (the token fetch failed), the row of what failed instead."""
-    ids = client.api_call_ids
-    if not ids:
-        return None
-    return (
-        ApiCall.objects.filter(pk__in=ids, operation="queue_call").order_by("-id").values_list("pk", flat=True).first()
-        or ids[-1]
-    )
-
-
-def _token_call_failed(client: CxClient) -> bool:
-    """True when the client's last logged request was a token fetch: what failed came before any POST."""
-    ids = client.api_call_ids
-    return bool(ids) and ApiCall.objects.filter(pk=ids[-1], operation="token").exists()
+    ids = client.operation_call_ids or client.api_call_ids
+    return ids[-1] if ids else None
 
 
 def _finish(

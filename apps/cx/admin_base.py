@@ -43,7 +43,9 @@ REMOTE_READONLY_FIELDS = (
 
 
 def actor_for(request: HttpRequest) -> Actor:
-    return Actor.for_user(request.user)
+    """The user of an admin request: a person waits for the answer, so the API is asked once, never retried
+    in place (a task retries; the page says what failed)."""
+    return Actor.for_user(request.user, person_waiting=True)
 
 
 def refuse(request: HttpRequest, *, action: str, obj: Any = None, detail: str = "") -> NoReturn:

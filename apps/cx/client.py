@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ from requests.adapters import HTTPAdapter
 
 from .audit import note_api_call
 from .auth import Credentials, TokenProvider
+from .backoff import backoff_delay
 from .exceptions import (
     CxAuthError,
     CxBadResponse,
@@ -46,10 +46,12 @@ class Actor:
 
     label: str
     user_id: int | None = None
+    # A person is waiting on the page for this call: it is tried once, never slept on; retries belong to tasks.
+    person_waiting: bool = False
 
     @classmethod
-    def for_user(cls, user: Any) -> Actor:
-        return cls(label=f"user:{user.get_username()}", user_id=user.pk)
+    def for_user(cls, user: Any, *, person_waiting: bool = False) -> Actor:
+        return cls(label=f"user:{user.get_username()}", user_id=user.pk, person_waiting=person_waiting)
 
     @classmethod
     def system(cls, what: str) -> Actor:
@@ -153,13 +155,17 @@ class CxClient:
     ) -> None:
         self.tenant = tenant
         self.actor = actor
-        self.max_attempts = max(1, max_attempts or settings.CX_MAX_ATTEMPTS)
+        if max_attempts is None:
+            max_attempts = 1 if actor.person_waiting else settings.CX_MAX_ATTEMPTS
+        self.max_attempts = max(1, max_attempts)
         self.session = session or get_session()
         self.sleep = sleep
         self.timeout = (settings.CX_CONNECT_TIMEOUT, settings.CX_READ_TIMEOUT)
         self._group_id = uuid.uuid4()
         self._attempt = 0
         self.api_call_ids: list[int] = []
+        # The rows of the call's own attempts (api_call_ids also holds the token fetches).
+        self.operation_call_ids: list[int] = []
         self._tokens: TokenProvider | None = None
 
     # -- endpoints: queue and agent calls --------------------------------------------------------------
@@ -278,12 +284,17 @@ class CxClient:
         self._group_id = uuid.uuid4()
         self._attempt = 0
         self.api_call_ids = []
+        self.operation_call_ids = []
         path = path_for(operation)
         fallback = fallback_path_for(operation)
         token_refreshed = False
         failures = 0
         while True:
-            token = self.tokens.get()
+            try:
+                token = self.tokens.get()
+            except CxError as exc:
+                exc.request_sent = False  # the call itself never left
+                raise
             outcome = self._send_once(operation, method, path, body, params, token)
             response = outcome.response
             if outcome.error is not None:
@@ -296,10 +307,12 @@ class CxClient:
                 failures += 1
                 if failures >= self.max_attempts:
                     gone: type[CxError] = CxUnknownOutcome if outcome.sent else CxUnavailable
-                    raise gone(
+                    unreached = gone(
                         f"The CX API could not be reached for {operation}: {outcome.error}",
                         api_call_ids=tuple(self.api_call_ids),
                     )
+                    unreached.request_sent = outcome.sent
+                    raise unreached
                 self._backoff(failures, None)
                 continue
             assert response is not None
@@ -347,12 +360,9 @@ class CxClient:
             raise cls_4xx(message, errors=errors, status_code=status, body=data, api_call_ids=ids)
 
     def _backoff(self, failures: int, retry_after: float | None) -> None:
-        if retry_after is not None:
-            delay = retry_after + random.uniform(0, 0.25)
-        else:
-            # Full jitter: spreads out workers that failed together.
-            delay = random.uniform(0, min(settings.CX_BACKOFF_MAX, settings.CX_BACKOFF_BASE * 2 ** (failures - 1)))
-        self.sleep(delay)
+        self.sleep(
+            backoff_delay(failures, base=settings.CX_BACKOFF_BASE, cap=settings.CX_BACKOFF_MAX, retry_after=retry_after)
+        )
 
     def _send_once(
         self,
@@ -414,7 +424,7 @@ class CxClient:
             answer = json.dumps(redact(attempt.data))
         else:
             answer = redact_text(response.text)
-        self._write_log(
+        row_id = self._write_log(
             operation=operation,
             method=method,
             path=path,
@@ -425,6 +435,8 @@ class CxClient:
             response_body=answer,
             error=attempt.error or "",
         )
+        if row_id is not None:
+            self.operation_call_ids.append(row_id)
 
     def _record_token_call(
         self, *, status: int | None, outcome: str, duration_ms: int, body: Any, response: str = "", error: str = ""
@@ -441,7 +453,7 @@ class CxClient:
             error=redact_text(error),
         )
 
-    def _write_log(self, **fields: Any) -> None:
+    def _write_log(self, **fields: Any) -> int | None:
         self._attempt += 1
         cap = settings.CX_API_LOG_BODY_CAP
         fields["response_body"] = fields["response_body"][:cap]
@@ -456,9 +468,10 @@ class CxClient:
             )
         except Exception:  # noqa: BLE001 - the log must never turn a placed call into a reported failure
             logger.exception("Could not record an API call row for %s", fields.get("operation"))
-            return
+            return None
         self.api_call_ids.append(row.pk)
         note_api_call(row.pk)
+        return row.pk
 
 
 @dataclass

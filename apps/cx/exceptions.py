@@ -24,6 +24,9 @@ class CxError(Exception):
         self.body = body
         # The API call rows this failure left, so a UI can link to them.
         self.api_call_ids = api_call_ids
+        # Whether the request itself left this machine (False: it failed before, e.g. fetching the token, or
+        # the connection could not be made). Set by the client.
+        self.request_sent = True
 
 
 def error_text(exc: Exception) -> str:

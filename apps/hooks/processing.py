@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from apps.cx.backoff import backoff_delay
 from apps.cx.task_sending import task_send
 
 from .mapping import MappingError, map_event
@@ -45,6 +46,8 @@ Answers = list[tuple["AgentBot", "BotBehaviour | None", "Message", "Conversation
 WAKE_MARGIN = 0.02
 # The sweep leaves a new event this long to the task its endpoint sent, which is on its way.
 SWEEP_GRACE = timedelta(seconds=10)
+# A failed event is tried again within the hour at the latest.
+MAX_RETRY_DELAY = 3600.0
 
 
 def due_events(now: Any = None, *, received_before: Any = None) -> QuerySet[InboundEvent]:
@@ -57,7 +60,7 @@ def due_events(now: Any = None, *, received_before: Any = None) -> QuerySet[Inbo
 
 
 def retry_delay(attempts: int) -> timedelta:
-    return timedelta(seconds=min(settings.CX_HOOK_RETRY_BASE * 2 ** max(attempts - 1, 0), 3600))
+    return timedelta(seconds=backoff_delay(attempts, base=settings.CX_HOOK_RETRY_BASE, cap=MAX_RETRY_DELAY))
 
 
 # When this process last sent hooks.process_events (time.monotonic()).

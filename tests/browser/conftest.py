@@ -55,10 +55,19 @@ def roles(transactional_db) -> None:
 
     if Group.objects.filter(name="Supervisor").exists():
         return
-    historical = MigrationExecutor(connection).loader.project_state().apps
+    loader = MigrationExecutor(connection).loader
+    historical = loader.project_state().apps
     import_module("apps.cx.migrations.0002_roles").create_roles(historical, None)
-    import_module("apps.conversations.migrations.0004_bulk_operation_roles").grant(historical, None)
-    import_module("apps.callbacks.migrations.0004_roles_and_tick").grant(historical, None)
+    # Then every later grant (apps.cx.roles.role_grants), in the order migrate ran them.
+    replayed: set[tuple[str, str]] = set()
+    for leaf in loader.graph.leaf_nodes():
+        for node in loader.graph.forwards_plan(leaf):
+            if node in replayed:
+                continue
+            replayed.add(node)
+            for operation in loader.graph.nodes[node].operations:
+                if getattr(operation, "grants_roles", False):
+                    operation.code(historical, None)
 
 
 @pytest.fixture(scope="session")
