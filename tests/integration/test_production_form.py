@@ -148,8 +148,9 @@ def production_form(runtime_python, transactional_db, sandbox_process, tmp_path)
     form = ProductionForm(url, children)
     try:
         assert collected.returncode == 0, f"collectstatic failed:\n{collected.stdout}{collected.stderr}"
-        worker, beat, web = children
-        assert worker.wait_for(" ready."), "The Celery worker did not reach ready:\n" + form.report()
+        *workers, beat, web = children
+        for worker in workers:
+            assert worker.wait_for(" ready."), f"The Celery {worker.name} did not reach ready:\n" + form.report()
         assert beat.wait_for("beat: Starting..."), "Celery beat did not start:\n" + form.report()
         up = wait_until(lambda: _healthy(requests, url) or web.process.poll() is not None, timeout=STARTUP_SECONDS)
         assert up and web.process.poll() is None, "gunicorn did not answer /healthz:\n" + form.report()
