@@ -1,7 +1,6 @@
 """Agent bots created through the CX API, which inboxes they answer, and how they answer customers."""
 
 from datetime import time
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -39,7 +38,6 @@ class AgentBotAssignment(models.Model):
     )
 
     history = HistoricalRecords()
-    api_answer: Any = None  # not stored; see RemoteObject.api_answer
 
     class Meta:
         verbose_name = "inbox assignment"

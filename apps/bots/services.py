@@ -8,7 +8,7 @@ from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxError
 from apps.cx.hooks import hook_url, new_hook_secret
-from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields, with_answer
+from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields
 from apps.cx.models import Tenant
 from apps.cx.redaction import redact_text
 from apps.inboxes.models import Inbox
@@ -43,7 +43,7 @@ def agent_bot_create(
         except CxError as exc:
             mark_sync_error(bot, exc)
             raise
-    return with_answer(bot, answer)
+    return bot
 
 
 def agent_bot_assign(*, bot: AgentBot, inbox: Inbox, actor: Actor) -> AgentBotAssignment:
@@ -53,15 +53,13 @@ def agent_bot_assign(*, bot: AgentBot, inbox: Inbox, actor: Actor) -> AgentBotAs
     if not bot.remote_id or not inbox.remote_id:
         raise ValueError("Both the bot and the inbox must exist remotely before they can be assigned.")
     with audited(actor=actor, action="assign_bot", obj=bot, detail=f"assigned to inbox {inbox}"):
-        answer = CxClient(bot.tenant, actor=actor).assign_agent_bot(
-            inbox_id=inbox.remote_id, agent_bot_id=bot.remote_id
-        )
+        CxClient(bot.tenant, actor=actor).assign_agent_bot(inbox_id=inbox.remote_id, agent_bot_id=bot.remote_id)
         with transaction.atomic():
             assignment, _ = AgentBotAssignment.objects.update_or_create(
                 inbox=inbox,
                 defaults={"bot": bot, "assigned_by": actor.label, "assigned_by_user_id": actor.user_id},
             )
-    return with_answer(assignment, answer)
+    return assignment
 
 
 def bot_behaviour_ensure(*, bot: AgentBot) -> BotBehaviour:

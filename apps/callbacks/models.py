@@ -8,7 +8,6 @@ the call. Every POST is one ``CallbackAttempt`` linked to its API call row.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -175,7 +174,6 @@ class QueueCallback(models.Model):
     history = HistoricalRecords(
         excluded_fields=["remote_data", "updated_at", "claim_token", "claimed_at", "sent_at", "due_at", "attempts"]
     )
-    api_answer: Any = None  # not stored; see RemoteObject.api_answer
 
     class Meta:
         ordering = ["-created_at", "-id"]

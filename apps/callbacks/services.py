@@ -309,7 +309,6 @@ def queue_callback_place_now(*, tenant: Tenant, actor: Actor, queue_name: str, d
         callback.refresh_from_db()
         if result.error is not None and callback.state != CallbackState.PLACED:
             raise result.error
-    callback.api_answer = result.answer
     return callback
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxError
-from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields, with_answer
+from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields
 from apps.cx.models import SyncSource, SyncState, Tenant
 from apps.cx.validation import check_email, normalize_e164
 from apps.inboxes.models import Inbox
@@ -34,7 +34,7 @@ def contact_create(*, tenant: Tenant, actor: Actor, name: str, email: str, phone
         except CxError as exc:
             mark_sync_error(contact, exc)
             raise
-    return with_answer(contact, answer)
+    return contact
 
 
 def contact_upsert_from_remote(*, tenant: Tenant, payload: ContactPayload, source: str = SyncSource.WEBHOOK) -> Contact:

@@ -23,7 +23,7 @@ from apps.contacts.services import contact_upsert_from_remote
 from apps.cx.audit import audited, collect_api_calls
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
-from apps.cx.mirror import get_or_reference, synced_fields, update_fields, with_answer
+from apps.cx.mirror import get_or_reference, synced_fields, update_fields
 from apps.cx.models import SyncSource, SyncState, Tenant
 from apps.cx.task_sending import task_send
 from apps.cx.validation import UnusablePayload
@@ -235,7 +235,7 @@ def _apply_conversation_answer(conversation: Conversation, answer: Any, **known:
                     tenant=conversation.tenant, payload=message, source=SyncSource.API, conversation=conversation
                 )
             conversation.refresh_from_db()  # the caller's instance (the bot's, the admin's) shows the new state
-    return with_answer(conversation, answer)
+    return conversation
 
 
 def conversation_start(
@@ -280,7 +280,7 @@ def conversation_start(
                     tenant=contact.tenant, payload=message, source=SyncSource.API, conversation=conversation
                 )
         audit.obj, audit.detail = conversation, f"for {contact} in {inbox}: {initial_message[:200]}"
-        return with_answer(conversation, answer)
+        return conversation
 
 
 def message_send(
@@ -311,7 +311,7 @@ def message_send(
             )
             if message.remote_created_at is None:
                 update_fields(conversation, {"last_activity_at": timezone.now()})
-    return with_answer(message, answer)
+    return message
 
 
 def conversation_deliver_to_agent(*, conversation: Conversation, actor: Actor) -> Conversation:

@@ -19,6 +19,7 @@ from .exceptions import CxError, CxUnknownOutcome, error_text
 from .models import AuditEntry, AuditOutcome, Tenant
 
 _calls_in_progress: ContextVar[list[int] | None] = ContextVar("cx_audit_calls", default=None)
+_answers_in_progress: ContextVar[list[Any] | None] = ContextVar("cx_api_answers", default=None)
 
 
 def note_api_call(pk: int) -> None:
@@ -26,6 +27,24 @@ def note_api_call(pk: int) -> None:
     calls = _calls_in_progress.get()
     if calls is not None:
         calls.append(pk)
+
+
+def note_api_answer(answer: Any) -> None:
+    """Called by the client for every answer of the API it returns."""
+    answers = _answers_in_progress.get()
+    if answers is not None:
+        answers.append(answer)
+
+
+@contextmanager
+def collect_api_answers() -> Iterator[list[Any]]:
+    """Collects the API's answers to the calls made inside the block, in order (the CLI prints the last)."""
+    answers: list[Any] = []
+    token = _answers_in_progress.set(answers)
+    try:
+        yield answers
+    finally:
+        _answers_in_progress.reset(token)
 
 
 @dataclass

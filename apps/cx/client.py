@@ -18,7 +18,7 @@ import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
-from .audit import note_api_call
+from .audit import note_api_answer, note_api_call
 from .auth import Credentials, TokenProvider
 from .backoff import backoff_delay
 from .exceptions import (
@@ -326,6 +326,7 @@ class CxClient:
                         body=response.text[:500],
                         api_call_ids=tuple(self.api_call_ids),
                     )
+                note_api_answer(data)
                 return data
             message, errors = api_error_message(status, data, response.text)
             ids = tuple(self.api_call_ids)

@@ -38,12 +38,6 @@ def synced_fields(answer: Any, *, source: str = SyncSource.API) -> dict[str, Any
     }
 
 
-def with_answer(obj: AnyModel, answer: Any) -> AnyModel:
-    """Attaches the API's answer to the returned row (not stored): callers like the CLI print it."""
-    obj.api_answer = answer  # type: ignore[attr-defined]
-    return obj
-
-
 def mark_sync_error(obj: RemoteObject, error: CxError) -> None:
     """Keeps the remote error on the row so the admin shows it; the row itself is not lost."""
     type(obj)._default_manager.filter(pk=obj.pk).update(

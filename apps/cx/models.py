@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -91,9 +90,6 @@ class RemoteObject(models.Model):
     sync_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-
-    # Not stored: the API's answer to the call that just returned this row, for callers that print it.
-    api_answer: Any = None
 
     class Meta:
         abstract = True

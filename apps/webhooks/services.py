@@ -6,7 +6,7 @@ from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxError
 from apps.cx.hooks import hook_url, new_hook_secret
-from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields, with_answer
+from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields
 from apps.cx.models import Tenant
 from apps.cx.redaction import redact_text
 
@@ -35,7 +35,7 @@ def webhook_subscription_create(
         except CxError as exc:
             mark_sync_error(subscription, exc)
             raise
-    return with_answer(subscription, answer)
+    return subscription
 
 
 def webhook_subscription_secret_rotate(*, subscription: WebhookSubscription, actor: Actor | None = None) -> str:

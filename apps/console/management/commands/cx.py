@@ -26,6 +26,7 @@ from apps.conversations.services import (
     conversation_start,
     message_send,
 )
+from apps.cx.audit import collect_api_answers
 from apps.cx.client import Actor
 from apps.cx.exceptions import CxError, error_text
 from apps.cx.mirror import get_or_reference
@@ -114,17 +115,18 @@ class Command(BaseCommand):
             tenant = tenant_resolve(domain=options.get("tenant"))
             actor = Actor.system(f"cli:{getpass.getuser()}")
             handler = getattr(self, "do_" + subcommand.replace("-", "_"))
-            answer = handler(tenant, actor, options)
+            with collect_api_answers() as answers:
+                done = handler(tenant, actor, options)
+            # The API's own answer to the call the subcommand made (its last), else what the handler read.
+            answer = done if done is not None else (answers[-1] if answers else None)
         except (CxError, CliError, UnknownTenant, ValueError) as exc:
             self.stderr.write(f"cx {subcommand}: {error_text(exc)}".replace("\n", " "))
             sys.exit(1)
         self.stdout.write(json.dumps(answer, indent=2, default=str))
 
-    # -- subcommands: each returns the API's answer ----------------------------------------------
+    # -- subcommands: each makes its calls; what they return (if anything) is printed, else the API's answer
     def do_queue_call(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
-        return queue_callback_place_now(
-            tenant=tenant, actor=actor, queue_name=o["queue"], destination=o["destination"]
-        ).api_answer
+        queue_callback_place_now(tenant=tenant, actor=actor, queue_name=o["queue"], destination=o["destination"])
 
     def do_agent_call(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         return agent_call_place(tenant=tenant, actor=actor, agent_name=o["agent"], destination=o["destination"])
@@ -133,25 +135,23 @@ class Command(BaseCommand):
         return [inbox.remote_data for inbox in inbox_sync(tenant=tenant, actor=actor)]
 
     def do_create_bot(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
-        return agent_bot_create(
+        agent_bot_create(
             tenant=tenant, actor=actor, name=o["name"], description=o["description"], outgoing_url=o["outgoing_url"]
-        ).api_answer
+        )
 
     def do_assign_bot(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         bot = get_or_reference(AgentBot, tenant, o["bot"])
         inbox = get_or_reference(Inbox, tenant, o["inbox"])
-        return agent_bot_assign(bot=bot, inbox=inbox, actor=actor).api_answer
+        agent_bot_assign(bot=bot, inbox=inbox, actor=actor)
 
     def do_create_webhook(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
-        return webhook_subscription_create(
-            tenant=tenant, actor=actor, url=o["url"], subscriptions=o["subscription"]
-        ).api_answer
+        webhook_subscription_create(tenant=tenant, actor=actor, url=o["url"], subscriptions=o["subscription"])
 
     def do_create_contact(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         inbox = get_or_reference(Inbox, tenant, o["inbox"])
-        return contact_create(
+        contact_create(
             tenant=tenant, actor=actor, name=o["name"], email=o["email"], phone_number=o["phone"], inbox=inbox
-        ).api_answer
+        )
 
     def do_start_conversation(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         contact = get_or_reference(Contact, tenant, o["contact"])
@@ -161,33 +161,33 @@ class Command(BaseCommand):
                 "--source-id is needed: this console does not know contact "
                 f"{o['contact']}'s email (it was not created here)."
             )
-        return conversation_start(
+        conversation_start(
             contact=contact,
             inbox=inbox,
             actor=actor,
             initial_message=o["message"],
             priority=o["priority"],
             source_id=o["source_id"],
-        ).api_answer
+        )
 
     def do_send_message(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         conversation = get_or_reference(Conversation, tenant, o["conversation"])
         bot = get_or_reference(AgentBot, tenant, o["bot"]) if o["bot"] else None
-        return message_send(
+        message_send(
             conversation=conversation,
             actor=actor,
             content=o["content"],
             message_type=o["message_type"] or MessageType.OUTGOING,
             bot=bot,
-        ).api_answer
+        )
 
     def do_deliver_to_agent(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         conversation = get_or_reference(Conversation, tenant, o["conversation"])
-        return conversation_deliver_to_agent(conversation=conversation, actor=actor).api_answer
+        conversation_deliver_to_agent(conversation=conversation, actor=actor)
 
     def do_finish(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         conversation = get_or_reference(Conversation, tenant, o["conversation"])
-        return conversation_finish(conversation=conversation, actor=actor).api_answer
+        conversation_finish(conversation=conversation, actor=actor)
 
     def do_import_callbacks(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         path = o["file"]
