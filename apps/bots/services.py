@@ -6,9 +6,8 @@ from django.db import transaction
 
 from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
-from apps.cx.exceptions import CxError
 from apps.cx.hooks import hook_url, new_hook_secret
-from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields
+from apps.cx.mirror import remote_id_of, remote_object_push, synced_fields, update_fields
 from apps.cx.models import Tenant
 from apps.cx.redaction import redact_text
 from apps.inboxes.models import Inbox
@@ -34,15 +33,13 @@ def agent_bot_create(
         )
         # Made with the local row, so even a bot the API refused has defaults a supervisor can edit.
         bot_behaviour_ensure(bot=bot)
-    with audited(actor=actor, action="create_bot", obj=bot):
-        try:
-            answer = CxClient(tenant, actor=actor).create_agent_bot(
-                name=name, description=description, outgoing_url=outgoing_url
-            )
-            update_fields(bot, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
-        except CxError as exc:
-            mark_sync_error(bot, exc)
-            raise
+    client = CxClient(tenant, actor=actor)
+    remote_object_push(
+        bot,
+        actor=actor,
+        action="create_bot",
+        create=lambda: client.create_agent_bot(name=name, description=description, outgoing_url=outgoing_url),
+    )
     return bot
 
 

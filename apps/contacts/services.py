@@ -6,10 +6,8 @@ conversation's sender) is written, whoever read it.
 
 from __future__ import annotations
 
-from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
-from apps.cx.exceptions import CxError
-from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields
+from apps.cx.mirror import remote_object_push, synced_fields, update_fields
 from apps.cx.models import SyncSource, SyncState, Tenant
 from apps.cx.validation import check_email, normalize_e164
 from apps.inboxes.models import Inbox
@@ -25,15 +23,15 @@ def contact_create(*, tenant: Tenant, actor: Actor, name: str, email: str, phone
     email = check_email(email)
     phone_number = normalize_e164(phone_number, default_region=tenant.default_region)
     contact = Contact.objects.create(tenant=tenant, name=name, email=email, phone_number=phone_number, inbox=inbox)
-    with audited(actor=actor, action="create_contact", obj=contact):
-        try:
-            answer = CxClient(tenant, actor=actor).create_contact(
-                name=name, email=email, phone_number=phone_number, inbox_id=inbox.remote_id
-            )
-            update_fields(contact, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
-        except CxError as exc:
-            mark_sync_error(contact, exc)
-            raise
+    client = CxClient(tenant, actor=actor)
+    remote_object_push(
+        contact,
+        actor=actor,
+        action="create_contact",
+        create=lambda: client.create_contact(
+            name=name, email=email, phone_number=phone_number, inbox_id=str(inbox.remote_id)
+        ),
+    )
     return contact
 
 

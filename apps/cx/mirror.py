@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db import models
 from django.utils import timezone
 
+from .audit import audited
 from .exceptions import CxBadResponse, CxError
 from .models import RemoteObject, SyncSource, SyncState, Tenant
 from .redaction import redact
@@ -64,3 +66,22 @@ def update_fields(obj: models.Model, fields: dict[str, Any]) -> None:
     for name, value in fields.items():
         setattr(obj, name, value)
     obj.save(update_fields=[*fields.keys(), "updated_at"])
+
+
+def remote_object_push(
+    obj: RemoteObject, *, actor: Any, action: str, create: Callable[[], Any], detail: str = ""
+) -> Any:
+    """Creates in the API (``create``) what ``obj``, already saved, holds, and records the outcome on the row.
+
+    The row is saved first so a remote refusal leaves it visible with the API's reason: the answer's id and
+    the sync state are written on success; on a refusal the error is kept on the row (sync error) and
+    raised. Audited as ``action``. Returns the API's answer.
+    """
+    with audited(actor=actor, action=action, obj=obj, detail=detail):
+        try:
+            answer = create()
+            update_fields(obj, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
+        except CxError as exc:
+            mark_sync_error(obj, exc)
+            raise
+    return answer

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
-from apps.cx.exceptions import CxError
 from apps.cx.hooks import hook_url, new_hook_secret
-from apps.cx.mirror import mark_sync_error, remote_id_of, synced_fields, update_fields
+from apps.cx.mirror import remote_id_of, remote_object_push, synced_fields, update_fields
 from apps.cx.models import Tenant
 from apps.cx.redaction import redact_text
 
@@ -28,13 +27,14 @@ def webhook_subscription_create(
     subscription = WebhookSubscription.objects.create(
         tenant=tenant, url=redact_text(url), subscriptions=events, hook_secret_hash=secret_hash
     )
-    with audited(actor=actor, action="register_webhook", obj=subscription, detail=", ".join(events)):
-        try:
-            answer = CxClient(tenant, actor=actor).create_webhook(url=url, subscriptions=events)
-            update_fields(subscription, {"remote_id": remote_id_of(answer), **synced_fields(answer)})
-        except CxError as exc:
-            mark_sync_error(subscription, exc)
-            raise
+    client = CxClient(tenant, actor=actor)
+    remote_object_push(
+        subscription,
+        actor=actor,
+        action="register_webhook",
+        detail=", ".join(events),
+        create=lambda: client.create_webhook(url=url, subscriptions=events),
+    )
     return subscription
 
 
