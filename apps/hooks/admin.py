@@ -20,7 +20,7 @@ from apps.cx.selectors import scope_to_user
 from apps.cx.text import clean_text
 
 from .ingest import MAX_DEPTH, nesting_depth
-from .models import EventStatus, InboundEvent, RefusedDelivery, RejectedDeliveries
+from .models import EventStatus, InboundEvent, RefusedDelivery, RefusalCount
 from .services import event_signing_secret_set, events_replay
 
 
@@ -152,13 +152,13 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
                 (status, short.get(status, status), by_status.get(status, 0)) for status in EventStatus.values
             ]
             response.context_data["event_total"] = sum(by_status.values())
-            refused = RejectedDeliveries.objects.aggregate(total=Sum("count"))["total"]
+            refused = RefusalCount.objects.aggregate(total=Sum("count"))["total"]
             response.context_data["refused_total"] = refused or 0
         return response
 
 
-@admin.register(RejectedDeliveries)
-class RejectedDeliveriesAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+@admin.register(RefusalCount)
+class RefusalCountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("day", "source", "reason", "count", "last_at")
     list_filter = ("reason", "source")
     date_hierarchy = "day"

@@ -32,7 +32,7 @@ from apps.cx.sealing import unseal
 from apps.cx.text import clean_text
 from apps.webhooks.models import WebhookSubscription
 
-from .models import EventSource, InboundEvent, RefusalReason, RefusedDelivery, RejectedDeliveries, SignatureCheck
+from .models import EventSource, InboundEvent, RefusalReason, RefusedDelivery, RefusalCount, SignatureCheck
 
 logger = logging.getLogger(__name__)
 
@@ -393,10 +393,10 @@ def refusal_record(source: str, refused: DeliveryRefused, *, endpoint: Endpoint 
 
 def _count_refusal(source: str, reason: str) -> None:
     today = timezone.localdate()
-    updated = RejectedDeliveries.objects.filter(day=today, source=source, reason=reason).update(
+    updated = RefusalCount.objects.filter(day=today, source=source, reason=reason).update(
         count=F("count") + 1, last_at=timezone.now()
     )
     if not updated:
-        RejectedDeliveries.objects.bulk_create(
-            [RejectedDeliveries(day=today, source=source, reason=reason, count=1)], ignore_conflicts=True
+        RefusalCount.objects.bulk_create(
+            [RefusalCount(day=today, source=source, reason=reason, count=1)], ignore_conflicts=True
         )

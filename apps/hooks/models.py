@@ -106,7 +106,7 @@ class RefusalReason(models.TextChoices):
     BAD_REQUEST = "bad_request", "Unreadable request (400)"
 
 
-class RejectedDeliveries(models.Model):
+class RefusalCount(models.Model):
     """How many deliveries were refused, per day and reason (every refusal, at any endpoint or none)."""
 
     day = models.DateField()
@@ -130,7 +130,7 @@ class RejectedDeliveries(models.Model):
 class RefusedDelivery(models.Model):
     """A delivery refused at a known endpoint, kept as it arrived (body cut at a cap) for a person to read.
 
-    Refusals at an unknown secret are only counted (RejectedDeliveries): anyone can send those. The newest
+    Refusals at an unknown secret are only counted (RefusalCount): anyone can send those. The newest
     ``CX_HOOK_REFUSED_KEEP`` rows are kept; the periodic sweep deletes older ones.
     """
 

@@ -139,3 +139,11 @@ def test_an_administrator_sets_the_signing_secret_write_only(client, make_user, 
         "set_event_signing_secret",
         "clear_event_signing_secret",
     ]
+
+
+@pytest.mark.parametrize("role", ["Supervisor", "Auditor", "Administrator"])
+def test_every_role_reads_the_refusal_counts(client, make_user, role):
+    # The model was renamed (RejectedDeliveries → RefusalCount); the roles' permissions went with it.
+    client.force_login(make_user(role))
+    assert client.get(reverse("admin:hooks_refusalcount_changelist")).status_code == 200
+    assert client.get(reverse("admin:hooks_inboundevent_changelist")).status_code == 200

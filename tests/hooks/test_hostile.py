@@ -10,7 +10,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from apps.hooks.models import EventStatus, InboundEvent, RefusedDelivery, RejectedDeliveries
+from apps.hooks.models import EventStatus, InboundEvent, RefusedDelivery, RefusalCount
 from apps.hooks.views import receive
 
 from . import events
@@ -75,7 +75,7 @@ def test_a_signature_that_is_not_64_hex_digits_is_401(post_unmapped, webhook, si
     headers["HTTP_X_CHATWOOT_SIGNATURE"] = signature
 
     assert post_unmapped(webhook.path, body, **headers).status_code == 401
-    assert RejectedDeliveries.objects.get().reason == "bad_signature"
+    assert RefusalCount.objects.get().reason == "bad_signature"
     assert RefusedDelivery.objects.get().message.startswith("X-Chatwoot-Signature")
 
 
@@ -141,7 +141,7 @@ def test_a_refused_body_is_kept_for_a_person_and_its_page_renders(post_unmapped,
         page = admin_client.get(reverse("admin:hooks_refuseddelivery_change", args=[refused.pk]))
         assert page.status_code == 200
     assert admin_client.get(reverse("admin:hooks_refuseddelivery_changelist")).status_code == 200
-    counts = {(c.reason, c.count) for c in RejectedDeliveries.objects.all()}
+    counts = {(c.reason, c.count) for c in RefusalCount.objects.all()}
     assert counts == {("not_json", 2), ("unknown_endpoint", 1)}
 
 

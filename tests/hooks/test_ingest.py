@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from apps.hooks.models import EventStatus, InboundEvent, RejectedDeliveries
+from apps.hooks.models import EventStatus, InboundEvent, RefusalCount
 
 from . import events
 
@@ -45,7 +45,7 @@ def test_an_unknown_secret_is_404_and_only_counted(post, webhook):
 
     assert answer.status_code == 404
     assert InboundEvent.objects.count() == 0
-    counters = {(c.source, c.reason): c.count for c in RejectedDeliveries.objects.all()}
+    counters = {(c.source, c.reason): c.count for c in RefusalCount.objects.all()}
     assert counters == {("webhook", "unknown_endpoint"): 1, ("bot", "unknown_endpoint"): 1}
 
 
@@ -55,7 +55,7 @@ def test_non_json_is_400_with_a_reason_and_nothing_stored(post, webhook):
         assert answer.status_code == 400, body
         assert answer.json()["ok"] is False and answer.json()["message"]
     assert InboundEvent.objects.count() == 0
-    assert RejectedDeliveries.objects.get(reason="not_json").count == 4
+    assert RefusalCount.objects.get(reason="not_json").count == 4
 
 
 def test_a_body_over_the_cap_is_413(post, webhook, settings):
@@ -103,7 +103,7 @@ def test_with_a_signing_secret_bad_missing_or_stale_signatures_are_401(post, web
     assert post(webhook.path, body, **stale).status_code == 401
     assert post(webhook.path, body.replace(b"Hello", b"Hallo"), **tampered).status_code == 401
     assert InboundEvent.objects.count() == 0
-    counters = {c.reason: c.count for c in RejectedDeliveries.objects.all()}
+    counters = {c.reason: c.count for c in RefusalCount.objects.all()}
     assert counters == {"bad_signature": 3, "stale_timestamp": 1}
 
 
