@@ -20,7 +20,7 @@ from apps.cx.selectors import scope_to_user
 from apps.cx.text import clean_text
 
 from .ingest import MAX_DEPTH, nesting_depth
-from .models import EventStatus, InboundEvent, RefusedDelivery, RefusalCount
+from .models import EventStatus, InboundEvent, RefusalCount, RefusedDelivery
 from .services import event_signing_secret_set, events_replay
 
 

@@ -32,7 +32,7 @@ from apps.cx.sealing import unseal
 from apps.cx.text import clean_text
 from apps.webhooks.models import WebhookSubscription
 
-from .models import EventSource, InboundEvent, RefusalReason, RefusedDelivery, RefusalCount, SignatureCheck
+from .models import EventSource, InboundEvent, RefusalCount, RefusalReason, RefusedDelivery, SignatureCheck
 
 logger = logging.getLogger(__name__)
 

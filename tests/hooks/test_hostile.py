@@ -10,7 +10,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from apps.hooks.models import EventStatus, InboundEvent, RefusedDelivery, RefusalCount
+from apps.hooks.models import EventStatus, InboundEvent, RefusalCount, RefusedDelivery
 from apps.hooks.views import receive
 
 from . import events
