@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from apps.conversations.models import Conversation, Message
 from apps.conversations.services import conversation_start, message_send
 from apps.cx.audit import collect_api_answers
 from apps.hooks.mapping import map_event
+from tests.hooks.events import fixture
 
 pytestmark = pytest.mark.django_db
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "events"
-
-
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
 def test_a_conversation_whose_event_arrives_before_the_answer_to_starting_it_is_one_row(

@@ -1,40 +1,44 @@
-"""Chatwoot-shaped event bodies, as the platform sends them (see ../shared/CX_API.md)."""
+"""Event bodies as the platform sends them: named JSON fixtures (tests/fixtures/events/), each test
+changing only the values it is about.
+
+``ada_*.json`` are one customer's contact, conversation and message as the platform describes them;
+the other fixtures are whole deliveries of their event type. Signing follows ../shared/CX_API.md, written
+here from the contract rather than taken from the stand-in.
+"""
 
 from __future__ import annotations
 
+import copy
+import functools
+import hashlib
+import hmac
 import json
 import time
+from pathlib import Path
 from typing import Any
 
-from standin.events import signature
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
+
+
+@functools.cache
+def _loaded(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A fresh copy of the named fixture (tests change it freely)."""
+    return copy.deepcopy(_loaded(name))
 
 
 def contact(contact_id: int = 7, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": contact_id,
-        "name": "Ada Lovelace",
-        "email": "ada@example.com",
-        "phone_number": "+14155550123",
-        "type": "contact",
-        **extra,
-    }
+    return {**fixture("ada_contact"), "id": contact_id, **extra}
 
 
 def conversation(conversation_id: int = 501, *, status: str = "pending", updated_at: int = 1_790_000_000, **extra: Any):
-    return {
-        "id": conversation_id,
-        "inbox_id": 11,
-        "account_id": 1,
-        "status": status,
-        "priority": None,
-        "meta": {"sender": contact(), "assignee": None, "channel": "Channel::WebWidget"},
-        "contact_inbox": {"source_id": "ada@example.com"},
-        "messages": [],
-        "created_at": updated_at - 60,
-        "updated_at": updated_at,
-        "last_activity_at": updated_at,
-        **extra,
-    }
+    body = fixture("ada_conversation")
+    body["meta"]["sender"] = contact()
+    times = {"created_at": updated_at - 60, "updated_at": updated_at, "last_activity_at": updated_at}
+    return {**body, "id": conversation_id, "status": status, **times, **extra}
 
 
 def conversation_event(event: str = "conversation_created", **kwargs: Any) -> dict[str, Any]:
@@ -52,20 +56,20 @@ def message_event(
     private: bool = False,
 ) -> dict[str, Any]:
     return {
+        **fixture("ada_message_created"),
         "event": event,
         "id": message_id,
         "content": content,
-        "content_type": "text",
         "message_type": message_type,
         "private": private,
-        "created_at": "2026-09-21T12:00:00.000Z",
         "sender": sender if sender is not None else contact(),
-        "inbox": {"id": 11, "name": "Website"},
-        "account": {"id": 1, "name": "test"},
-        "source_id": None,
-        "attachments": [],
         "conversation": conversation_obj if conversation_obj is not None else conversation(),
     }
+
+
+def signature(secret: str, timestamp: int | str, body: bytes) -> str:
+    """``X-Chatwoot-Signature`` as the contract defines it: HMAC-SHA256 of ``"{timestamp}.{raw body}"``."""
+    return "sha256=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def raw(body: dict[str, Any]) -> bytes:
@@ -73,7 +77,7 @@ def raw(body: dict[str, Any]) -> bytes:
 
 
 def signed_headers(secret: str, body: bytes, *, timestamp: int | None = None, delivery: str = "") -> dict[str, str]:
-    """Headers as the platform signs a delivery (the stand-in's signer, independent of the console's check)."""
+    """Headers as the platform signs a delivery (signed here, independently of the console's check)."""
     timestamp = int(time.time()) if timestamp is None else timestamp
     headers = {
         "HTTP_X_CHATWOOT_TIMESTAMP": str(timestamp),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -21,14 +20,9 @@ from apps.hooks.models import EventStatus, InboundEvent
 from apps.inboxes.models import Inbox
 
 from . import events
+from .events import fixture
 
 pytestmark = pytest.mark.django_db
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "events"
-
-
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
 def message(**changes: Any) -> dict[str, Any]:
