@@ -82,6 +82,16 @@ def bot_answer_message(
     return reply
 
 
+def bot_answer_message_by_id(*, bot_id: int, message_id: int) -> BotReply | None:
+    """``bot_answer_message`` for a bot and a message named by id, if both still exist."""
+    bot = AgentBot.objects.select_related("tenant").filter(pk=bot_id).first()
+    message = Message.objects.filter(pk=message_id).first()
+    if bot is None or message is None:
+        logger.warning("Bot %s cannot answer message %s: one of them no longer exists", bot_id, message_id)
+        return None
+    return bot_answer_message(bot=bot, message=message)
+
+
 def _log_skip(bot: AgentBot, message: Message, reason: str) -> None:
     logger.info("Bot %s does not answer message %s: %s", bot.pk, message.pk, reason)
 
