@@ -23,6 +23,7 @@ from apps.cx.admin_base import (
 from apps.cx.spreadsheet import csv_download
 from apps.inboxes.admin import OfferedInboxListFilter
 
+from .exports import CONTENT_TYPES, conversations_export
 from .forms import SendMessageForm
 from .models import (
     BulkKind,
@@ -39,7 +40,6 @@ from .services import (
     conversation_deliver_to_agent,
     conversation_finish,
     message_send,
-    transcript_export,
 )
 
 
@@ -120,7 +120,7 @@ class ConversationAdmin(ConsoleAdmin):
     list_select_related = ("tenant", "inbox", "contact")
     inlines = (TranscriptInline,)
     exclude = ("remote_data",)
-    actions = ("deliver_in_background", "finish_in_background", "export_transcripts")
+    actions = ("deliver_in_background", "finish_in_background", "export_transcripts", "export_transcripts_jsonl")
 
     object_actions = (
         ObjectAction(
@@ -195,9 +195,23 @@ class ConversationAdmin(ConsoleAdmin):
 
     @admin.action(description="Export transcripts (CSV)", permissions=["export_transcript"])
     def export_transcripts(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
-        rows = transcript_export(conversations=queryset, actor=actor_for(request))
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        return csv_download(rows, filename=f"transcripts-{stamp}.csv")
+        return self._export(request, queryset, "csv")
+
+    @admin.action(description="Export transcripts (JSON Lines)", permissions=["export_transcript"])
+    def export_transcripts_jsonl(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
+        return self._export(request, queryset, "jsonl")
+
+    def _export(self, request: HttpRequest, queryset: QuerySet[Conversation], fmt: str) -> StreamingHttpResponse:
+        chosen = "all matching the list" if request.POST.get("select_across") == "1" else "selected rows"
+        search = request.GET.get("q", "").strip()
+        described = chosen + (f", search {search!r}" if search else "")
+        out = conversations_export(conversations=queryset, actor=actor_for(request), fmt=fmt, described=described)
+        filename = f"transcripts-{timezone.now():%Y%m%d-%H%M%S}.{fmt}"
+        if fmt == "csv":
+            return csv_download(out, filename=filename)
+        response = StreamingHttpResponse(out, content_type=CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
 
 
 @admin.register(Message)

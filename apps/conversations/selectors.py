@@ -1,54 +1,14 @@
-"""Reads for the conversations admin: transcripts, and bulk operations with their row counts."""
+"""Reads for the conversations admin: bulk operations with their row counts (exports: ``exports.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from apps.cx.selectors import tenant_ids_for
-from apps.cx.spreadsheet import spreadsheet_cell
 
-from .models import BulkItemState, BulkOperation, BulkOperationItem, Conversation, Message
-
-TRANSCRIPT_HEADER = (
-    "conversation",
-    "tenant",
-    "inbox",
-    "contact",
-    "status",
-    "time",
-    "sender",
-    "message type",
-    "private",
-    "content",
-)
-
-
-def transcript_rows(conversations: QuerySet[Conversation]) -> Iterator[tuple[str, ...]]:
-    """One row per message of ``conversations``, in conversation then time order, header first."""
-    yield TRANSCRIPT_HEADER
-    messages = (
-        Message.objects.filter(conversation__in=conversations)
-        .select_related("conversation__tenant", "conversation__inbox", "conversation__contact")
-        .order_by("conversation_id", "remote_created_at", "id")
-    )
-    for message in messages.iterator(chunk_size=500):
-        conversation = message.conversation
-        moment = message.remote_created_at or message.created_at
-        yield (
-            conversation.remote_id or "",
-            conversation.tenant.domain,
-            spreadsheet_cell(str(conversation.inbox or "")),
-            spreadsheet_cell(str(conversation.contact or "")),
-            conversation.get_status_display(),
-            moment.isoformat(),
-            message.get_sender_kind_display(),
-            message.get_message_type_display(),
-            "yes" if message.private else "no",
-            spreadsheet_cell(message.content),
-        )
+from .models import BulkItemState, BulkOperation, BulkOperationItem
 
 
 def scope_bulk_operations(operations: QuerySet[BulkOperation], user: Any) -> QuerySet[BulkOperation]:

@@ -9,7 +9,7 @@ and then sent as an event) leaves one row.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.db import transaction
@@ -43,7 +43,6 @@ from .models import (
     MessageType,
 )
 from .parsing import ConversationPayload, MessagePayload, parse_conversation, parse_message
-from .selectors import transcript_rows
 
 logger = logging.getLogger(__name__)
 P = TypeVar("P", ConversationPayload, MessagePayload)
@@ -432,12 +431,3 @@ def _bulk_item_close(item_id: int, state: str, error: str, api_call_ids: list[in
 
 
 # -- transcripts ---------------------------------------------------------------------------------------------
-def transcript_export(*, conversations: QuerySet[Conversation], actor: Actor) -> Iterator[tuple[str, ...]]:
-    """The transcript rows of ``conversations``; who exported what is kept, since transcripts hold customer data."""
-    count = conversations.count()
-    tenant_ids = set(conversations.order_by().values_list("tenant_id", flat=True).distinct())
-    tenant = Tenant.objects.get(pk=tenant_ids.pop()) if len(tenant_ids) == 1 else None
-    # Nothing goes to the API: the entry is the record of who took the customer data out.
-    with audited(actor=actor, action="export_transcripts", tenant=tenant, detail=f"{count} conversation(s)"):
-        pass
-    return transcript_rows(conversations)

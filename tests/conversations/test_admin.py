@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from django.db import connection
@@ -288,7 +289,11 @@ def test_changelist_search_and_filters(client, sandbox, conversation, make_user)
     assert found(status__exact="resolved") == []
 
 
-# -- CSV export -----------------------------------------------------------------------------------------------
+# -- exports --------------------------------------------------------------------------------------------------
+def _download(response) -> str:
+    return b"".join(response.streaming_content).decode("utf-8-sig")
+
+
 def test_an_auditor_exports_transcripts_as_csv(client, sandbox, conversation, actor, make_user):
     message_send(conversation=conversation, actor=actor, content='=HYPERLINK("http://evil")', message_type="incoming")
     message_send(conversation=conversation, actor=actor, content="Sorry, line two\nhere", message_type="outgoing")
@@ -300,7 +305,7 @@ def test_an_auditor_exports_transcripts_as_csv(client, sandbox, conversation, ac
 
     assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="transcripts-')
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(_download(response))))
     assert rows[0] == [
         "conversation",
         "tenant",
@@ -308,13 +313,14 @@ def test_an_auditor_exports_transcripts_as_csv(client, sandbox, conversation, ac
         "contact",
         "status",
         "time",
+        "row",
+        "sender kind",
         "sender",
         "message type",
         "private",
         "content",
+        "outcome",
     ]
-    messages = Message.objects.filter(conversation=conversation).order_by("remote_created_at", "id")
-    assert [r[9] for r in rows[1:]] == ["Where is my order?", '\'=HYPERLINK("http://evil")', "Sorry, line two\nhere"]
     first = rows[1]
     assert first[:5] == [
         conversation.remote_id,
@@ -323,14 +329,64 @@ def test_an_auditor_exports_transcripts_as_csv(client, sandbox, conversation, ac
         "Ada Lovelace",
         "Pending (with the bot)",
     ]
-    assert first[5] == messages[0].remote_created_at.isoformat()
-    assert [r[6:9] for r in rows[1:]] == [
-        ["Customer", "Incoming", "no"],
-        ["Customer", "Incoming", "no"],
-        ["Bot", "Outgoing", "no"],
+    messages = [r for r in rows[1:] if r[6] == "message"]
+    first_message = Message.objects.filter(conversation=conversation).order_by("remote_created_at", "id")[0]
+    assert messages[0][5] == first_message.remote_created_at.isoformat()
+    # Each message with its sender kind; formulas escaped; line breaks kept inside the cell.
+    assert [(r[7], r[9], r[10], r[11]) for r in messages] == [
+        ("Customer", "Incoming", "no", "Where is my order?"),
+        ("Customer", "Incoming", "no", '\'=HYPERLINK("http://evil")'),
+        ("Bot", "Outgoing", "no", "Sorry, line two\nhere"),
     ]
-    entry = AuditEntry.objects.get(action="export_transcripts")
-    assert (entry.user, entry.outcome, entry.detail) == (user, "ok", "1 conversation(s)")
+    # What the console did is in the record too, as rows of their own, in time order with the messages.
+    actions = [r for r in rows[1:] if r[6] == "action"]
+    assert [(r[7], r[8], r[11].split(":")[0], r[12]) for r in actions] == [
+        ("Console", "test", "start_conversation", "Done"),
+        ("Console", "test", "send_message", "Done"),
+        ("Console", "test", "send_message", "Done"),
+    ]
+    times = [r[5] for r in rows[1:]]
+    assert times == sorted(times)
+    entry = AuditEntry.objects.get(action="export_conversations")
+    assert (entry.user, entry.outcome) == (user, "ok")
+    assert entry.detail == "1 conversation(s) as csv; selected rows"
+
+
+def test_transcripts_export_as_json_lines_one_conversation_per_line(client, sandbox, conversation, actor, make_user):
+    message_send(conversation=conversation, actor=actor, content="On its way", message_type="outgoing")
+    client.force_login(make_user("Auditor"))
+
+    response = run_action(client, "export_transcripts_jsonl", [conversation])
+
+    assert response["Content-Type"] == "application/x-ndjson; charset=utf-8"
+    (line,) = _download(response).splitlines()
+    record = json.loads(line)
+    assert (record["conversation"], record["contact"], record["status"]) == (
+        conversation.remote_id,
+        "Ada Lovelace",
+        "pending",
+    )
+    kinds = [(e["kind"], e["sender_kind"], e["content"].split(":")[0]) for e in record["entries"]]
+    # The reply's audit entry is written once the API answered: after the message it made.
+    assert kinds == [
+        ("message", "Customer", "Where is my order?"),
+        ("action", "Console", "start_conversation"),
+        ("message", "Bot", "On its way"),
+        ("action", "Console", "send_message"),
+    ]
+
+
+def test_a_selection_of_a_thousand_conversations_exports(client, sandbox, conversation, make_user, tenant):
+    # One form field per selected row: Django's default limit of 1,000 answered 400.
+    extra = Conversation.objects.bulk_create(
+        Conversation(tenant=tenant, remote_id=str(900_000 + i), inbox=conversation.inbox) for i in range(1_000)
+    )
+    client.force_login(make_user("Auditor"))
+
+    response = run_action(client, "export_transcripts", [conversation, *extra])
+
+    assert response.status_code == 200
+    assert AuditEntry.objects.get(action="export_conversations").detail.startswith("1001 conversation(s) as csv")
 
 
 def test_a_role_without_the_export_permission_is_refused(client, sandbox, conversation, make_user):

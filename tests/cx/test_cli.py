@@ -281,3 +281,42 @@ def test_api_unreachable_is_a_clear_error(sandbox, settings):
     settings.CX_MAX_ATTEMPTS = 1
     error = cx_fails("inboxes")
     assert "could not be reached" in error
+
+
+# -- export-conversations -----------------------------------------------------------------------------------
+def test_export_conversations_writes_csv_and_json_lines_and_leaves_an_audit_entry(sandbox, conversation_id, tmp_path):
+    import csv as csv_module
+
+    from apps.cx.models import AuditEntry
+
+    out = io.StringIO()
+    call_command("cx", "export-conversations", stdout=out, stderr=io.StringIO())
+    rows = list(csv_module.reader(io.StringIO(out.getvalue())))
+    assert rows[0][:3] == ["conversation", "tenant", "inbox"]
+    assert {row[0] for row in rows[1:]} == {conversation_id}
+    assert any(row[6] == "message" for row in rows[1:]) and any(row[6] == "action" for row in rows[1:])
+
+    target = tmp_path / "all.jsonl"
+    err = io.StringIO()
+    call_command("cx", "export-conversations", "--format", "jsonl", "--output", str(target), stderr=err)
+    (line,) = target.read_text().splitlines()
+    assert json.loads(line)["conversation"] == conversation_id
+    assert "exported 1 conversation(s) as jsonl" in err.getvalue()
+    entries = AuditEntry.objects.filter(action="export_conversations").order_by("id")
+    details = list(entries.values_list("detail", flat=True))
+    assert details == ["1 conversation(s) as csv; all", "1 conversation(s) as jsonl; all"]
+
+
+def test_export_conversations_takes_a_date_range(sandbox, conversation_id):
+    from apps.cx.models import AuditEntry
+
+    out = io.StringIO()
+    call_command("cx", "export-conversations", "--until", "2000-01-01", stdout=out, stderr=io.StringIO())
+    assert out.getvalue().splitlines()[1:] == []  # the header only: nothing was created before 2000
+    assert AuditEntry.objects.get(action="export_conversations").detail == "0 conversation(s) as csv; until 2000-01-01"
+
+
+def test_export_conversations_refuses_a_date_it_cannot_read(sandbox, capsys):
+    with pytest.raises(SystemExit):
+        call_command("cx", "export-conversations", "--since", "yesterday", stdout=io.StringIO())
+    assert "is not a date" in capsys.readouterr().err

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime as dt
 import getpass
 import json
 import os
@@ -10,6 +12,7 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.bots.models import AgentBot
@@ -19,6 +22,7 @@ from apps.callbacks.models import BatchSource
 from apps.callbacks.services import queue_callback_place_now
 from apps.contacts.models import Contact
 from apps.contacts.services import contact_create
+from apps.conversations.exports import FORMATS, conversations_export
 from apps.conversations.models import Conversation, MessageType
 from apps.conversations.services import (
     conversation_deliver_to_agent,
@@ -108,6 +112,11 @@ class Command(BaseCommand):
         p.add_argument("--batch", metavar="NAME", help="batch name (default: the file's name and the time)")
         p.add_argument("--dry-run", action="store_true", help="only check the file: print its errors, create nothing")
         p.add_argument("--strict", action="store_true", help="create nothing if any row has an error")
+        p = add("export-conversations", "write transcripts (CSV: a row per message and action; JSON Lines)")
+        p.add_argument("--format", choices=FORMATS, default="csv")
+        p.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="created on or after this day")
+        p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="created before this day")
+        p.add_argument("--output", metavar="FILE", help="default: standard output")
 
     def handle(self, *args: Any, **options: Any) -> None:
         subcommand = options["subcommand"]
@@ -122,7 +131,8 @@ class Command(BaseCommand):
         except (CxError, CliError, UnknownTenant, ValueError) as exc:
             self.stderr.write(f"cx {subcommand}: {error_text(exc)}".replace("\n", " "))
             sys.exit(1)
-        self.stdout.write(json.dumps(answer, indent=2, default=str))
+        if answer is not WRITTEN:
+            self.stdout.write(json.dumps(answer, indent=2, default=str))
 
     # -- subcommands: each makes its calls; what they return (if anything) is printed, else the API's answer
     def do_queue_call(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
@@ -226,3 +236,44 @@ class Command(BaseCommand):
             strict=o["strict"],
         )
         return {"batch": batch.pk, "name": batch.name, "callbacks": batch.total}
+
+    def do_export_conversations(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        conversations = Conversation.objects.filter(tenant=tenant).annotate(
+            began=Coalesce("remote_created_at", "created_at")
+        )
+        described = []
+        if o["since"]:
+            conversations = conversations.filter(began__date__gte=o["since"])
+            described.append(f"since {o['since']}")
+        if o["until"]:
+            conversations = conversations.filter(began__date__lt=o["until"])
+            described.append(f"until {o['until']}")
+        out = conversations_export(
+            conversations=conversations, actor=actor, fmt=o["format"], described=", ".join(described) or "all"
+        )
+        target = open(o["output"], "w", newline="", encoding="utf-8") if o["output"] else None  # noqa: SIM115
+        try:
+            stream = target or self.stdout
+            if o["format"] == "csv":
+                writer = csv.writer(stream)
+                for row in out:
+                    writer.writerow(row)
+            else:
+                for line in out:
+                    stream.write(line)
+        finally:
+            if target is not None:
+                target.close()
+        self.stderr.write(f"exported {conversations.count()} conversation(s) as {o['format']}")
+        return WRITTEN
+
+
+# A handler that wrote its own output returns this: nothing more is printed.
+WRITTEN = object()
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
