@@ -205,7 +205,9 @@ class ConversationAdmin(ConsoleAdmin):
         chosen = "all matching the list" if request.POST.get("select_across") == "1" else "selected rows"
         search = request.GET.get("q", "").strip()
         described = chosen + (f", search {search!r}" if search else "")
-        out = conversations_export(conversations=queryset, actor=actor_for(request), fmt=fmt, described=described)
+        out = conversations_export(
+            conversations=queryset, actor=actor_for(request), fmt=fmt, described=described, viewer=request.user
+        )
         filename = f"transcripts-{timezone.now():%Y%m%d-%H%M%S}.{fmt}"
         if fmt == "csv":
             return csv_download(out, filename=filename)

@@ -20,6 +20,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 
 from apps.cx.audit import audited
+from apps.cx.masking import Masker, masker_for
 from apps.cx.models import AuditEntry, Tenant
 from apps.cx.spreadsheet import spreadsheet_cell
 
@@ -27,6 +28,8 @@ from .models import Conversation, Message
 
 FORMATS = ("csv", "jsonl")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
+# How a reader without the permission to see card numbers sees what was said (the CLI, a task).
+MASKED = masker_for(None)
 # Conversations read per round trip; their messages and actions come with them.
 CHUNK = 200
 
@@ -61,7 +64,7 @@ class Entry:
     outcome: str = ""
 
 
-def _message_entry(message: Message) -> Entry:
+def _message_entry(message: Message, show: Masker, tenant: Tenant) -> Entry:
     return Entry(
         at=message.remote_created_at or message.created_at,
         kind="message",
@@ -69,11 +72,11 @@ def _message_entry(message: Message) -> Entry:
         sender=message.sender_name,
         message_type=message.get_message_type_display(),
         private=message.private,
-        content=message.content,
+        content=show(message.content, tenant),
     )
 
 
-def _action_entry(entry: AuditEntry) -> Entry:
+def _action_entry(entry: AuditEntry, show: Masker, tenant: Tenant) -> Entry:
     return Entry(
         at=entry.created_at,
         kind="action",
@@ -81,7 +84,7 @@ def _action_entry(entry: AuditEntry) -> Entry:
         sender=entry.actor,
         message_type="",
         private=False,
-        content=f"{entry.action}: {entry.detail}" if entry.detail else entry.action,
+        content=f"{entry.action}: {show(entry.detail, tenant)}" if entry.detail else entry.action,
         outcome=entry.get_outcome_display(),
     )
 
@@ -98,25 +101,29 @@ def _chunks(conversations: QuerySet[Conversation]) -> Iterator[list[Conversation
         last = chunk[-1].pk
 
 
-def _records(conversations: QuerySet[Conversation]) -> Iterator[tuple[Conversation, list[Entry]]]:
-    """Each conversation with its messages and the console's actions on it, in time order."""
+def _records(conversations: QuerySet[Conversation], show: Masker) -> Iterator[tuple[Conversation, list[Entry]]]:
+    """Each conversation with its messages and the console's actions on it, in time order, as ``show``
+    lets the reader see what was said."""
     content_type = ContentType.objects.get_for_model(Conversation)
     for chunk in _chunks(conversations):
         ids = [conversation.pk for conversation in chunk]
+        tenants = {conversation.pk: conversation.tenant for conversation in chunk}
         entries: dict[int, list[Entry]] = defaultdict(list)
         for message in Message.objects.filter(conversation_id__in=ids).order_by("remote_created_at", "id"):
-            entries[message.conversation_id].append(_message_entry(message))
+            tenant = tenants[message.conversation_id]
+            entries[message.conversation_id].append(_message_entry(message, show, tenant))
         actions = AuditEntry.objects.filter(content_type=content_type, object_id__in=[str(i) for i in ids])
         for action in actions.order_by("created_at", "id"):
-            entries[int(action.object_id)].append(_action_entry(action))
+            conversation_id = int(action.object_id)
+            entries[conversation_id].append(_action_entry(action, show, tenants[conversation_id]))
         for conversation in chunk:
             yield conversation, sorted(entries[conversation.pk], key=lambda entry: entry.at)
 
 
-def csv_rows(conversations: QuerySet[Conversation]) -> Iterator[tuple[str, ...]]:
+def csv_rows(conversations: QuerySet[Conversation], show: Masker = MASKED) -> Iterator[tuple[str, ...]]:
     """Header, then one row per message and per console action, conversation by conversation."""
     yield CSV_HEADER
-    for conversation, entries in _records(conversations):
+    for conversation, entries in _records(conversations, show):
         fixed = (
             conversation.remote_id or "",
             conversation.tenant.domain,
@@ -138,9 +145,9 @@ def csv_rows(conversations: QuerySet[Conversation]) -> Iterator[tuple[str, ...]]
             )
 
 
-def jsonl_lines(conversations: QuerySet[Conversation]) -> Iterator[str]:
+def jsonl_lines(conversations: QuerySet[Conversation], show: Masker = MASKED) -> Iterator[str]:
     """One JSON object per conversation and line: its fields, then its messages and actions in time order."""
-    for conversation, entries in _records(conversations):
+    for conversation, entries in _records(conversations, show):
         record: dict[str, Any] = {
             "conversation": conversation.remote_id,
             "tenant": conversation.tenant.domain,
@@ -169,10 +176,13 @@ def jsonl_lines(conversations: QuerySet[Conversation]) -> Iterator[str]:
 
 
 def conversations_export(
-    *, conversations: QuerySet[Conversation], actor: Any, fmt: str, described: str = ""
+    *, conversations: QuerySet[Conversation], actor: Any, fmt: str, described: str = "", viewer: Any = None
 ) -> Iterable[Any]:
     """The export of ``conversations`` in ``fmt`` (csv rows or JSON lines); the audit entry says who took
-    which conversations out (``described``: the search or filter that chose them), and how many."""
+    which conversations out (``described``: the search or filter that chose them), and how many.
+
+    Card numbers and the tenants' masked patterns go out masked unless ``viewer`` (the user exporting;
+    None for the CLI) may see them unmasked."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}.")
     count = conversations.count()
@@ -182,4 +192,5 @@ def conversations_export(
     # Nothing goes to the API: the entry is the record of who took the customer data out.
     with audited(actor=actor, action="export_conversations", tenant=tenant, detail=detail):
         pass
-    return csv_rows(conversations) if fmt == "csv" else jsonl_lines(conversations)
+    show = masker_for(viewer)
+    return csv_rows(conversations, show) if fmt == "csv" else jsonl_lines(conversations, show)

@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_base import ReadOnlyAdminMixin, ScopedRelatedFieldListFilter
+from .masking import pattern_error
 from .models import ApiCall, AuditEntry, Tenant, TenantAccess
 from .selectors import scope_to_user
 
@@ -26,7 +27,15 @@ class TenantForm(forms.ModelForm):
 
     class Meta:
         model = Tenant
-        fields = ("domain", "name", "is_active", "time_zone", "default_region")
+        fields = ("domain", "name", "is_active", "time_zone", "default_region", "mask_patterns", "mask_at_rest")
+
+    def clean_mask_patterns(self) -> str:
+        text: str = self.cleaned_data["mask_patterns"]
+        for number, line in enumerate(text.splitlines(), start=1):
+            problem = pattern_error(line.strip()) if line.strip() else None
+            if problem:
+                raise forms.ValidationError(f"Line {number}: {problem}")
+        return text
 
 
 @admin.register(Tenant)

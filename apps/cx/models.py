@@ -31,11 +31,22 @@ class Tenant(models.Model):
     )
     # Fernet-sealed (apps.cx.sealing): the platform's secret for signing the events it POSTs here.
     event_signing_secret = models.TextField(blank=True, editable=False)
+    mask_patterns = models.TextField(
+        "also mask",
+        blank=True,
+        help_text="Regular expressions, one per line, masked in what customers wrote (card numbers always are).",
+    )
+    mask_at_rest = models.BooleanField(
+        "mask when stored",
+        default=False,
+        help_text="Mask card numbers and the patterns above when an event is mapped: the digits are never stored.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(excluded_fields=["event_signing_secret"])
 
     class Meta:
         ordering = ["domain"]
+        permissions = [("view_unmasked_content", "May see unmasked content (card numbers and masked patterns)")]
 
     def __str__(self) -> str:
         return self.name or self.domain

@@ -476,3 +476,21 @@ def test_changelist_queries_do_not_grow_with_rows(client, tenant, make_user):
     add_conversations(100, 55)
     with_60, shown = queries()
     assert shown == 60 and with_60 == with_5
+
+
+def test_an_export_masks_card_numbers_unless_the_reader_may_see_them(client, sandbox, conversation, actor, make_user):
+    from django.contrib.auth.models import Permission
+
+    message_send(
+        conversation=conversation, actor=actor, content="card 4242 4242 4242 4242 exp 12/30", message_type="incoming"
+    )
+    client.force_login(make_user("Auditor"))
+    masked = _download(run_action(client, "export_transcripts", [conversation]))
+    assert "4242 4242 4242 4242" not in masked and "•••• •••• •••• 4242 exp 12/30" in masked
+
+    trusted = make_user("Auditor", username="trusted")
+    trusted.user_permissions.add(Permission.objects.get(codename="view_unmasked_content"))
+    client.force_login(trusted)
+    assert "card 4242 4242 4242 4242 exp 12/30" in _download(
+        run_action(client, "export_transcripts_jsonl", [conversation])
+    )
