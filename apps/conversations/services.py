@@ -23,6 +23,7 @@ from apps.contacts.services import contact_upsert_from_remote
 from apps.cx.audit import audited, collect_api_calls
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
+from apps.cx.masking import mask_json, mask_text, masked_at_rest
 from apps.cx.mirror import get_or_reference, synced_fields, update_fields
 from apps.cx.models import SyncSource, SyncState, Tenant
 from apps.cx.task_sending import task_send
@@ -102,6 +103,8 @@ def conversation_upsert_from_remote(
         fields["finished_at"] = fields.get("remote_updated_at") or timezone.now()
     established = dict(established or {})
     synced = synced_fields(payload.raw, source=source)
+    if masked_at_rest(tenant):  # the payload may carry the conversation's messages
+        synced["remote_data"] = mask_json(synced["remote_data"], patterns=tenant.mask_patterns)
     # Part of the caller's transaction when there is one (an event's mapping): no savepoint of its own.
     with transaction.atomic(savepoint=False):
         conversation, created = Conversation.objects.select_for_update().get_or_create(
@@ -172,14 +175,19 @@ def message_upsert_from_remote(
                 rows.update(last_activity_at=Greatest(Coalesce("last_activity_at", Value(moment)), Value(moment)))
             else:
                 rows.select_for_update().values_list("pk").first()
-        synced = synced_fields(payload.raw, source=source)
+        fields, synced = dict(payload.fields), synced_fields(payload.raw, source=source)
+        if masked_at_rest(tenant):  # the tenant keeps no card number, not even in the raw payload
+            patterns = tenant.mask_patterns
+            if "content" in fields:
+                fields["content"] = mask_text(fields["content"], patterns=patterns)
+            synced["remote_data"] = mask_json(synced["remote_data"], patterns=patterns)
         message, created = Message.objects.get_or_create(
             tenant=tenant,
             remote_id=payload.remote_id,
-            defaults={"conversation": conversation, **payload.fields, **synced},
+            defaults={"conversation": conversation, **fields, **synced},
         )
         if not created and update:
-            update_fields(message, {**payload.fields, **synced})
+            update_fields(message, {**fields, **synced})
         if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):
             if locked:
                 Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=moment)

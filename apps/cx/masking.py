@@ -70,6 +70,21 @@ def mask_text(text: str, *, patterns: str = "") -> str:
     return masked
 
 
+def mask_json(value: Any, *, patterns: str = "") -> Any:
+    """``value`` (parsed JSON) with every string in it masked."""
+    if isinstance(value, str):
+        return mask_text(value, patterns=patterns)
+    if isinstance(value, dict):
+        return {key: mask_json(item, patterns=patterns) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_json(item, patterns=patterns) for item in value]
+    return value
+
+
+def masked_at_rest(tenant: Any) -> bool:
+    return bool(getattr(tenant, "mask_at_rest", False))
+
+
 def sees_unmasked(user: Any) -> bool:
     return bool(user is not None and user.has_perm(UNMASKED_PERMISSION))
 

@@ -25,6 +25,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.cx.backoff import backoff_delay
+from apps.cx.masking import mask_text, masked_at_rest
 from apps.cx.task_sending import task_send
 
 from .mapping import MappingError, map_event
@@ -182,6 +183,10 @@ def _process_one(event: InboundEvent, answers: Answers) -> None:
         if gave_up:
             event.error += f" (gave up after {event.attempts} attempts: replay it from the admin)"
         return
+    if masked_at_rest(event.tenant):
+        # The stored delivery keeps no card number either (still valid JSON: digits become dots).
+        event.body = mask_text(event.body, patterns=event.tenant.mask_patterns)
+        InboundEvent.objects.filter(pk=event.pk).update(body=event.body)
     event.status = EventStatus.IGNORED if mapped.ignored else EventStatus.PROCESSED
     event.error = mapped.note[:2000]
     event.next_attempt_at = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.utils import timezone
 
@@ -171,3 +173,28 @@ def test_after_the_last_attempt_it_waits_for_a_replay(webhook, settings, actor):
     assert events_replay(events=InboundEvent.objects.all(), actor=Actor.system("test")) == 1
     event.refresh_from_db()
     assert event.status == "received" and event.attempts == 0
+
+
+def test_a_tenant_that_masks_at_rest_keeps_no_card_number(post, webhook, tenant):
+    from apps.conversations.models import Conversation, Message
+
+    tenant.mask_at_rest = True
+    tenant.save()
+    card = "4242 4242 4242 4242"
+    body = events.message_event(content=f"my card is {card}")
+
+    assert post(webhook.path, events.raw(body)).status_code == 200
+
+    message = Message.objects.get()
+    assert message.content == "my card is •••• •••• •••• 4242"
+    assert card not in json.dumps(message.remote_data, ensure_ascii=False)
+    assert card not in json.dumps(Conversation.objects.get().remote_data, ensure_ascii=False)
+    event = InboundEvent.objects.get()
+    assert card not in event.body and json.loads(event.body)["content"] == "my card is •••• •••• •••• 4242"
+
+
+def test_a_tenant_that_does_not_mask_at_rest_keeps_what_was_said(post, webhook):
+    from apps.conversations.models import Message
+
+    post(webhook.path, events.raw(events.message_event(content="my card is 4242 4242 4242 4242")))
+    assert Message.objects.get().content == "my card is 4242 4242 4242 4242"  # masked when shown, not stored
