@@ -56,6 +56,8 @@ _STATUS_RANK: dict[str, int] = {
     ConversationStatus.RESOLVED: 2,
 }
 _STATE_FIELDS = ("status", "holder", "assignee_name", "priority", "remote_updated_at", "finished_at")
+# What a conversation's history names for a change that came from the platform rather than from a person.
+_SOURCE_REASONS: dict[str, str] = {SyncSource.WEBHOOK: "webhook event", SyncSource.API: "API answer"}
 
 
 class ConversationStateError(ValueError):
@@ -83,6 +85,7 @@ def conversation_upsert_from_remote(
     source: str = SyncSource.WEBHOOK,
     inbox: Inbox | None = None,
     established: Mapping[str, Any] | None = None,
+    reason: str = "",
 ) -> Conversation:
     """The conversation ``payload`` describes, created or brought up to date, with its contact and inbox.
 
@@ -91,7 +94,8 @@ def conversation_upsert_from_remote(
     payload's fields, so they never erase a known value; the inbox and contact are only filled in when the
     row has none. ``inbox``: where the caller knows the conversation is, when the payload does not say.
     ``established``: fields the caller's own API call has just made true (finishing makes it resolved),
-    applied whatever the payload says.
+    applied whatever the payload says. ``reason``: who or what the history names for the change (the
+    payload's source when not given).
     """
     if payload.inbox_id and (inbox is None or inbox.remote_id != payload.inbox_id):
         inbox = inbox_reference(tenant=tenant, remote_id=payload.inbox_id)
@@ -129,7 +133,7 @@ def conversation_upsert_from_remote(
         changed = {name: value for name, value in fields.items() if getattr(conversation, name) != value}
         # The same state again (each reply's echo carries the conversation): no write, no history entry.
         if changed or conversation.sync_state != SyncState.SYNCED:
-            update_fields(conversation, {**changed, **synced})
+            update_fields(conversation, {**changed, **synced}, reason=reason or _SOURCE_REASONS.get(source, ""))
     return conversation
 
 
@@ -222,8 +226,8 @@ def _remote_id(conversation: Conversation) -> str:
     return conversation.remote_id
 
 
-def _apply_conversation_answer(conversation: Conversation, answer: Any, **known: Any) -> Conversation:
-    """Updates the mirror from an answer; ``known`` are the facts the call itself establishes."""
+def _apply_conversation_answer(conversation: Conversation, answer: Any, *, actor: Actor, **known: Any) -> Conversation:
+    """Updates the mirror from an answer; ``known`` are the facts the call itself establishes, by ``actor``."""
     payload = None
     if isinstance(answer, dict) and answer.get("id") not in (None, ""):
         # An answer that is this conversation's object says more than the call itself.
@@ -232,10 +236,14 @@ def _apply_conversation_answer(conversation: Conversation, answer: Any, **known:
     with transaction.atomic():
         if payload is None:
             if known:
-                update_fields(conversation, known)
+                update_fields(conversation, known, reason=actor.label)
         else:
             conversation_upsert_from_remote(
-                tenant=conversation.tenant, payload=payload, source=SyncSource.API, established=known
+                tenant=conversation.tenant,
+                payload=payload,
+                source=SyncSource.API,
+                established=known,
+                reason=actor.label,
             )
             for message in payload.messages:
                 message_upsert_from_remote(
@@ -329,6 +337,7 @@ def conversation_deliver_to_agent(*, conversation: Conversation, actor: Actor) -
         return _apply_conversation_answer(
             conversation,
             answer,
+            actor=actor,
             status=ConversationStatus.OPEN,
             holder=Holder.AGENT,
             last_activity_at=timezone.now(),
@@ -346,6 +355,7 @@ def conversation_finish(*, conversation: Conversation, actor: Actor) -> Conversa
         return _apply_conversation_answer(
             conversation,
             answer,
+            actor=actor,
             status=ConversationStatus.RESOLVED,
             holder=Holder.NOBODY,
             finished_at=now,

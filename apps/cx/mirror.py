@@ -62,10 +62,28 @@ def get_or_reference(model: type[M], tenant: Tenant, remote_id: str | int, **def
     return obj
 
 
-def update_fields(obj: models.Model, fields: dict[str, Any]) -> None:
+# The mirror's bookkeeping, not a change of the object: a save of these alone adds no history entry (a
+# conversation's History was mostly "synced at" bumps, one per message).
+SYNC_BOOKKEEPING = frozenset(
+    {"remote_data", "sync_state", "sync_source", "synced_at", "sync_error", "updated_at", "last_activity_at"}
+)
+
+
+def update_fields(obj: models.Model, fields: dict[str, Any], *, reason: str = "") -> None:
+    """Saves ``fields`` on ``obj``. Its history (where it keeps one) gets an entry only for a real change,
+    with ``reason`` as the entry's reason: who or what changed it when no person did (an event, the bot)."""
+    changed = {name for name, value in fields.items() if getattr(obj, name) != value}
     for name, value in fields.items():
         setattr(obj, name, value)
-    obj.save(update_fields=[*fields.keys(), "updated_at"])
+    if changed <= SYNC_BOOKKEEPING:
+        obj.skip_history_when_saving = True  # type: ignore[attr-defined]
+    elif reason:
+        obj._change_reason = reason[:100]  # type: ignore[attr-defined]
+    try:
+        obj.save(update_fields=[*fields.keys(), "updated_at"])
+    finally:
+        obj.__dict__.pop("skip_history_when_saving", None)
+        obj.__dict__.pop("_change_reason", None)
 
 
 def remote_object_push(

@@ -58,3 +58,36 @@ def test_the_same_state_again_writes_nothing_and_adds_no_history(tenant):
     conversation.refresh_from_db()
     assert (conversation.history.count(), conversation.updated_at) == before
     assert Message.objects.count() == 4
+
+
+# -- history: real changes only, and who or what made them ------------------------------------------------------
+def test_a_conversations_history_has_no_sync_bumps_and_names_an_event_as_the_changer(tenant):
+    event = fixture("message_created")
+    map_event(tenant, "message_created", event)
+    conversation = Conversation.objects.get()
+    created = conversation.history.count()
+
+    # Newer messages move the last activity on and re-sync the row: bookkeeping, not history.
+    later = {**event, "id": 91_000, "created_at": "2026-09-21T12:30:00.000Z"}
+    later["conversation"] = {**event["conversation"], "last_activity_at": 1_790_003_000}
+    map_event(tenant, "message_created", later)
+    conversation.refresh_from_db()
+    assert conversation.history.count() == created
+
+    # A real change (resolved) is one entry, naming the event as what changed it.
+    resolved = {**event["conversation"], "status": "resolved", "updated_at": 1_790_009_000}
+    map_event(tenant, "conversation_status_changed", {**resolved, "event": "conversation_status_changed"})
+    latest = conversation.history.first()
+    assert conversation.history.count() == created + 1
+    assert (latest.status, latest.history_change_reason) == ("resolved", "webhook event")
+
+
+def test_a_handoff_by_the_bot_names_the_bot_in_the_history(sandbox, tenant, inboxes, contact, actor):
+    from apps.conversations.services import conversation_deliver_to_agent
+    from apps.cx.client import Actor
+
+    conversation = conversation_start(contact=contact, inbox=inboxes[0], actor=actor, initial_message="Hi")
+    conversation_deliver_to_agent(conversation=conversation, actor=Actor.system("bot:Helper"))
+
+    latest = conversation.history.first()
+    assert (latest.holder, latest.history_change_reason) == ("agent", "bot:Helper")
