@@ -52,10 +52,7 @@ def role_permissions_revoke(apps: Any, app_label: str, grants: Grants) -> None:
 def role_grants(app_label: str, grants: Grants) -> migrations.RunPython:
     """The migration operation that grants ``grants`` (and takes them back when migrating backwards)."""
     frozen = {role: tuple(codenames) for role, codenames in grants.items()}
-    operation = migrations.RunPython(
+    return migrations.RunPython(
         lambda apps, schema_editor: role_permissions_grant(apps, app_label, frozen),
         lambda apps, schema_editor: role_permissions_revoke(apps, app_label, frozen),
     )
-    # Marked, so that what empties the tables after migrate (the browser tests' flush) can grant them again.
-    operation.grants_roles = True  # type: ignore[attr-defined]
-    return operation

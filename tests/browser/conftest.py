@@ -41,33 +41,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=missing))
 
 
+@pytest.fixture(scope="session")
+def migrated_roles(django_db_setup, django_db_blocker) -> dict[str, list[tuple[str, str]]]:
+    """Each role's permissions (app label, codename) as `migrate` left them, read before any test flushes."""
+    from django.contrib.auth.models import Group
+
+    with django_db_blocker.unblock():
+        return {
+            group.name: list(group.permissions.values_list("content_type__app_label", "codename"))
+            for group in Group.objects.all()
+        }
+
+
 @pytest.fixture(autouse=True)
-def roles(transactional_db) -> None:
+def roles(transactional_db, migrated_roles) -> None:
     """Browser tests are transactional, and each one's flush also empties what data migrations wrote (the
     roles). Django's serialized rollback cannot put them back here: Playwright's greenlet gives the test
-    another database connection object than the one holding the snapshot. So the roles' migrations are
-    replayed on the historical models, exactly as `migrate` ran them."""
-    from importlib import import_module
-
-    from django.contrib.auth.models import Group
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
+    another database connection object than the one holding the snapshot. So the roles are put back as
+    `migrate` left them (the flush keeps the permissions: post_migrate makes them again)."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
 
     if Group.objects.filter(name="Supervisor").exists():
         return
-    loader = MigrationExecutor(connection).loader
-    historical = loader.project_state().apps
-    import_module("apps.cx.migrations.0002_roles").create_roles(historical, None)
-    # Then every later grant (apps.cx.roles.role_grants), in the order migrate ran them.
-    replayed: set[tuple[str, str]] = set()
-    for leaf in loader.graph.leaf_nodes():
-        for node in loader.graph.forwards_plan(leaf):
-            if node in replayed:
-                continue
-            replayed.add(node)
-            for operation in loader.graph.nodes[node].operations:
-                if getattr(operation, "grants_roles", False):
-                    operation.code(historical, None)
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    for name, wanted in migrated_roles.items():
+        group = Group.objects.create(name=name)
+        labels = {app_label for app_label, _ in wanted}
+        found = {
+            (p.content_type.app_label, p.codename): p
+            for p in Permission.objects.filter(content_type__app_label__in=labels).select_related("content_type")
+        }
+        group.permissions.set([found[key] for key in wanted])
 
 
 @pytest.fixture(scope="session")
