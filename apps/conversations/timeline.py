@@ -337,9 +337,10 @@ def _first(rows: QuerySet[Any]) -> datetime | None:
 
 
 def conversation_figures(conversation: Conversation) -> Figures:
-    """The conversation's figures: created, first response (the first outgoing public message after the
-    customer's first), handed off to an agent (the first delivery the audit trail shows done; the holder
-    says so when the trail does not), resolved (finished_at); messages per side."""
+    """The conversation's figures: created (the platform's time, else the earliest known), first response
+    (the first outgoing public message after the customer's first), handed off to an agent (the first
+    delivery the audit trail shows done; the holder says so when the trail does not), resolved
+    (finished_at); messages per side."""
     messages = Message.objects.filter(conversation=conversation).annotate(
         moment=Coalesce("remote_created_at", "created_at")
     )
@@ -364,8 +365,13 @@ def conversation_figures(conversation: Conversation) -> Figures:
         messages.order_by().values_list("sender_kind").annotate(n=Count("pk")).values_list("sender_kind", "n")
     )
     by_side = {side: counts.get(kind, 0) for kind, side in SIDES.items()}
+    created_at = conversation.remote_created_at
+    if created_at is None:
+        # The mirror's row can be younger than the conversation (first heard of late): its first message is not.
+        first_message = _first(messages)
+        created_at = min(conversation.created_at, first_message) if first_message else conversation.created_at
     return Figures(
-        created_at=conversation.remote_created_at or conversation.created_at,
+        created_at=created_at,
         first_incoming_at=first_incoming,
         first_response_at=first_response,
         handed_off_at=handed_off_at,

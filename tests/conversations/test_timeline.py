@@ -285,7 +285,7 @@ def test_the_first_page_costs_the_same_queries_and_size_at_20_and_2000_messages(
     client, tenant, conversation, make_user
 ):
     client.force_login(make_user("Supervisor"))
-    big = Conversation.objects.create(tenant=tenant, remote_id="78", contact=conversation.contact)
+    big = Conversation.objects.create(tenant=tenant, remote_id="78", contact=conversation.contact, remote_created_at=T0)
     add_messages(conversation, 20)
     add_messages(big, 2000)
     for c, last in ((conversation, 20), (big, 2000)):  # an action with its API call on each first page
@@ -387,3 +387,9 @@ def test_print_button_and_the_private_notes_toggle(client, conversation, story, 
     print_rules = css[css.index("@media print") :]
     assert ".cx-print-no-notes .cx-note { display: none" in print_rules
     assert "#header" in print_rules and ".object-tools" in print_rules and ".cx-toolbar" in print_rules
+
+
+def test_a_conversation_mirrored_late_was_created_by_its_first_message(tenant):
+    late = Conversation.objects.create(tenant=tenant, remote_id="79")  # created_at: now, long after T0
+    message(late, 30, "Hello?", "contact")
+    assert conversation_figures(late).created_at == at(30)
