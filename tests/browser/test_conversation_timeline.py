@@ -1,4 +1,5 @@
-"""A supervisor reads a long conversation's timeline: the newest page first, older pages as they scroll up."""
+"""A supervisor reads a long conversation's timeline: the newest page first, older pages as they scroll up,
+a linked message's page, a date's page."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ from apps.cx.services import tenant_resolve
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_timeline_loads_older_messages_as_the_reader_scrolls_up(live_server, page, supervisor_login):
+def test_the_timeline_loads_older_pages_on_scroll_on_a_link_and_on_a_date(live_server, page, supervisor_login):
     tenant = tenant_resolve()
     conversation = Conversation.objects.create(tenant=tenant, remote_id="501", status="pending", holder="bot")
     start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -49,3 +50,41 @@ def test_the_timeline_loads_older_messages_as_the_reader_scrolls_up(live_server,
     page.screenshot(path="/tmp/timeline.png", full_page=False)
     page.emulate_media(media="print")
     page.screenshot(path="/tmp/timeline-print.png", full_page=False)
+    page.emulate_media(media="screen")
+
+    # A link to an older message, as the search gives one, and a jump to a date load their page.
+    tenant = tenant_resolve()
+    conversation = Conversation.objects.create(tenant=tenant, remote_id="502", status="open", holder="agent")
+    start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    Message.objects.bulk_create(
+        Message(
+            tenant=tenant,
+            conversation=conversation,
+            content=f"message number {i}",
+            sender_kind="contact" if i % 2 else "agent",
+            remote_created_at=start + timedelta(hours=i),
+        )
+        for i in range(300)
+    )
+    wanted = Message.objects.get(conversation=conversation, content="message number 7")
+    url = f"{live_server.url}/admin/conversations/conversation/{conversation.pk}/change/"
+    page.goto(f"{url}#message-{wanted.pk}")  # as the search links to it: not on the newest page
+    page.wait_for_selector(f"#message-{wanted.pk}")
+    assert page.locator(f"#message-{wanted.pk}").is_visible()
+
+    page.fill(".cx-jump input[name=date]", "2026-03-05")  # 09:00 + 87 h: message number 87 starts the day
+    page.click(".cx-jump button")
+    # The day's line is in view with its first message under it (the page before it may load above).
+    page.wait_for_function(
+        """() => {
+            const list = document.getElementById("timeline-items");
+            const line = list.querySelector('.cx-date-line[data-day="2026-03-05"]');
+            if (!line) return false;
+            const box = list.getBoundingClientRect(), at = line.getBoundingClientRect();
+            return at.top >= box.top - 2 && at.bottom <= box.bottom;
+        }"""
+    )
+    line = page.locator('.cx-date-line[data-day="2026-03-05"]')
+    assert line.inner_text() == "Thursday 5 March 2026"
+    assert line.evaluate("l => l.nextElementSibling.querySelector('.cx-bubble').textContent") == "message number 87"
+    page.screenshot(path="/tmp/timeline-date.png", full_page=False)
