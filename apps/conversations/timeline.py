@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from apps.bots.models import BotReply
+from apps.bots.models import AgentBotAssignment, BotReply
 from apps.cx.models import ApiCall, AuditEntry, AuditOutcome
 
 from .models import Conversation, Holder, Message, MessageType, SenderKind
@@ -204,12 +204,23 @@ def conversation_timeline(
         found.reverse()
 
     calls = _calls_by_id({pk for rank, row in found if rank != MESSAGE_RANK for pk in _ids(row.api_call_ids)})
-    contact_name = conversation.contact.name if conversation.contact_id and conversation.contact else ""
+    names = {"customer": conversation.contact.name if conversation.contact_id and conversation.contact else ""}
+    unnamed_bot = any(
+        rank == MESSAGE_RANK and row.sender_kind == SenderKind.BOT and not row.sender_name for rank, row in found
+    )
+    if unnamed_bot and conversation.inbox_id is not None:
+        # The platform often names no sender for a bot's message: the inbox's bot, as it is assigned now.
+        names["bot"] = (
+            AgentBotAssignment.objects.filter(inbox_id=conversation.inbox_id)
+            .values_list("bot__name", flat=True)
+            .first()
+            or ""
+        )
     items: list[TimelineItem] = []
     for rank, row in found:
         refs = tuple(calls[pk] for pk in _ids(getattr(row, "api_call_ids", None)) if pk in calls)
         if rank == MESSAGE_RANK:
-            items.append(_message_item(row, contact_name))
+            items.append(_message_item(row, names))
         elif rank == AUDIT_RANK:
             items.append(
                 ActionItem(
@@ -242,9 +253,9 @@ def conversation_timeline(
     return items
 
 
-def _message_item(message: Any, contact_name: str) -> MessageItem:
+def _message_item(message: Any, names: dict[str, str]) -> MessageItem:
     side = SIDES.get(message.sender_kind, "system")
-    sender = message.sender_name or (contact_name if side == "customer" else "") or message.get_sender_kind_display()
+    sender = message.sender_name or names.get(side) or message.get_sender_kind_display()
     return MessageItem(
         pk=message.pk,
         moment=message.moment,

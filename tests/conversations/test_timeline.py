@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.bots.models import AgentBot, BotReply
+from apps.bots.models import AgentBot, AgentBotAssignment, BotReply
 from apps.contacts.models import Contact
 from apps.conversations.models import Conversation, Message
 from apps.conversations.templatetags.conversation_timeline import duration
@@ -28,6 +28,7 @@ from apps.conversations.timeline import (
     timeline_page,
 )
 from apps.cx.models import ApiCall, AuditEntry, Tenant
+from apps.inboxes.models import Inbox
 
 pytestmark = pytest.mark.django_db
 
@@ -163,6 +164,20 @@ def test_the_timeline_tells_everything_in_time_order(conversation, story):
     (call,) = finish.api_calls
     assert (finish.outcome, call.pk, call.status_code, call.outcome) == ("failed", failed_call.pk, 500, "server_error")
     assert [item.moment for item in items] == [at(s) for s in (0, 1, 2, 3, 4, 5, 6)]
+
+
+def test_a_bot_message_without_a_sender_name_is_the_inboxs_bot(tenant):
+    inbox = Inbox.objects.create(tenant=tenant, remote_id="9", name="Web")
+    bot = AgentBot.objects.create(tenant=tenant, remote_id="6", name="Robin", outgoing_url="https://x/")
+    AgentBotAssignment.objects.create(bot=bot, inbox=inbox)
+    conversation = Conversation.objects.create(tenant=tenant, remote_id="80", inbox=inbox)
+    message(conversation, 0, "Hi, I am a bot", "bot")
+    message(conversation, 1, "Hi, I am a system", "system")
+
+    assert [(item.side, item.sender) for item in conversation_timeline(conversation)] == [
+        ("bot", "Robin"),
+        ("system", "System"),
+    ]
 
 
 def test_items_of_the_same_moment_keep_one_order_across_pages(conversation):
