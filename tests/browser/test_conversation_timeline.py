@@ -4,8 +4,11 @@ a linked message's page, a date's page."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 
+from apps.bots.models import AgentBot, BotReply
 from apps.conversations.models import Conversation, Message
+from apps.cx.models import ApiCall, AuditEntry
 from apps.cx.services import tenant_resolve
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,15 +31,54 @@ def test_the_timeline_loads_older_pages_on_scroll_on_a_link_and_on_a_date(live_s
         )
         for i in range(250)
     )
+    # What the console and the bot did at the end: a rule fired on the last message, then a handoff.
+    last = Message.objects.get(conversation=conversation, content="message number 249")
+    bot = AgentBot.objects.create(tenant=tenant, remote_id="8", name="Helper", outgoing_url="https://x/")
+    sent = ApiCall.objects.create(
+        tenant=tenant, operation="send_message", triggered_by="task", method="POST", path="messages/", status_code=200
+    )
+    reply = BotReply.objects.create(
+        bot=bot,
+        message=last,
+        conversation=conversation,
+        decision="rule",
+        matched="refund",
+        state="sent",
+        api_call_ids=[sent.pk],
+    )
+    BotReply.objects.filter(pk=reply.pk).update(created_at=last.remote_created_at + timedelta(seconds=2))
+    failed = ApiCall.objects.create(
+        tenant=tenant,
+        operation="deliver_to_agent",
+        triggered_by="user:boss",
+        method="POST",
+        path="conversations/deliver-to-agent/",
+        status_code=503,
+        outcome="server_error",
+    )
+    entry = AuditEntry.objects.create(
+        actor="user:boss",
+        tenant=tenant,
+        action="deliver_to_agent",
+        outcome="failed",
+        detail="Service unavailable",
+        content_type=ContentType.objects.get_for_model(Conversation),
+        object_id=str(conversation.pk),
+        api_call_ids=[failed.pk],
+    )
+    AuditEntry.objects.filter(pk=entry.pk).update(created_at=last.remote_created_at + timedelta(seconds=30))
 
     supervisor_login()
     page.goto(f"{live_server.url}/admin/conversations/conversation/{conversation.pk}/change/")
     items = page.locator("#timeline-items .cx-message")
-    assert items.count() == 100
+    assert page.locator("#timeline-items .cx-item").count() == 100  # 98 messages, the bot's rule, the handoff
     assert page.locator(".cx-print-button").is_visible()
+    assert page.locator(".cx-bot-reply", has_text="matched “refund”").is_visible()
+    assert page.locator(".cx-action-entry a", has_text="conversations/deliver-to-agent/").is_visible()
+    page.locator("#timeline").screenshot(path="/tmp/timeline-newest.png")
 
     page.locator("#timeline-items").evaluate("list => { list.scrollTop = 0; }")
-    page.wait_for_function("document.querySelectorAll('#timeline-items .cx-message').length >= 200")
+    page.wait_for_function("document.querySelectorAll('#timeline-items .cx-message').length >= 198")
     assert page.locator("#timeline-items", has_text="message number 100").count() == 1
     page.locator("#timeline-items").evaluate("list => { list.scrollTop = 0; }")
     page.wait_for_function("document.querySelectorAll('#timeline-items .cx-message').length == 250")
