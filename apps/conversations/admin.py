@@ -182,6 +182,8 @@ class ConversationAdmin(ConsoleAdmin):
         conversation = self.get_object(request, unquote(object_id))
         if conversation is None:
             raise Http404("No such object, or not in your tenants.")
+        if not self.has_view_permission(request, conversation):
+            raise PermissionDenied  # before reading its timeline
         try:
             before, after = _timeline_cursors(request, conversation)
         except ValueError:
