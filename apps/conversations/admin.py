@@ -1,14 +1,18 @@
-"""Admin for conversations: their transcripts, one-click actions, bulk actions in the background, CSV export."""
+"""Admin for conversations: timeline and figures, one-click actions, bulk actions in the background, CSV export."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -41,6 +45,7 @@ from .services import (
     conversation_finish,
     message_send,
 )
+from .timeline import Cursor, conversation_figures, message_cursor, timeline_page
 
 
 # -- object actions ------------------------------------------------------------------------------------------
@@ -76,21 +81,32 @@ def _finish(
     return f"Finished {conversation}."
 
 
-class TranscriptInline(ReadOnlyAdminMixin, admin.TabularInline):
-    """The conversation's messages in time order, read-only: messages are sent with the action, not typed here."""
-
-    model = Message
-    fk_name = "conversation"
-    verbose_name = "message"
-    verbose_name_plural = "transcript"
-    fields = ("remote_created_at", "sender_kind", "sender_name", "message_type", "private", "content")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
-        return super().get_queryset(request).order_by("remote_created_at", "id")
+def _timeline_cursors(request: HttpRequest, conversation: Conversation) -> tuple[Cursor | None, Cursor | None]:
+    """The page of the timeline a request asks for, as (before, after): ``before``/``after`` (a cursor),
+    ``date`` (from that day on, in the viewer's time zone) or ``message`` (from that message on, for a link
+    to ``#message-<pk>``). ValueError for a value that names no page."""
+    query = request.GET
+    if query.get("before"):
+        before = Cursor.parse(query["before"])
+        if before is None:
+            raise ValueError("Unreadable cursor.")
+        return before, None
+    if query.get("after"):
+        after = Cursor.parse(query["after"])
+        if after is None:
+            raise ValueError("Unreadable cursor.")
+        return None, after
+    if query.get("date"):
+        day = parse_date(query["date"])
+        if day is None:
+            raise ValueError("Unreadable date.")
+        return None, Cursor.start_of_day(day)
+    if query.get("message"):
+        start = message_cursor(conversation, query["message"])
+        if start is None:
+            raise ValueError("No such message in this conversation.")
+        return None, start
+    return None, None
 
 
 @admin.register(Conversation)
@@ -118,7 +134,7 @@ class ConversationAdmin(ConsoleAdmin):
     search_fields = ("=remote_id", "contact__name", "contact__email", "source_id")
     date_hierarchy = "last_activity_at"
     list_select_related = ("tenant", "inbox", "contact")
-    inlines = (TranscriptInline,)
+    change_form_template = "admin/conversations/conversation/change_form.html"
     exclude = ("remote_data",)
     actions = ("deliver_in_background", "finish_in_background", "export_transcripts", "export_transcripts_jsonl")
 
@@ -149,6 +165,62 @@ class ConversationAdmin(ConsoleAdmin):
         ),
     )
     # Changelist actions and the permission each needs, checked again when the POST arrives.
+
+    # -- the conversation's page: figures, and its timeline a page at a time ------------------------------
+    def get_urls(self) -> list[Any]:
+        info = self.opts.app_label, self.opts.model_name
+        timeline = path(
+            "<path:object_id>/timeline/",
+            self.admin_site.admin_view(self.timeline_view),
+            name=f"{info[0]}_{info[1]}_timeline",
+        )
+        return [timeline, *super().get_urls()]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        conversation = self.get_object(request, unquote(object_id))
+        if conversation is None:
+            raise Http404("No such object, or not in your tenants.")
+        if not self.has_view_permission(request, conversation):
+            raise PermissionDenied  # before reading its timeline
+        try:
+            before, after = _timeline_cursors(request, conversation)
+        except ValueError:
+            before, after = None, None  # a hand-edited link: the newest page rather than an error page
+        context = {
+            **(extra_context or {}),
+            **self._timeline_context(request, conversation, before, after),
+            "figures": conversation_figures(conversation),
+        }
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def timeline_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A page of the timeline as an HTML fragment, for the page's script (older, newer, a date)."""
+        conversation = self.get_object(request, unquote(object_id))
+        if conversation is None:
+            # Also what a user limited to other tenants gets: not a hint that the row exists.
+            raise Http404("No such object, or not in your tenants.")
+        if not self.has_view_permission(request, conversation):
+            raise PermissionDenied
+        try:
+            before, after = _timeline_cursors(request, conversation)
+        except ValueError as exc:
+            return HttpResponseBadRequest(str(exc))
+        context = self._timeline_context(request, conversation, before, after)
+        return TemplateResponse(request, "admin/conversations/conversation/timeline_items.html", context)
+
+    def _timeline_context(
+        self, request: HttpRequest, conversation: Conversation, before: Cursor | None, after: Cursor | None
+    ) -> dict[str, Any]:
+        notes = request.GET.get("notes") != "0"
+        return {
+            "timeline": timeline_page(conversation, before=before, after=after),
+            "timeline_url": reverse("admin:conversations_conversation_timeline", args=[conversation.pk]),
+            "page_url": self.object_url(conversation),
+            "print_notes": notes,
+            "notes_query": "" if notes else "&notes=0",
+        }
 
     # A mirror of the remote conversation: it changes through the actions and the API's events only.
     def has_add_permission(self, request: HttpRequest) -> bool:
