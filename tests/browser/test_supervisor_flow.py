@@ -65,7 +65,7 @@ def test_supervisor_runs_a_conversation_end_to_end(sandbox, live_server, page, s
     page.click("input[name=_run]")
     screenshot("flow-5-sent")
     expect_success(page, "Sent")
-    expect(page.locator(".inline-group")).to_contain_text("Sorry about that! It ships today.")
+    expect(page.locator("#timeline-items")).to_contain_text("Sorry about that! It ships today.")
     page.click("a.cx-action:has-text('Finish')")
     screenshot("flow-5-confirm-finish")
     page.click("input[name=_run]")
