@@ -23,10 +23,50 @@ from apps.cx.models import SyncSource, SyncState, Tenant
 from apps.inboxes.models import Inbox
 
 CHUNK = 2_000
-FIRST_NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Linus", "Margaret",
-               "Dennis", "Hedy", "Tim", "Katherine", "John", "Sophie", "Guido", "Anita", "Niklaus", "Élodie", "José"]
-LAST_NAMES = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman",
-              "Torvalds", "Hamilton", "Ritchie", "Lamarr", "Berners-Lee", "Johnson", "Backus", "Wilson", "Müller"]
+FIRST_NAMES = [
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Radia",
+    "Linus",
+    "Margaret",
+    "Dennis",
+    "Hedy",
+    "Tim",
+    "Katherine",
+    "John",
+    "Sophie",
+    "Guido",
+    "Anita",
+    "Niklaus",
+    "Élodie",
+    "José",
+]
+LAST_NAMES = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Perlman",
+    "Torvalds",
+    "Hamilton",
+    "Ritchie",
+    "Lamarr",
+    "Berners-Lee",
+    "Johnson",
+    "Backus",
+    "Wilson",
+    "Müller",
+]
 CUSTOMER_LINES = [
     "Hi, where is my order {order}?",
     "My parcel {order} never arrived and the tracking page says delivered.",
@@ -100,9 +140,17 @@ def history_seed(
         raise ValueError("Give at least one conversation and one message per conversation.")
     started = time.monotonic()
     rng = random.Random(seed)
-    first_id = int(time.time() * 1000) * 1000  # a range of vendor ids of this run's own
+    # Vendor ids of this run's own: conversations and contacts from first_id (a million per second of the
+    # clock), messages from first_id * 100; a run in the same second as another waits for the next one.
+    first_id = int(time.time()) * 10**6
+    while Conversation.objects.filter(tenant=tenant, remote_id=str(first_id)).exists():
+        time.sleep(1.0)
+        first_id = int(time.time()) * 10**6
+    if conversations >= 10**6 or conversations * messages_per_conversation >= 10**8:
+        raise ValueError("At most 999,999 conversations and 99,999,999 messages per run.")
+    message_id = first_id * 100
     inboxes = list(Inbox.objects.filter(tenant=tenant)) or [
-        Inbox.objects.create(tenant=tenant, remote_id=str(first_id), name="Seeded chat", channel_type="Channel::WebWidget")
+        Inbox.objects.create(tenant=tenant, remote_id=str(first_id), name="Seeded chat", channel_type="WebWidget")
     ]
     now = timezone.now()
     span = timedelta(days=30 * months).total_seconds()
@@ -135,8 +183,9 @@ def history_seed(
                         inbox=contact.inbox,
                         contact=contact,
                         source_id=contact.email,
-                        status=ConversationStatus.RESOLVED if resolved else
-                        (ConversationStatus.OPEN if handed else ConversationStatus.PENDING),
+                        status=ConversationStatus.RESOLVED
+                        if resolved
+                        else (ConversationStatus.OPEN if handed else ConversationStatus.PENDING),
                         holder=Holder.NOBODY if resolved else (Holder.AGENT if handed else Holder.BOT),
                         priority=rng.choice([0, 0, 0, 1, 2, 3, 4]),
                         remote_created_at=began,
@@ -146,8 +195,8 @@ def history_seed(
                     )
                 )
             made = Conversation.objects.bulk_create(rows)
-            for conversation in made:
-                moment = conversation.remote_created_at
+            for conversation, contact in zip(made, contacts, strict=True):
+                moment = conversation.remote_created_at or now
                 handed = conversation.holder == Holder.AGENT or rng.random() < 0.3
                 for n in range(messages_per_conversation):
                     moment = moment + timedelta(seconds=rng.randint(5, 600))
@@ -159,16 +208,18 @@ def history_seed(
                         kind, content, private = SenderKind.AGENT, _fill(rng.choice(AGENT_LINES), rng), False
                     else:
                         kind, content, private = SenderKind.BOT, _fill(rng.choice(BOT_LINES), rng), False
+                    message_id += 1
                     messages.append(
                         Message(
                             tenant=tenant,
                             conversation=conversation,
-                            remote_id=f"{conversation.remote_id}{n:04d}"[-19:],
+                            remote_id=str(message_id),
                             content=content,
                             message_type=MessageType.INCOMING if kind == SenderKind.CONTACT else MessageType.OUTGOING,
                             sender_kind=kind,
-                            sender_name=conversation.contact.name if kind == SenderKind.CONTACT else
-                            ("Helper" if kind == SenderKind.BOT else rng.choice(AGENTS)),
+                            sender_name=contact.name
+                            if kind == SenderKind.CONTACT
+                            else ("Helper" if kind == SenderKind.BOT else rng.choice(AGENTS)),
                             private=private,
                             remote_created_at=moment,
                             **synced,

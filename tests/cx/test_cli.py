@@ -320,3 +320,23 @@ def test_export_conversations_refuses_a_date_it_cannot_read(sandbox, capsys):
     with pytest.raises(SystemExit):
         call_command("cx", "export-conversations", "--since", "yesterday", stdout=io.StringIO())
     assert "is not a date" in capsys.readouterr().err
+
+
+def test_seed_history_writes_varied_conversations_in_bulk(db, settings):
+    from apps.conversations.models import Conversation, Message
+
+    summary = cx("seed-history", "--conversations", "30", "--messages-per-conversation", "6", "--seed", "7")
+
+    assert summary["conversations"] == 30 and summary["messages"] == 180
+    assert Conversation.objects.count() == 30 and Message.objects.count() == 180
+    kinds = set(Message.objects.values_list("sender_kind", flat=True))
+    assert {"contact", "bot"} <= kinds
+    assert (
+        Conversation.objects.filter(status="resolved").exists()
+        and Conversation.objects.exclude(status="resolved").exists()
+    )
+    span = Message.objects.order_by("remote_created_at")
+    assert (span.last().remote_created_at - span.first().remote_created_at).days > 7  # spread over months
+    # Again: a range of vendor ids of its own, no collision.
+    cx("seed-history", "--conversations", "5", "--messages-per-conversation", "2")
+    assert Conversation.objects.count() == 35

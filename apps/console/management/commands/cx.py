@@ -20,6 +20,7 @@ from apps.bots.services import agent_bot_assign, agent_bot_create
 from apps.callbacks import importing
 from apps.callbacks.models import BatchSource
 from apps.callbacks.services import queue_callback_place_now
+from apps.console.seeding import history_seed
 from apps.contacts.models import Contact
 from apps.contacts.services import contact_create
 from apps.conversations.exports import FORMATS, conversations_export
@@ -112,6 +113,11 @@ class Command(BaseCommand):
         p.add_argument("--batch", metavar="NAME", help="batch name (default: the file's name and the time)")
         p.add_argument("--dry-run", action="store_true", help="only check the file: print its errors, create nothing")
         p.add_argument("--strict", action="store_true", help="create nothing if any row has an error")
+        p = add("seed-history", "bulk-load realistic conversation history (demos, bench/audit.py); no API call")
+        p.add_argument("--conversations", type=int, required=True, metavar="N")
+        p.add_argument("--messages-per-conversation", type=int, default=10, metavar="M")
+        p.add_argument("--months", type=int, default=6, help="spread over this many months back (default 6)")
+        p.add_argument("--seed", type=int, help="random seed, for the same history again")
         p = add("export-conversations", "write transcripts (CSV: a row per message and action; JSON Lines)")
         p.add_argument("--format", choices=FORMATS, default="csv")
         p.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="created on or after this day")
@@ -266,6 +272,17 @@ class Command(BaseCommand):
                 target.close()
         self.stderr.write(f"exported {conversations.count()} conversation(s) as {o['format']}")
         return WRITTEN
+
+    def do_seed_history(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        done = history_seed(
+            tenant=tenant,
+            conversations=o["conversations"],
+            messages_per_conversation=o["messages_per_conversation"],
+            months=o["months"],
+            seed=o["seed"],
+            progress=lambda n: self.stderr.write(f"{n} conversation(s) written"),
+        )
+        return {"conversations": done.conversations, "messages": done.messages, "seconds": done.seconds}
 
 
 # A handler that wrote its own output returns this: nothing more is printed.
