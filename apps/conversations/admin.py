@@ -24,6 +24,7 @@ from apps.cx.admin_base import (
     actor_for,
     api_calls_link,
 )
+from apps.cx.masking import masker_for
 from apps.cx.spreadsheet import csv_download
 from apps.inboxes.admin import OfferedInboxListFilter
 
@@ -215,7 +216,7 @@ class ConversationAdmin(ConsoleAdmin):
     ) -> dict[str, Any]:
         notes = request.GET.get("notes") != "0"
         return {
-            "timeline": timeline_page(conversation, before=before, after=after),
+            "timeline": timeline_page(conversation, before=before, after=after, show=masker_for(request.user)),
             "timeline_url": reverse("admin:conversations_conversation_timeline", args=[conversation.pk]),
             "page_url": self.object_url(conversation),
             "print_notes": notes,

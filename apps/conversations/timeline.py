@@ -21,10 +21,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.bots.models import AgentBotAssignment, BotReply
+from apps.cx.masking import Masker, masker_for
 from apps.cx.models import ApiCall, AuditEntry, AuditOutcome
 
 from .models import Conversation, Holder, Message, MessageType, SenderKind
 
+# How a reader without the permission to see card numbers sees what was said.
+MASKED = masker_for(None)
 PAGE_SIZE = 100
 
 # Where an item stands among items of the same moment: the message, then the bot's decision on it, then
@@ -183,9 +186,11 @@ def conversation_timeline(
     before: Cursor | None = None,
     after: Cursor | None = None,
     limit: int = PAGE_SIZE,
+    show: Masker = MASKED,
 ) -> list[TimelineItem]:
     """Up to ``limit`` items of the conversation in time order: the newest ones before ``before`` (the newest
-    of all without a cursor), or the oldest ones after ``after``."""
+    of all without a cursor), or the oldest ones after ``after``. What was said goes through ``show``: card
+    numbers masked unless the reader may see them (``apps.cx.masking.masker_for``)."""
     newest_first = after is None
     cursor = before if newest_first else after
     messages = Message.objects.filter(conversation=conversation).annotate(
@@ -220,7 +225,7 @@ def conversation_timeline(
     for rank, row in found:
         refs = tuple(calls[pk] for pk in _ids(getattr(row, "api_call_ids", None)) if pk in calls)
         if rank == MESSAGE_RANK:
-            items.append(_message_item(row, names))
+            items.append(_message_item(row, names, show, conversation.tenant))
         elif rank == AUDIT_RANK:
             items.append(
                 ActionItem(
@@ -230,7 +235,7 @@ def conversation_timeline(
                     action=row.action,
                     outcome=row.outcome,
                     outcome_label=row.get_outcome_display(),
-                    detail=row.detail,
+                    detail=show(row.detail, conversation.tenant),
                     api_calls=refs,
                 )
             )
@@ -253,7 +258,7 @@ def conversation_timeline(
     return items
 
 
-def _message_item(message: Any, names: dict[str, str]) -> MessageItem:
+def _message_item(message: Any, names: dict[str, str], show: Masker, tenant: Any) -> MessageItem:
     side = SIDES.get(message.sender_kind, "system")
     sender = message.sender_name or names.get(side) or message.get_sender_kind_display()
     return MessageItem(
@@ -261,7 +266,7 @@ def _message_item(message: Any, names: dict[str, str]) -> MessageItem:
         moment=message.moment,
         side=side,
         sender=sender,
-        content=message.content,
+        content=show(message.content, tenant),
         private=message.private,
         message_type=message.message_type,
     )
@@ -290,10 +295,15 @@ class TimelinePage:
 
 
 def timeline_page(
-    conversation: Conversation, *, before: Cursor | None = None, after: Cursor | None = None, limit: int = PAGE_SIZE
+    conversation: Conversation,
+    *,
+    before: Cursor | None = None,
+    after: Cursor | None = None,
+    limit: int = PAGE_SIZE,
+    show: Masker = MASKED,
 ) -> TimelinePage:
     """A page of :func:`conversation_timeline` with whether there is more on either side of it."""
-    items = conversation_timeline(conversation, before=before, after=after, limit=limit + 1)
+    items = conversation_timeline(conversation, before=before, after=after, limit=limit + 1, show=show)
     more = len(items) > limit
     if after is None:
         items = items[1:] if more else items

@@ -408,3 +408,17 @@ def test_a_conversation_mirrored_late_was_created_by_its_first_message(tenant):
     late = Conversation.objects.create(tenant=tenant, remote_id="79")  # created_at: now, long after T0
     message(late, 30, "Hello?", "contact")
     assert conversation_figures(late).created_at == at(30)
+
+
+def test_card_numbers_are_masked_in_the_timeline_unless_the_reader_may_see_them(client, conversation, make_user):
+    from django.contrib.auth.models import Permission
+
+    message(conversation, 10, "my card is 4242-4242-4242-4242", "contact")
+    client.force_login(make_user("Auditor"))
+    page = client.get(change_url(conversation)).content.decode()
+    assert "4242-4242-4242-4242" not in page and "my card is •••• •••• •••• 4242" in page
+
+    trusted = make_user("Auditor", username="trusted")
+    trusted.user_permissions.add(Permission.objects.get(codename="view_unmasked_content"))
+    client.force_login(trusted)
+    assert "my card is 4242-4242-4242-4242" in client.get(change_url(conversation)).content.decode()
