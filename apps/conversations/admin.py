@@ -137,7 +137,13 @@ class ConversationAdmin(ConsoleAdmin):
     list_select_related = ("tenant", "inbox", "contact")
     change_form_template = "admin/conversations/conversation/change_form.html"
     exclude = ("remote_data",)
-    actions = ("deliver_in_background", "finish_in_background", "export_transcripts", "export_transcripts_jsonl")
+    actions = (
+        "deliver_in_background",
+        "finish_in_background",
+        "export_transcripts",
+        "export_transcripts_jsonl",
+        "export_summary",
+    )
 
     object_actions = (
         ObjectAction(
@@ -274,6 +280,10 @@ class ConversationAdmin(ConsoleAdmin):
     def export_transcripts_jsonl(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
         return self._export(request, queryset, "jsonl")
 
+    @admin.action(description="Export a summary (CSV, a row per conversation)", permissions=["export_transcript"])
+    def export_summary(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
+        return self._export(request, queryset, "summary")
+
     def _export(self, request: HttpRequest, queryset: QuerySet[Conversation], fmt: str) -> StreamingHttpResponse:
         chosen = "all matching the list" if request.POST.get("select_across") == "1" else "selected rows"
         search = request.GET.get("q", "").strip()
@@ -281,7 +291,10 @@ class ConversationAdmin(ConsoleAdmin):
         out = conversations_export(
             conversations=queryset, actor=actor_for(request), fmt=fmt, described=described, viewer=request.user
         )
-        filename = f"transcripts-{timezone.now():%Y%m%d-%H%M%S}.{fmt}"
+        stamp = f"{timezone.now():%Y%m%d-%H%M%S}"
+        if fmt == "summary":
+            return csv_download(out, filename=f"conversations-summary-{stamp}.csv")
+        filename = f"transcripts-{stamp}.{fmt}"
         if fmt == "csv":
             return csv_download(out, filename=filename)
         response = StreamingHttpResponse(out, content_type=CONTENT_TYPES[fmt])

@@ -1,5 +1,6 @@
 """Conversations as files for an auditor: transcripts in CSV (one message or console action per row) and
-JSON Lines (one conversation per line, with its messages and actions).
+JSON Lines (one conversation per line, with its messages and actions), and a summary CSV (one row per
+conversation with its figures: first response, handoff, resolution, contained by the bot).
 
 Streamed from the database a chunk of conversations at a time (their messages and audit entries read
 per chunk), so memory stays flat however many conversations go out; CSV cells a spreadsheet would run
@@ -13,21 +14,27 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
 
 from apps.cx.audit import audited
 from apps.cx.masking import Masker, masker_for
-from apps.cx.models import AuditEntry, Tenant
+from apps.cx.models import AuditEntry, AuditOutcome, Tenant
 from apps.cx.spreadsheet import spreadsheet_cell
 
 from .models import Conversation, Message
+from .timeline import SIDES, figures_from
 
-FORMATS = ("csv", "jsonl")
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
+FORMATS = ("csv", "jsonl", "summary")
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson; charset=utf-8",
+    "summary": "text/csv; charset=utf-8",
+}
 # How a reader without the permission to see card numbers sees what was said (the CLI, a task).
 MASKED = masker_for(None)
 # Conversations read per round trip; their messages and actions come with them.
@@ -175,6 +182,80 @@ def jsonl_lines(conversations: QuerySet[Conversation], show: Masker = MASKED) ->
         yield json.dumps(record, ensure_ascii=False) + "\n"
 
 
+SUMMARY_HEADER = (
+    "conversation",
+    "tenant",
+    "inbox",
+    "contact",
+    "status",
+    "priority",
+    "holder",
+    "created",
+    "first response",
+    "handed off",
+    "resolved",
+    "seconds to first response",
+    "seconds to handoff",
+    "seconds to resolution",
+    "contained by the bot",
+    *(f"messages: {side}" for side in SIDES.values()),
+)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""
+
+
+def _seconds(span: timedelta | None) -> str:
+    return str(int(span.total_seconds())) if span is not None else ""
+
+
+def summary_rows(conversations: QuerySet[Conversation]) -> Iterator[tuple[str, ...]]:
+    """Header, then one row per conversation with its figures (the rules of ``timeline.figures_from``)."""
+    yield SUMMARY_HEADER
+    content_type = ContentType.objects.get_for_model(Conversation)
+    for chunk in _chunks(conversations):
+        ids = [conversation.pk for conversation in chunk]
+        messages: dict[int, list[tuple[datetime, str, bool, str]]] = defaultdict(list)
+        rows = (
+            Message.objects.filter(conversation_id__in=ids)
+            .annotate(moment=Coalesce("remote_created_at", "created_at"))
+            .values_list("conversation_id", "moment", "message_type", "private", "sender_kind")
+        )
+        for conversation_id, *message in rows:
+            messages[conversation_id].append(tuple(message))  # type: ignore[arg-type]
+        handoffs: dict[int, list[datetime]] = defaultdict(list)
+        done = AuditEntry.objects.filter(
+            content_type=content_type,
+            object_id__in=[str(i) for i in ids],
+            action="deliver_to_agent",
+            outcome=AuditOutcome.OK,
+        ).values_list("object_id", "created_at")
+        for object_id, at in done:
+            handoffs[int(object_id)].append(at)
+        for conversation in chunk:
+            figures = figures_from(conversation, messages[conversation.pk], handoffs[conversation.pk])
+            contained = "" if figures.contained is None else ("yes" if figures.contained else "no")
+            yield (
+                conversation.remote_id or "",
+                conversation.tenant.domain,
+                spreadsheet_cell(str(conversation.inbox or "")),
+                spreadsheet_cell(str(conversation.contact or "")),
+                conversation.get_status_display(),
+                conversation.get_priority_display(),
+                conversation.get_holder_display(),
+                _when(figures.created_at),
+                _when(figures.first_response_at),
+                _when(figures.handed_off_at) or ("yes" if figures.handed_off else ""),
+                _when(figures.resolved_at),
+                _seconds(figures.to_first_response),
+                _seconds(figures.to_handoff),
+                _seconds(figures.to_resolution),
+                contained,
+                *(str(figures.messages_by_side.get(side, 0)) for side in SIDES.values()),
+            )
+
+
 def conversations_export(
     *, conversations: QuerySet[Conversation], actor: Any, fmt: str, described: str = "", viewer: Any = None
 ) -> Iterable[Any]:
@@ -193,4 +274,6 @@ def conversations_export(
     with audited(actor=actor, action="export_conversations", tenant=tenant, detail=detail):
         pass
     show = masker_for(viewer)
+    if fmt == "summary":
+        return summary_rows(conversations)  # figures only: nothing of what was said
     return csv_rows(conversations, show) if fmt == "csv" else jsonl_lines(conversations, show)

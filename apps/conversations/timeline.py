@@ -10,12 +10,13 @@ event log.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -352,45 +353,56 @@ class Figures:
         return not self.handed_off
 
 
-def _first(rows: QuerySet[Any]) -> datetime | None:
-    moment: datetime | None = rows.order_by("moment", "pk").values_list("moment", flat=True).first()
-    return moment
-
-
 def conversation_figures(conversation: Conversation) -> Figures:
-    """The conversation's figures: created (the platform's time, else the earliest known), first response
-    (the first outgoing public message after the customer's first), handed off to an agent (the first
-    delivery the audit trail shows done; the holder says so when the trail does not), resolved
-    (finished_at); messages per side."""
-    messages = Message.objects.filter(conversation=conversation).annotate(
-        moment=Coalesce("remote_created_at", "created_at")
+    """The conversation's figures (see :func:`figures_from`), read from its messages and audit trail."""
+    messages = (
+        Message.objects.filter(conversation=conversation)
+        .annotate(moment=Coalesce("remote_created_at", "created_at"))
+        .values_list("moment", "message_type", "private", "sender_kind")
     )
-    first_incoming = _first(messages.filter(message_type=MessageType.INCOMING))
-    first_response = (
-        _first(messages.filter(message_type=MessageType.OUTGOING, private=False, moment__gt=first_incoming))
-        if first_incoming is not None
-        else None
-    )
-    handed_off_at: datetime | None = (
-        AuditEntry.objects.filter(
-            content_type=ContentType.objects.get_for_model(Conversation),
-            object_id=str(conversation.pk),
-            action="deliver_to_agent",
-            outcome=AuditOutcome.OK,
+    handoffs = AuditEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Conversation),
+        object_id=str(conversation.pk),
+        action="deliver_to_agent",
+        outcome=AuditOutcome.OK,
+    ).values_list("created_at", flat=True)
+    return figures_from(conversation, list(messages), list(handoffs))
+
+
+def figures_from(
+    conversation: Conversation,
+    messages: Iterable[tuple[datetime, str, bool, str]],
+    handoffs: Iterable[datetime],
+) -> Figures:
+    """The figures of ``conversation`` from its ``messages`` (moment, message type, private, sender kind) and
+    the times of its ``handoffs`` done (deliver_to_agent in the audit trail). One rule for the page and the
+    summary export:
+
+    - created: the platform's time, else the earliest known (the row's, or its first message's);
+    - first response: the first outgoing public message after the customer's first;
+    - handed off: the first delivery the audit trail shows done (the holder says so when the trail does not);
+    - resolved: finished_at; messages per side.
+    """
+    ordered = sorted(messages, key=lambda message: message[0])
+    first_incoming = next((at for at, kind, _, _ in ordered if kind == MessageType.INCOMING), None)
+    first_response = None
+    if first_incoming is not None:
+        first_response = next(
+            (
+                at
+                for at, kind, private, _ in ordered
+                if kind == MessageType.OUTGOING and not private and at > first_incoming
+            ),
+            None,
         )
-        .order_by("created_at", "pk")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    counts = dict(
-        messages.order_by().values_list("sender_kind").annotate(n=Count("pk")).values_list("sender_kind", "n")
-    )
-    by_side = {side: counts.get(kind, 0) for kind, side in SIDES.items()}
+    handed_off_at = min(handoffs, default=None)
+    counts: dict[str, int] = {}
+    for _, _, _, sender_kind in ordered:
+        counts[sender_kind] = counts.get(sender_kind, 0) + 1
     created_at = conversation.remote_created_at
     if created_at is None:
         # The mirror's row can be younger than the conversation (first heard of late): its first message is not.
-        first_message = _first(messages)
-        created_at = min(conversation.created_at, first_message) if first_message else conversation.created_at
+        created_at = min(conversation.created_at, ordered[0][0]) if ordered else conversation.created_at
     return Figures(
         created_at=created_at,
         first_incoming_at=first_incoming,
@@ -398,5 +410,5 @@ def conversation_figures(conversation: Conversation) -> Figures:
         handed_off_at=handed_off_at,
         handed_off=handed_off_at is not None or conversation.holder == Holder.AGENT,
         resolved_at=conversation.finished_at,
-        messages_by_side=by_side,
+        messages_by_side={side: counts.get(kind, 0) for kind, side in SIDES.items()},
     )

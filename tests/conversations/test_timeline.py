@@ -422,3 +422,29 @@ def test_card_numbers_are_masked_in_the_timeline_unless_the_reader_may_see_them(
     trusted.user_permissions.add(Permission.objects.get(codename="view_unmasked_content"))
     client.force_login(trusted)
     assert "my card is 4242-4242-4242-4242" in client.get(change_url(conversation)).content.decode()
+
+
+def test_the_summary_export_has_each_conversations_figures(conversation):
+    from apps.conversations.exports import SUMMARY_HEADER, summary_rows
+
+    message(conversation, 0, "Hi, where is my order?", "contact")
+    message(conversation, 5, "internal: check the stock", "agent", private=True)  # a note is not a response
+    message(conversation, 12, "Let me look it up.", "bot")
+    message(conversation, 30, "I want an agent", "contact")
+    audit(conversation, 40, "deliver_to_agent")
+    message(conversation, 90, "Hello, this is Maya.", "agent")
+    Conversation.objects.filter(pk=conversation.pk).update(status="resolved", holder="nobody", finished_at=at(300))
+    other = Conversation.objects.create(tenant=conversation.tenant, remote_id="78", remote_created_at=T0)
+
+    header, *rows = list(summary_rows(Conversation.objects.filter(pk__in=[conversation.pk, other.pk])))
+
+    assert header == SUMMARY_HEADER
+    row = dict(zip(header, rows[0], strict=True))
+    assert (row["conversation"], row["contact"], row["status"]) == ("77", "Ada Lovelace", "Resolved")
+    assert row["first response"] == at(12).isoformat() and row["seconds to first response"] == "12"
+    assert row["handed off"] == at(40).isoformat() and row["seconds to handoff"] == "40"
+    assert row["resolved"] == at(300).isoformat() and row["seconds to resolution"] == "300"
+    assert row["contained by the bot"] == "no"
+    assert (row["messages: customer"], row["messages: bot"], row["messages: agent"]) == ("2", "1", "2")
+    empty = dict(zip(header, rows[1], strict=True))
+    assert (empty["first response"], empty["contained by the bot"], empty["messages: customer"]) == ("", "", "0")

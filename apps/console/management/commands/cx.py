@@ -118,7 +118,10 @@ class Command(BaseCommand):
         p.add_argument("--messages-per-conversation", type=int, default=10, metavar="M")
         p.add_argument("--months", type=int, default=6, help="spread over this many months back (default 6)")
         p.add_argument("--seed", type=int, help="random seed, for the same history again")
-        p = add("export-conversations", "write transcripts (CSV: a row per message and action; JSON Lines)")
+        p = add(
+            "export-conversations",
+            "write transcripts (CSV: a row per message and action; JSON Lines) or a summary (a row per conversation)",
+        )
         p.add_argument("--format", choices=FORMATS, default="csv")
         p.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="created on or after this day")
         p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="created before this day")
@@ -260,7 +263,7 @@ class Command(BaseCommand):
         target = open(o["output"], "w", newline="", encoding="utf-8") if o["output"] else None  # noqa: SIM115
         try:
             stream = target or self.stdout
-            if o["format"] == "csv":
+            if o["format"] in ("csv", "summary"):
                 writer = csv.writer(stream)
                 for row in out:
                     writer.writerow(row)
