@@ -304,16 +304,42 @@ class ConversationAdmin(ConsoleAdmin):
 
 @admin.register(Message)
 class MessageAdmin(ConsoleAdmin):
-    list_display = ("conversation", "sender_kind", "message_type", "excerpt", "remote_created_at")
-    list_filter = (("tenant", ScopedRelatedFieldListFilter), "sender_kind", "message_type", "private")
+    list_display_links = None  # a message is read in its conversation: the link goes there, at the message
+    list_filter = (
+        ("tenant", ScopedRelatedFieldListFilter),
+        ("conversation__inbox", ScopedRelatedFieldListFilter),
+        "sender_kind",
+        "message_type",
+        "private",
+    )
     search_fields = ("content",)
-    date_hierarchy = "remote_created_at"
-    list_select_related = ("conversation",)
+    # No date drill-down: it sorted the whole table on every page; the newest first, by the primary key.
+    ordering = ("-id",)
+    list_select_related = ("conversation__inbox", "conversation__contact", "conversation__tenant")
+    show_full_result_count = False  # counting a million messages on every page tells nobody anything
     exclude = ("remote_data",)
 
-    @admin.display(description="content")
-    def excerpt(self, message: Message) -> str:
-        return Truncator(message.content).chars(80)
+    @admin.display(description="conversation", ordering="conversation")
+    def in_conversation(self, message: Message) -> str:
+        url = reverse("admin:conversations_conversation_change", args=[message.conversation_id])
+        return format_html('<a href="{}#message-{}">{}</a>', url, message.pk, message.conversation)
+
+    @admin.display(description="inbox")
+    def inbox(self, message: Message) -> str:
+        return str(message.conversation.inbox or "–")
+
+    @admin.display(description="contact")
+    def contact(self, message: Message) -> str:
+        return str(message.conversation.contact or "–")
+
+    def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
+        show = masker_for(request.user)  # what was said is shown masked unless the reader may see it
+
+        @admin.display(description="content")
+        def excerpt(message: Message) -> str:
+            return Truncator(show(message.content, message.conversation.tenant)).chars(80)
+
+        return ("in_conversation", "inbox", "contact", "sender_kind", excerpt, "remote_created_at")
 
     # What was said is evidence: nobody adds or edits messages by hand.
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -494,3 +494,20 @@ def test_an_export_masks_card_numbers_unless_the_reader_may_see_them(client, san
     assert "card 4242 4242 4242 4242 exp 12/30" in _download(
         run_action(client, "export_transcripts_jsonl", [conversation])
     )
+
+
+def test_the_messages_list_shows_inbox_and_contact_filters_by_inbox_and_opens_the_conversation_at_the_message(
+    client, sandbox, conversation, inboxes, make_user
+):
+    client.force_login(make_user("Auditor"))
+    message = Message.objects.filter(conversation=conversation).first()
+
+    page = client.get(reverse("admin:conversations_message_changelist")).content.decode()
+    assert "Website chat" in page and "Ada Lovelace" in page
+    assert f'{change_url(conversation)}#message-{message.pk}"' in page
+    assert f"/admin/conversations/message/{message.pk}/change/" not in page  # not the message's own page
+
+    elsewhere = client.get(
+        reverse("admin:conversations_message_changelist"), {"conversation__inbox__id__exact": inboxes[1].pk}
+    ).content.decode()
+    assert "Where is my order?" not in elsewhere
