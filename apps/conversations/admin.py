@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import CharField, QuerySet, Value
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -33,7 +33,8 @@ from .models import (
     Message,
     MessageType,
 )
-from .selectors import scope_bulk_operations, with_item_counts
+from .search_text import snippet
+from .selectors import message_search, scope_bulk_operations, with_first_match, with_item_counts
 from .services import (
     bulk_operation_create,
     conversation_deliver_to_agent,
@@ -115,7 +116,8 @@ class ConversationAdmin(ConsoleAdmin):
         "holder",
         ("last_activity_at", admin.DateFieldListFilter),
     )
-    search_fields = ("=remote_id", "contact__name", "contact__email", "source_id")
+    # Or-ed with what was said in any of its messages (get_search_results).
+    search_fields = ("=remote_id", "contact__name", "contact__email", "contact__phone_number", "source_id")
     date_hierarchy = "last_activity_at"
     list_select_related = ("tenant", "inbox", "contact")
     inlines = (TranscriptInline,)
@@ -149,6 +151,31 @@ class ConversationAdmin(ConsoleAdmin):
         ),
     )
     # Changelist actions and the permission each needs, checked again when the POST arrives.
+
+    # -- search: the contact and ids as Django searches them, or any message holding all the words --------
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Conversation], search_term: str
+    ) -> tuple[QuerySet[Conversation], bool]:
+        by_fields, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if not search_term.strip():
+            return by_fields, may_have_duplicates
+        said = queryset.filter(pk__in=message_search(search_term).values("conversation_id"))
+        found = with_first_match(by_fields | said, search_term)
+        # The row's snippet marks the words; a column method sees only the row, so the row carries the term.
+        return found.annotate(search_term=Value(search_term, output_field=CharField())), may_have_duplicates
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        searching = bool(request.GET.get("q", "").strip())
+        return (*self.list_display, "match") if searching else self.list_display
+
+    @admin.display(description="match")
+    def match(self, conversation: Any) -> str:
+        """The first message holding the words, the words marked, linked to that message on the page."""
+        content = getattr(conversation, "first_match_content", None)
+        if content is None:
+            return "–"
+        url = f"{self.object_url(conversation)}#message-{conversation.first_match_id}"
+        return format_html('<a href="{}">{}</a>', url, snippet(content, conversation.search_term))
 
     # A mirror of the remote conversation: it changes through the actions and the API's events only.
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -1,16 +1,20 @@
-"""Reads for the conversations admin: transcripts, and bulk operations with their row counts."""
+"""Reads for the conversations admin: transcripts, searching what was said, bulk operations with their counts."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 
 from apps.cx.selectors import tenant_ids_for
 from apps.cx.spreadsheet import spreadsheet_cell
 
 from .models import BulkItemState, BulkOperation, BulkOperationItem, Conversation, Message
+from .search_text import SEARCH_CONFIG, fold, search_words
 
 TRANSCRIPT_HEADER = (
     "conversation",
@@ -49,6 +53,31 @@ def transcript_rows(conversations: QuerySet[Conversation]) -> Iterator[tuple[str
             "yes" if message.private else "no",
             spreadsheet_cell(message.content),
         )
+
+
+def message_search(term: str, messages: QuerySet[Message] | None = None) -> QuerySet[Message]:
+    """The messages (of ``messages``, all by default) holding every word of ``term``, in any order, whatever
+    the case and accents; on PostgreSQL stemmed too ("orders" finds "order"). Private notes included."""
+    messages = Message.objects.all() if messages is None else messages
+    words = search_words(term)
+    if not words:
+        return messages.none()
+    if connection.vendor == "postgresql":
+        # plainto_tsquery reads the term as the vector was built (an address stays one word): the GIN index.
+        return messages.filter(search_vector=SearchQuery(fold(term), config=SEARCH_CONFIG, search_type="plain"))
+    # Each word quoted, so nothing the user types is FTS5 syntax; words side by side must all be there.
+    match = " ".join('"{}"'.format(word.replace('"', '""')) for word in words)
+    hits = RawSQL("SELECT rowid FROM conversations_message_fts WHERE conversations_message_fts MATCH %s", [match])
+    return messages.filter(pk__in=hits)
+
+
+def with_first_match(conversations: QuerySet[Conversation], term: str) -> QuerySet[Conversation]:
+    """Adds ``first_match_id`` and ``first_match_content``: the earliest message matching ``term`` (None if none)."""
+    first = message_search(term).filter(conversation=OuterRef("pk")).order_by("remote_created_at", "id")
+    return conversations.annotate(
+        first_match_id=Subquery(first.values("id")[:1]),
+        first_match_content=Subquery(first.values("content")[:1]),
+    )
 
 
 def scope_bulk_operations(operations: QuerySet[BulkOperation], user: Any) -> QuerySet[BulkOperation]:

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.contrib.postgres.search import SearchVector
+from django.db import connection, transaction
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -43,6 +44,7 @@ from .models import (
     MessageType,
 )
 from .parsing import ConversationPayload, MessagePayload, parse_conversation, parse_message
+from .search_text import SEARCH_CONFIG, fold
 from .selectors import transcript_rows
 
 logger = logging.getLogger(__name__)
@@ -173,19 +175,24 @@ def message_upsert_from_remote(
                 rows.update(last_activity_at=Greatest(Coalesce("last_activity_at", Value(moment)), Value(moment)))
             else:
                 rows.select_for_update().values_list("pk").first()
-        synced = synced_fields(payload.raw, source=source)
+        written = {**payload.fields, **synced_fields(payload.raw, source=source), **_search_vector_of(payload.fields)}
         message, created = Message.objects.get_or_create(
-            tenant=tenant,
-            remote_id=payload.remote_id,
-            defaults={"conversation": conversation, **payload.fields, **synced},
+            tenant=tenant, remote_id=payload.remote_id, defaults={"conversation": conversation, **written}
         )
         if not created and update:
-            update_fields(message, {**payload.fields, **synced})
+            update_fields(message, written)
         if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):
             if locked:
                 Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=moment)
             conversation.last_activity_at = moment
     return message
+
+
+def _search_vector_of(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The search vector written with a message's content on PostgreSQL (SQLite's FTS5 triggers keep their own)."""
+    if "content" not in fields or connection.vendor != "postgresql":
+        return {}
+    return {"search_vector": SearchVector(Value(fold(fields["content"])), config=SEARCH_CONFIG)}
 
 
 # -- API answers --------------------------------------------------------------------------------------------
