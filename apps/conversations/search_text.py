@@ -6,6 +6,7 @@ Pure functions, no database: the PostgreSQL vector is built from ``fold(content)
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 
@@ -32,13 +33,11 @@ def search_words(term: str) -> list[str]:
 
 
 def _matches(token: str, words: list[str]) -> bool:
-    # Close to what the stemmer does, for the marks only: "order" is marked for "orders" and the reverse.
+    # Close to what the stemmer does, for the marks only: "orders" marks "order", "sorting" marks "sorted".
     folded = fold(token)
     for word in words:
-        if folded == word:
-            return True
-        shorter = min(len(folded), len(word))
-        if shorter >= 4 and (folded.startswith(word) or word.startswith(folded)):
+        common = len(os.path.commonprefix([folded, word]))
+        if folded == word or (common >= 4 and common >= min(len(folded), len(word)) - 3):
             return True
     return False
 
