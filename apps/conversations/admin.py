@@ -23,6 +23,7 @@ from apps.cx.admin_base import (
 from apps.cx.spreadsheet import csv_download
 from apps.inboxes.admin import OfferedInboxListFilter
 
+from .filters import BotDecisionFilter, DateRangeFilter, HandledByFilter, PrivateNotesFilter
 from .forms import SendMessageForm
 from .models import (
     BulkKind,
@@ -104,6 +105,7 @@ class ConversationAdmin(ConsoleAdmin):
         "status",
         "priority",
         "holder",
+        "created",
         "last_activity_at",
         "finished_at",
     )
@@ -114,7 +116,13 @@ class ConversationAdmin(ConsoleAdmin):
         "status",
         "priority",
         "holder",
+        ("contact", ScopedRelatedFieldListFilter),
         ("last_activity_at", admin.DateFieldListFilter),
+        ("remote_created_at", DateRangeFilter),
+        ("last_activity_at", DateRangeFilter),
+        HandledByFilter,
+        PrivateNotesFilter,
+        BotDecisionFilter,
     )
     # Or-ed with what was said in any of its messages (get_search_results).
     search_fields = ("=remote_id", "contact__name", "contact__email", "contact__phone_number", "source_id")
@@ -167,6 +175,10 @@ class ConversationAdmin(ConsoleAdmin):
     def get_list_display(self, request: HttpRequest) -> Any:
         searching = bool(request.GET.get("q", "").strip())
         return (*self.list_display, "match") if searching else self.list_display
+
+    @admin.display(description="created", ordering="remote_created_at")
+    def created(self, conversation: Conversation) -> Any:
+        return conversation.remote_created_at
 
     @admin.display(description="match")
     def match(self, conversation: Any) -> str:

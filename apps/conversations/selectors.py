@@ -10,10 +10,11 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
-from apps.cx.selectors import tenant_ids_for
+from apps.bots.models import BotDecision, BotReply
+from apps.cx.selectors import scope_to_user, tenant_ids_for
 from apps.cx.spreadsheet import spreadsheet_cell
 
-from .models import BulkItemState, BulkOperation, BulkOperationItem, Conversation, Message
+from .models import BulkItemState, BulkOperation, BulkOperationItem, Conversation, Holder, Message, SenderKind
 from .search_text import SEARCH_CONFIG, fold, search_words
 
 TRANSCRIPT_HEADER = (
@@ -78,6 +79,52 @@ def with_first_match(conversations: QuerySet[Conversation], term: str) -> QueryS
         first_match_id=Subquery(first.values("id")[:1]),
         first_match_content=Subquery(first.values("content")[:1]),
     )
+
+
+# -- the conversation list's filters -----------------------------------------------------------------------
+def _messages_of_row(**conditions: Any) -> Exists:
+    return Exists(Message.objects.filter(conversation=OuterRef("pk"), **conditions))
+
+
+def _bot_replies_of_row(**conditions: Any) -> Exists:
+    return Exists(BotReply.objects.filter(conversation=OuterRef("pk"), **conditions))
+
+
+def with_handler(conversations: QuerySet[Conversation], handler: str) -> QuerySet[Conversation]:
+    """``handler`` "agent": handed to an agent (held by one now, the bot handed it off, or an agent wrote);
+    "bot": the bot answered and none of that happened."""
+    to_agent = (
+        Q(holder=Holder.AGENT)
+        | _bot_replies_of_row(decision=BotDecision.HANDOFF)
+        | _messages_of_row(sender_kind=SenderKind.AGENT)
+    )
+    if handler == "agent":
+        return conversations.filter(to_agent)
+    bot_answered = _messages_of_row(sender_kind=SenderKind.BOT) | _bot_replies_of_row()
+    return conversations.filter(bot_answered).exclude(to_agent)
+
+
+def with_private_notes(conversations: QuerySet[Conversation], present: bool) -> QuerySet[Conversation]:
+    notes = _messages_of_row(private=True)
+    return conversations.filter(notes) if present else conversations.exclude(notes)
+
+
+def with_bot_decision(
+    conversations: QuerySet[Conversation], *, decision: str, matched: str | None = None
+) -> QuerySet[Conversation]:
+    """The conversations in which the bot decided ``decision`` at least once (with ``matched`` as its match)."""
+    conditions: dict[str, Any] = {"decision": decision}
+    if matched is not None:
+        conditions["matched"] = matched
+    return conversations.filter(_bot_replies_of_row(**conditions))
+
+
+def bot_rules_matched(user: Any, limit: int = 50) -> list[str]:
+    """The distinct words the bots' reply rules matched in the tenants ``user`` may see (first ``limit``)."""
+    replies = scope_to_user(
+        BotReply.objects.filter(decision=BotDecision.RULE), user, tenant_field="conversation__tenant"
+    )
+    return list(replies.exclude(matched="").order_by("matched").values_list("matched", flat=True).distinct()[:limit])
 
 
 def scope_bulk_operations(operations: QuerySet[BulkOperation], user: Any) -> QuerySet[BulkOperation]:
