@@ -150,3 +150,22 @@ def test_search_queries_do_not_grow_with_the_matching_conversations(supervisor, 
         conversation_saying(tenant, "My screen is broken")
     with_43, shown = queries()
     assert shown == 43 and with_43 == with_3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_indexes_the_messages_already_there(tenant):
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, search = ("conversations", "0005_conversation_remote_updated_at"), ("conversations", "0006_message_search")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps
+    conversation = old.get_model("conversations", "Conversation").objects.create(tenant_id=tenant.pk, remote_id="1")
+    old.get_model("conversations", "Message").objects.create(
+        tenant_id=tenant.pk, remote_id="m1", conversation_id=conversation.pk, content="Written before the search"
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([search])
+
+    assert list(message_search("search written").values_list("remote_id", flat=True)) == ["m1"]
