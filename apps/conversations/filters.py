@@ -26,6 +26,7 @@ class DateRangeFilter(admin.FieldListFilter):
         self.from_name = f"{field_path}__from"
         self.to_name = f"{field_path}__to"
         super().__init__(field, request, params, model, model_admin, field_path)
+        self.title = f"{self.title} (from–to)"
 
     def expected_parameters(self) -> list[str | None]:
         return [self.from_name, self.to_name]

@@ -75,6 +75,10 @@ def test_the_date_range_form_keeps_the_other_filters_and_a_bad_date_is_refused(s
     assert 'type="date" name="remote_created_at__from" value="2026-11-01"' in html
     assert '<input type="hidden" name="status__exact" value="open">' in html
     assert 'type="date" name="last_activity_at__to" value=""' in html
+    with_counts = supervisor.get(
+        CHANGELIST, {"_facets": "True", "remote_created_at__from": "2026-11-01", "notes": "no"}
+    )
+    assert with_counts.status_code == 200 and len(with_counts.context["cl"].result_list) == 1
     bad = supervisor.get(CHANGELIST, {"remote_created_at__from": "yesterday"})
     assert bad.status_code == 302 and "e=1" in bad.url
 
