@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from apps.contacts.models import Contact
 from apps.conversations.models import Conversation, Message
+from apps.conversations.parsing import parse_message
 from apps.conversations.search_text import snippet
 from apps.conversations.selectors import message_search
+from apps.conversations.services import message_upsert_from_remote
 from apps.cx.models import Tenant
 from apps.hooks.mapping import map_event
 from tests.hooks.events import fixture
@@ -30,9 +32,9 @@ def conversation_saying(tenant: Tenant, *contents: str, private: bool = False, c
         tenant=tenant, remote_id=f"{n}", contact=contact, last_activity_at=timezone.now()
     )
     for i, content in enumerate(contents):
-        Message.objects.create(
-            tenant=tenant, remote_id=f"{n}-{i}", conversation=conversation, content=content, private=private
-        )
+        # Through the one writer, so that the same tests hold on PostgreSQL, where it writes the vector.
+        said = {"id": n * 100 + i, "content": content, "private": private, "message_type": "incoming"}
+        message_upsert_from_remote(tenant=tenant, conversation=conversation, payload=parse_message(said))
     return conversation
 
 
