@@ -102,6 +102,7 @@ def test_words_that_look_like_fts_syntax_are_only_words(supervisor, tenant):
 
     assert found(supervisor, 'order NEAR "door') == [said]
     assert found(supervisor, "* OR ^ -") == []
+    assert found(supervisor, "*** !!") == []  # no word at all
 
 
 def test_the_index_follows_the_messages_edits_and_deletions(tenant):
