@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import CharField, QuerySet, Value
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,6 +29,7 @@ from apps.cx.spreadsheet import csv_download
 from apps.inboxes.admin import OfferedInboxListFilter
 
 from .exports import CONTENT_TYPES, conversations_export
+from .filters import BotDecisionFilter, DateRangeFilter, HandledByFilter, PrivateNotesFilter
 from .forms import SendMessageForm
 from .models import (
     BulkKind,
@@ -39,7 +40,8 @@ from .models import (
     Message,
     MessageType,
 )
-from .selectors import scope_bulk_operations, with_item_counts
+from .search_text import snippet
+from .selectors import message_search, scope_bulk_operations, with_first_match, with_item_counts
 from .services import (
     bulk_operation_create,
     conversation_deliver_to_agent,
@@ -120,6 +122,7 @@ class ConversationAdmin(ConsoleAdmin):
         "status",
         "priority",
         "holder",
+        "created",
         "last_activity_at",
         "finished_at",
     )
@@ -130,9 +133,16 @@ class ConversationAdmin(ConsoleAdmin):
         "status",
         "priority",
         "holder",
+        ("contact", ScopedRelatedFieldListFilter),
         ("last_activity_at", admin.DateFieldListFilter),
+        ("remote_created_at", DateRangeFilter),
+        ("last_activity_at", DateRangeFilter),
+        HandledByFilter,
+        PrivateNotesFilter,
+        BotDecisionFilter,
     )
-    search_fields = ("=remote_id", "contact__name", "contact__email", "source_id")
+    # Or-ed with what was said in any of its messages (get_search_results).
+    search_fields = ("=remote_id", "contact__name", "contact__email", "contact__phone_number", "source_id")
     date_hierarchy = "last_activity_at"
     list_select_related = ("tenant", "inbox", "contact")
     change_form_template = "admin/conversations/conversation/change_form.html"
@@ -228,6 +238,35 @@ class ConversationAdmin(ConsoleAdmin):
             "print_notes": notes,
             "notes_query": "" if notes else "&notes=0",
         }
+
+    # -- search: the contact and ids as Django searches them, or any message holding all the words --------
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Conversation], search_term: str
+    ) -> tuple[QuerySet[Conversation], bool]:
+        by_fields, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if not search_term.strip():
+            return by_fields, may_have_duplicates
+        said = queryset.filter(pk__in=message_search(search_term).values("conversation_id"))
+        found = with_first_match(by_fields | said, search_term)
+        # The row's snippet marks the words; a column method sees only the row, so the row carries the term.
+        return found.annotate(search_term=Value(search_term, output_field=CharField())), may_have_duplicates
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        searching = bool(request.GET.get("q", "").strip())
+        return (*self.list_display, "match") if searching else self.list_display
+
+    @admin.display(description="created", ordering="remote_created_at")
+    def created(self, conversation: Conversation) -> Any:
+        return conversation.remote_created_at
+
+    @admin.display(description="match")
+    def match(self, conversation: Any) -> str:
+        """The first message holding the words, the words marked, linked to that message on the page."""
+        content = getattr(conversation, "first_match_content", None)
+        if content is None:
+            return "–"
+        url = f"{self.object_url(conversation)}#message-{conversation.first_match_id}"
+        return format_html('<a href="{}">{}</a>', url, snippet(content, conversation.search_term))
 
     # A mirror of the remote conversation: it changes through the actions and the API's events only.
     def has_add_permission(self, request: HttpRequest) -> bool:

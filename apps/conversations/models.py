@@ -1,6 +1,7 @@
 """Conversations and messages, mirrored from API answers and webhook events; bulk operations on them."""
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -84,6 +85,9 @@ class Message(RemoteObject):
     sender_name = models.CharField(max_length=200, blank=True)
     private = models.BooleanField(default=False)
     remote_created_at = models.DateTimeField(null=True, blank=True)
+    # PostgreSQL only: the folded content's words, written with the content by message_upsert_from_remote, and
+    # GIN-indexed by migration 0006. SQLite keeps an FTS5 table in step by triggers instead; this stays empty.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta(RemoteObject.Meta):
         ordering = ["conversation", "remote_created_at", "id"]

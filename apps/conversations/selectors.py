@@ -1,14 +1,91 @@
-"""Reads for the conversations admin: bulk operations with their row counts (exports: ``exports.py``)."""
+"""Reads for the conversations admin: searching what was said, bulk operations with their row counts (exports:
+``exports.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 
-from apps.cx.selectors import tenant_ids_for
+from apps.bots.models import BotDecision, BotReply
+from apps.cx.selectors import scope_to_user, tenant_ids_for
 
-from .models import BulkItemState, BulkOperation, BulkOperationItem
+from .models import BulkItemState, BulkOperation, BulkOperationItem, Conversation, Holder, Message, SenderKind
+from .search_text import SEARCH_CONFIG, fold, search_words
+
+
+def message_search(term: str, messages: QuerySet[Message] | None = None) -> QuerySet[Message]:
+    """The messages (of ``messages``, all by default) holding every word of ``term``, in any order, whatever
+    the case and accents; on PostgreSQL stemmed too ("orders" finds "order"). Private notes included."""
+    messages = Message.objects.all() if messages is None else messages
+    words = search_words(term)
+    if not words:
+        return messages.none()
+    if connection.vendor == "postgresql":
+        # plainto_tsquery reads the term as the vector was built (an address stays one word): the GIN index.
+        return messages.filter(search_vector=SearchQuery(fold(term), config=SEARCH_CONFIG, search_type="plain"))
+    # Each word quoted, so nothing the user types is FTS5 syntax; words side by side must all be there.
+    match = " ".join('"{}"'.format(word.replace('"', '""')) for word in words)
+    hits = RawSQL("SELECT rowid FROM conversations_message_fts WHERE conversations_message_fts MATCH %s", [match])
+    return messages.filter(pk__in=hits)
+
+
+def with_first_match(conversations: QuerySet[Conversation], term: str) -> QuerySet[Conversation]:
+    """Adds ``first_match_id`` and ``first_match_content``: the earliest message matching ``term`` (None if none)."""
+    first = message_search(term).filter(conversation=OuterRef("pk")).order_by("remote_created_at", "id")
+    return conversations.annotate(
+        first_match_id=Subquery(first.values("id")[:1]),
+        first_match_content=Subquery(first.values("content")[:1]),
+    )
+
+
+# -- the conversation list's filters -----------------------------------------------------------------------
+def _messages_of_row(**conditions: Any) -> Exists:
+    return Exists(Message.objects.filter(conversation=OuterRef("pk"), **conditions))
+
+
+def _bot_replies_of_row(**conditions: Any) -> Exists:
+    return Exists(BotReply.objects.filter(conversation=OuterRef("pk"), **conditions))
+
+
+def with_handler(conversations: QuerySet[Conversation], handler: str) -> QuerySet[Conversation]:
+    """``handler`` "agent": handed to an agent (held by one now, the bot handed it off, or an agent wrote);
+    "bot": the bot answered and none of that happened."""
+    to_agent = (
+        Q(holder=Holder.AGENT)
+        | _bot_replies_of_row(decision=BotDecision.HANDOFF)
+        | _messages_of_row(sender_kind=SenderKind.AGENT)
+    )
+    if handler == "agent":
+        return conversations.filter(to_agent)
+    bot_answered = _messages_of_row(sender_kind=SenderKind.BOT) | _bot_replies_of_row()
+    return conversations.filter(bot_answered).exclude(to_agent)
+
+
+def with_private_notes(conversations: QuerySet[Conversation], present: bool) -> QuerySet[Conversation]:
+    notes = _messages_of_row(private=True)
+    return conversations.filter(notes) if present else conversations.exclude(notes)
+
+
+def with_bot_decision(
+    conversations: QuerySet[Conversation], *, decision: str, matched: str | None = None
+) -> QuerySet[Conversation]:
+    """The conversations in which the bot decided ``decision`` at least once (with ``matched`` as its match)."""
+    conditions: dict[str, Any] = {"decision": decision}
+    if matched is not None:
+        conditions["matched"] = matched
+    return conversations.filter(_bot_replies_of_row(**conditions))
+
+
+def bot_rules_matched(user: Any, limit: int = 50) -> list[str]:
+    """The distinct words the bots' reply rules matched in the tenants ``user`` may see (first ``limit``)."""
+    replies = scope_to_user(
+        BotReply.objects.filter(decision=BotDecision.RULE), user, tenant_field="conversation__tenant"
+    )
+    return list(replies.exclude(matched="").order_by("matched").values_list("matched", flat=True).distinct()[:limit])
 
 
 def scope_bulk_operations(operations: QuerySet[BulkOperation], user: Any) -> QuerySet[BulkOperation]:

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.contrib.postgres.search import SearchVector
+from django.db import connection, transaction
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -44,6 +45,7 @@ from .models import (
     MessageType,
 )
 from .parsing import ConversationPayload, MessagePayload, parse_conversation, parse_message
+from .search_text import SEARCH_CONFIG, fold
 
 logger = logging.getLogger(__name__)
 P = TypeVar("P", ConversationPayload, MessagePayload)
@@ -185,18 +187,24 @@ def message_upsert_from_remote(
             if "content" in fields:
                 fields["content"] = mask_text(fields["content"], patterns=patterns)
             synced["remote_data"] = mask_json(synced["remote_data"], patterns=patterns)
+        written = {**fields, **synced, **_search_vector_of(fields)}
         message, created = Message.objects.get_or_create(
-            tenant=tenant,
-            remote_id=payload.remote_id,
-            defaults={"conversation": conversation, **fields, **synced},
+            tenant=tenant, remote_id=payload.remote_id, defaults={"conversation": conversation, **written}
         )
         if not created and update:
-            update_fields(message, {**fields, **synced})
+            update_fields(message, written)
         if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):
             if locked:
                 Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=moment)
             conversation.last_activity_at = moment
     return message
+
+
+def _search_vector_of(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The search vector written with a message's content on PostgreSQL (SQLite's FTS5 triggers keep their own)."""
+    if "content" not in fields or connection.vendor != "postgresql":
+        return {}
+    return {"search_vector": SearchVector(Value(fold(fields["content"])), config=SEARCH_CONFIG)}
 
 
 # -- API answers --------------------------------------------------------------------------------------------
