@@ -252,21 +252,25 @@ class ConversationAdmin(ConsoleAdmin):
         return found.annotate(search_term=Value(search_term, output_field=CharField())), may_have_duplicates
 
     def get_list_display(self, request: HttpRequest) -> Any:
-        searching = bool(request.GET.get("q", "").strip())
-        return (*self.list_display, "match") if searching else self.list_display
+        if not request.GET.get("q", "").strip():
+            return self.list_display
+        show = masker_for(request.user)  # a snippet is what was said: masked unless the reader may see it
+
+        @admin.display(description="match")
+        def match(conversation: Any) -> str:
+            """The first message holding the words, the words marked, linked to that message on the page."""
+            content = getattr(conversation, "first_match_content", None)
+            if content is None:
+                return "–"
+            url = f"{self.object_url(conversation)}#message-{conversation.first_match_id}"
+            marked = snippet(show(content, conversation.tenant), conversation.search_term)
+            return format_html('<a href="{}">{}</a>', url, marked)
+
+        return (*self.list_display, match)
 
     @admin.display(description="created", ordering="remote_created_at")
     def created(self, conversation: Conversation) -> Any:
         return conversation.remote_created_at
-
-    @admin.display(description="match")
-    def match(self, conversation: Any) -> str:
-        """The first message holding the words, the words marked, linked to that message on the page."""
-        content = getattr(conversation, "first_match_content", None)
-        if content is None:
-            return "–"
-        url = f"{self.object_url(conversation)}#message-{conversation.first_match_id}"
-        return format_html('<a href="{}">{}</a>', url, snippet(content, conversation.search_term))
 
     # A mirror of the remote conversation: it changes through the actions and the API's events only.
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -370,6 +374,14 @@ class MessageAdmin(ConsoleAdmin):
     @admin.display(description="contact")
     def contact(self, message: Message) -> str:
         return str(message.conversation.contact or "–")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Message], search_term: str
+    ) -> tuple[QuerySet[Message], bool]:
+        """All the words, through the full-text index (FTS5 or the GIN index), not a LIKE over every row."""
+        if not search_term.strip():
+            return queryset, False
+        return message_search(search_term, queryset), False
 
     def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
         show = masker_for(request.user)  # what was said is shown masked unless the reader may see it

@@ -172,3 +172,10 @@ def test_the_migration_indexes_the_messages_already_there(tenant):
     executor.migrate([search])
 
     assert list(message_search("search written").values_list("remote_id", flat=True)) == ["m1"]
+
+
+def test_a_snippet_masks_a_card_number(client, tenant, make_user):
+    conversation_saying(tenant, "my card 4242 4242 4242 4242 was refused")
+    client.force_login(make_user("Auditor"))
+    page = client.get(CHANGELIST, {"q": "refused"}).content.decode()
+    assert "4242 4242 4242 4242" not in page and "•••• •••• •••• 4242" in page
