@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.contacts.models import Contact
 from apps.conversations.models import Conversation, ConversationStatus, Holder, Message, MessageType, SenderKind
+from apps.conversations.services import message_search_vector
 from apps.cx.models import SyncSource, SyncState, Tenant
 from apps.inboxes.models import Inbox
 
@@ -228,6 +229,9 @@ def history_seed(
                 conversation.last_activity_at = moment
                 if conversation.status == ConversationStatus.RESOLVED:
                     conversation.finished_at = moment
+            if connection.vendor == "postgresql":  # found by search as mapped messages are (SQLite: triggers)
+                for message in messages:
+                    message.search_vector = message_search_vector(message.content)
             Message.objects.bulk_create(messages, batch_size=5_000)
             Conversation.objects.bulk_update(made, ["last_activity_at", "finished_at"], batch_size=5_000)
         messages_made += len(messages)

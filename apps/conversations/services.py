@@ -204,7 +204,12 @@ def _search_vector_of(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The search vector written with a message's content on PostgreSQL (SQLite's FTS5 triggers keep their own)."""
     if "content" not in fields or connection.vendor != "postgresql":
         return {}
-    return {"search_vector": SearchVector(Value(fold(fields["content"])), config=SEARCH_CONFIG)}
+    return {"search_vector": message_search_vector(fields["content"])}
+
+
+def message_search_vector(content: str) -> SearchVector:
+    """What a message's ``search_vector`` holds on PostgreSQL: its folded words (bulk writers set it too)."""
+    return SearchVector(Value(fold(content)), config=SEARCH_CONFIG)
 
 
 # -- API answers --------------------------------------------------------------------------------------------
