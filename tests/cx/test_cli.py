@@ -340,3 +340,14 @@ def test_seed_history_writes_varied_conversations_in_bulk(db, settings):
     # Again: a range of vendor ids of its own, no collision.
     cx("seed-history", "--conversations", "5", "--messages-per-conversation", "2")
     assert Conversation.objects.count() == 35
+
+
+def test_export_conversations_takes_a_search(sandbox, conversation_id):
+    from apps.cx.models import AuditEntry
+
+    found, missed = io.StringIO(), io.StringIO()
+    call_command("cx", "export-conversations", "--search", "hello", stdout=found, stderr=io.StringIO())
+    call_command("cx", "export-conversations", "--search", "refund", stdout=missed, stderr=io.StringIO())
+    assert {row.split(",")[0] for row in found.getvalue().splitlines()[1:]} == {conversation_id}
+    assert missed.getvalue().splitlines()[1:] == []
+    assert AuditEntry.objects.filter(action="export_conversations", detail__contains="search 'hello'").exists()

@@ -25,6 +25,7 @@ from apps.contacts.models import Contact
 from apps.contacts.services import contact_create
 from apps.conversations.exports import FORMATS, conversations_export
 from apps.conversations.models import Conversation, MessageType
+from apps.conversations.selectors import message_search
 from apps.conversations.services import (
     conversation_deliver_to_agent,
     conversation_finish,
@@ -125,6 +126,7 @@ class Command(BaseCommand):
         p.add_argument("--format", choices=FORMATS, default="csv")
         p.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="created on or after this day")
         p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="created before this day")
+        p.add_argument("--search", metavar="WORDS", help="only conversations where a message holds all the words")
         p.add_argument("--output", metavar="FILE", help="default: standard output")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -257,6 +259,9 @@ class Command(BaseCommand):
         if o["until"]:
             conversations = conversations.filter(began__date__lt=o["until"])
             described.append(f"until {o['until']}")
+        if o["search"]:
+            conversations = conversations.filter(pk__in=message_search(o["search"]).values("conversation_id"))
+            described.append(f"search {o['search']!r}")
         out = conversations_export(
             conversations=conversations, actor=actor, fmt=o["format"], described=", ".join(described) or "all"
         )
