@@ -133,7 +133,6 @@ class ConversationAdmin(ConsoleAdmin):
         "status",
         "priority",
         "holder",
-        ("contact", ScopedRelatedFieldListFilter),
         ("last_activity_at", admin.DateFieldListFilter),
         ("remote_created_at", DateRangeFilter),
         ("last_activity_at", DateRangeFilter),
@@ -143,7 +142,9 @@ class ConversationAdmin(ConsoleAdmin):
     )
     # Or-ed with what was said in any of its messages (get_search_results).
     search_fields = ("=remote_id", "contact__name", "contact__email", "contact__phone_number", "source_id")
-    date_hierarchy = "last_activity_at"
+    # No contact filter (it listed every contact on each page: search finds a contact's conversations by name,
+    # email or phone) and no date drill-down (it read the dates of every row): the date ranges do that job.
+    show_full_result_count = False
     list_select_related = ("tenant", "inbox", "contact")
     change_form_template = "admin/conversations/conversation/change_form.html"
     exclude = ("remote_data",)
