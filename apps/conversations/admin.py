@@ -23,6 +23,7 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
     api_calls_link,
+    refuse_unless,
 )
 from apps.cx.masking import masker_for
 from apps.cx.spreadsheet import csv_download
@@ -192,7 +193,24 @@ class ConversationAdmin(ConsoleAdmin):
             self.admin_site.admin_view(self.timeline_view),
             name=f"{info[0]}_{info[1]}_timeline",
         )
-        return [timeline, *super().get_urls()]
+        export = path(
+            "<path:object_id>/export/",
+            self.admin_site.admin_view(self.export_view),
+            name=f"{info[0]}_{info[1]}_export",
+        )
+        return [timeline, export, *super().get_urls()]
+
+    def export_view(self, request: HttpRequest, object_id: str) -> StreamingHttpResponse:
+        """This conversation's transcript or summary as a file (``?format=csv|jsonl|summary``)."""
+        conversation = self.get_object(request, unquote(object_id))
+        if conversation is None:
+            raise Http404("No such object, or not in your tenants.")
+        refuse_unless(request, "conversations.export_transcript", action="export_conversations", obj=conversation)
+        fmt = request.GET.get("format", "csv")
+        if fmt not in CONTENT_TYPES:
+            raise Http404("No such export format.")
+        queryset = Conversation.objects.filter(pk=conversation.pk)
+        return self._export(request, queryset, fmt, described=f"conversation {conversation.remote_id} from its page")
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
@@ -238,6 +256,9 @@ class ConversationAdmin(ConsoleAdmin):
             "page_url": self.object_url(conversation),
             "print_notes": notes,
             "notes_query": "" if notes else "&notes=0",
+            "export_url": reverse("admin:conversations_conversation_export", args=[conversation.pk])
+            if request.user.has_perm("conversations.export_transcript")
+            else "",
         }
 
     # -- search: the contact and ids as Django searches them, or any message holding all the words --------
@@ -328,10 +349,13 @@ class ConversationAdmin(ConsoleAdmin):
     def export_summary(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
         return self._export(request, queryset, "summary")
 
-    def _export(self, request: HttpRequest, queryset: QuerySet[Conversation], fmt: str) -> StreamingHttpResponse:
-        chosen = "all matching the list" if request.POST.get("select_across") == "1" else "selected rows"
-        search = request.GET.get("q", "").strip()
-        described = chosen + (f", search {search!r}" if search else "")
+    def _export(
+        self, request: HttpRequest, queryset: QuerySet[Conversation], fmt: str, described: str = ""
+    ) -> StreamingHttpResponse:
+        if not described:
+            chosen = "all matching the list" if request.POST.get("select_across") == "1" else "selected rows"
+            search = request.GET.get("q", "").strip()
+            described = chosen + (f", search {search!r}" if search else "")
         out = conversations_export(
             conversations=queryset, actor=actor_for(request), fmt=fmt, described=described, viewer=request.user
         )

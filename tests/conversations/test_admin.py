@@ -511,3 +511,26 @@ def test_the_messages_list_shows_inbox_and_contact_filters_by_inbox_and_opens_th
         reverse("admin:conversations_message_changelist"), {"conversation__inbox__id__exact": inboxes[1].pk}
     ).content.decode()
     assert "Where is my order?" not in elsewhere
+
+
+def test_a_conversation_is_exported_from_its_page(client, sandbox, conversation, make_user):
+    client.force_login(make_user("Auditor"))
+    page = client.get(change_url(conversation)).content.decode()
+    export = reverse("admin:conversations_conversation_export", args=[conversation.pk])
+    assert f"{export}?format=summary" in page
+
+    summary = client.get(export, {"format": "summary"})
+    assert summary.status_code == 200 and "conversations-summary-" in summary["Content-Disposition"]
+    header, row = list(csv.reader(io.StringIO(_download(summary))))
+    assert row[0] == conversation.remote_id and header[0] == "conversation"
+    entry = AuditEntry.objects.get(action="export_conversations")
+    assert entry.detail == f"1 conversation(s) as summary; conversation {conversation.remote_id} from its page"
+    assert client.get(export, {"format": "pdf"}).status_code == 404
+
+
+def test_a_role_without_the_export_permission_cannot_export_from_the_page(client, sandbox, conversation, make_user):
+    client.force_login(make_user("Administrator"))
+    export = reverse("admin:conversations_conversation_export", args=[conversation.pk])
+    assert export not in client.get(change_url(conversation)).content.decode()
+    assert client.get(export).status_code == 403
+    assert AuditEntry.objects.get(action="export_conversations").outcome == "refused"
