@@ -288,7 +288,8 @@ class ConversationAdmin(ConsoleAdmin):
             marked = snippet(show(content, conversation.tenant), conversation.search_term)
             return format_html('<a href="{}">{}</a>', url, marked)
 
-        return (*self.list_display, match)
+        # Right after the id: what made the row a hit is what the reader looks at first.
+        return (self.list_display[0], match, *self.list_display[1:])
 
     @admin.display(description="created", ordering="remote_created_at")
     def created(self, conversation: Conversation) -> Any:

@@ -26,7 +26,9 @@ class DateRangeFilter(admin.FieldListFilter):
         self.from_name = f"{field_path}__from"
         self.to_name = f"{field_path}__to"
         super().__init__(field, request, params, model, model_admin, field_path)
-        self.title = f"{self.title} (from–to)"
+        # The field's own name says how the mirror got it ("remote created at"); a reader wants "created".
+        named = {"remote_created_at": "created", "last_activity_at": "last activity"}.get(field_path, self.title)
+        self.title = f"{named} (from–to)"
 
     def expected_parameters(self) -> list[str | None]:
         return [self.from_name, self.to_name]
