@@ -88,6 +88,9 @@ class Message(RemoteObject):
     # PostgreSQL only: the folded content's words, written with the content by message_upsert_from_remote, and
     # GIN-indexed by migration 0006. SQLite keeps an FTS5 table in step by triggers instead; this stays empty.
     search_vector = SearchVectorField(null=True, editable=False)
+    # The inbound event that brought the message (an id of hooks.InboundEvent, no constraint: the event
+    # log is pruned on its own terms); None for a message the console sent or read from an API answer.
+    source_event_id = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta(RemoteObject.Meta):
         ordering = ["conversation", "remote_created_at", "id"]

@@ -158,6 +158,7 @@ def message_upsert_from_remote(
     source: str = SyncSource.WEBHOOK,
     conversation: Conversation | None = None,
     update: bool = True,
+    source_event_id: int | None = None,
 ) -> Message:
     """The message ``payload`` describes, created (with the conversation it names) or updated.
 
@@ -165,6 +166,7 @@ def message_upsert_from_remote(
     the conversation the payload carries is mirrored too, or referenced by its id (``UnusablePayload`` when
     it names none). ``update``: False where a repeated delivery must not undo a later edit (message_created
     arriving again after message_updated). The conversation's last activity moves forward to the message.
+    ``source_event_id``: the inbound event this comes from, kept on a message it creates.
     """
     # Part of the caller's transaction when there is one (an event's mapping): no savepoint of its own.
     with transaction.atomic(savepoint=False):
@@ -188,8 +190,9 @@ def message_upsert_from_remote(
                 fields["content"] = mask_text(fields["content"], patterns=patterns)
             synced["remote_data"] = mask_json(synced["remote_data"], patterns=patterns)
         written = {**fields, **synced, **_search_vector_of(fields)}
+        brought = {"source_event_id": source_event_id} if source_event_id is not None else {}
         message, created = Message.objects.get_or_create(
-            tenant=tenant, remote_id=payload.remote_id, defaults={"conversation": conversation, **written}
+            tenant=tenant, remote_id=payload.remote_id, defaults={"conversation": conversation, **written, **brought}
         )
         if not created and update:
             update_fields(message, written)

@@ -108,6 +108,7 @@ class MessageItem(TimelineItem):
     content: str = ""
     private: bool = False
     message_type: str = MessageType.OUTGOING
+    event_id: int | None = None  # the inbound event that brought it (None: sent by the console, or an API answer)
 
 
 @dataclass(frozen=True)
@@ -270,6 +271,7 @@ def _message_item(message: Any, names: dict[str, str], show: Masker, tenant: Any
         content=show(message.content, tenant),
         private=message.private,
         message_type=message.message_type,
+        event_id=message.source_event_id,
     )
 
 

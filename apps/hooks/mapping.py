@@ -33,27 +33,31 @@ class Mapped:
     note: str = ""
 
 
-def _message(tenant: Tenant, event_type: str, data: dict[str, Any]) -> Mapped:
+def _message(tenant: Tenant, event_type: str, data: dict[str, Any], event_id: int | None) -> Mapped:
     payload = parse_message(data)
     message = message_upsert_from_remote(
-        tenant=tenant, payload=payload, source=SyncSource.WEBHOOK, update=event_type == "message_updated"
+        tenant=tenant,
+        payload=payload,
+        source=SyncSource.WEBHOOK,
+        update=event_type == "message_updated",
+        source_event_id=event_id,
     )
     return Mapped(messages=[message], conversations=[message.conversation], note=payload.note)
 
 
-def _conversation(tenant: Tenant, event_type: str, data: dict[str, Any]) -> Mapped:
+def _conversation(tenant: Tenant, event_type: str, data: dict[str, Any], event_id: int | None) -> Mapped:
     payload = parse_conversation(data, with_messages=False)
     conversation = conversation_upsert_from_remote(tenant=tenant, payload=payload, source=SyncSource.WEBHOOK)
     return Mapped(conversations=[conversation], note=payload.note)
 
 
-def _contact(tenant: Tenant, event_type: str, data: dict[str, Any]) -> Mapped:
+def _contact(tenant: Tenant, event_type: str, data: dict[str, Any], event_id: int | None) -> Mapped:
     payload = parse_contact(data)
     contact_upsert_from_remote(tenant=tenant, payload=payload, source=SyncSource.WEBHOOK)
     return Mapped(note="\n".join(payload.problems))
 
 
-EVENT_MAPPERS: dict[str, Callable[[Tenant, str, dict[str, Any]], Mapped]] = {
+EVENT_MAPPERS: dict[str, Callable[[Tenant, str, dict[str, Any], int | None], Mapped]] = {
     "message_created": _message,
     "message_updated": _message,
     "conversation_created": _conversation,
@@ -74,13 +78,14 @@ NOT_MAPPED_EVENTS = {
 }
 
 
-def map_event(tenant: Tenant, event_type: str, data: dict[str, Any]) -> Mapped:
+def map_event(tenant: Tenant, event_type: str, data: dict[str, Any], *, event_id: int | None = None) -> Mapped:
+    """Maps the body of an event (``event_id``: the stored event, which the messages it brings remember)."""
     mapper = EVENT_MAPPERS.get(event_type)
     if mapper is None:
         if event_type in NOT_MAPPED_EVENTS:
             return Mapped(ignored=True, note=f"{event_type} events are kept but not mirrored.")
         return Mapped(ignored=True, note=f"Unknown event type {event_type or '(none)'!r}: kept, not mapped.")
     try:
-        return mapper(tenant, event_type, data)
+        return mapper(tenant, event_type, data, event_id)
     except UnusablePayload as exc:
         raise MappingError(str(exc)) from None

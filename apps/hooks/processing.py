@@ -172,7 +172,7 @@ def _process_one(event: InboundEvent, answers: Answers) -> None:
             data = json.loads(event.body)
             if not isinstance(data, dict):
                 raise MappingError("The body is not a JSON object.")
-            mapped = map_event(event.tenant, event.event_type, data)
+            mapped = map_event(event.tenant, event.event_type, data, event_id=event.pk)
     except Exception as exc:  # noqa: BLE001 - whatever broke, the event is kept and tried again
         if not isinstance(exc, MappingError):
             logger.warning("Mapping inbound event %s failed", event.pk, exc_info=True)

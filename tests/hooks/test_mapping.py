@@ -198,3 +198,18 @@ def test_a_tenant_that_does_not_mask_at_rest_keeps_what_was_said(post, webhook):
 
     post(webhook.path, events.raw(events.message_event(content="my card is 4242 4242 4242 4242")))
     assert Message.objects.get().content == "my card is 4242 4242 4242 4242"  # masked when shown, not stored
+
+
+def test_a_message_remembers_the_event_that_brought_it_and_its_timeline_links_to_it(post, webhook, client, make_user):
+    from django.urls import reverse
+
+    from apps.conversations.models import Message
+
+    post(webhook.path, events.raw(events.message_event(content="Where is my parcel?")))
+    event = InboundEvent.objects.get()
+    message = Message.objects.get()
+    assert message.source_event_id == event.pk
+
+    client.force_login(make_user("Auditor"))
+    page = client.get(reverse("admin:conversations_conversation_change", args=[message.conversation_id]))
+    assert reverse("admin:hooks_inboundevent_change", args=[event.pk]) in page.content.decode()
