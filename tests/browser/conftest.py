@@ -119,15 +119,21 @@ def screenshot(page):
 
 
 @pytest.fixture
-def supervisor_login(page, live_server, django_user_model):
-    """Logs a superuser in through the real login form."""
-    django_user_model.objects.create_superuser("boss", "boss@example.com", "pass-word-123")
+def log_in(page, live_server):
+    """Logs a user in through the real login form."""
 
-    def login() -> None:
+    def log_in_as(username: str, password: str) -> None:
         page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "boss")
-        page.fill("#id_password", "pass-word-123")
+        page.fill("#id_username", username)
+        page.fill("#id_password", password)
         page.click("input[type=submit]")
         page.wait_for_selector("#user-tools")
 
-    return login
+    return log_in_as
+
+
+@pytest.fixture
+def supervisor_login(log_in, django_user_model):
+    """Logs a superuser in through the real login form."""
+    django_user_model.objects.create_superuser("boss", "boss@example.com", "pass-word-123")
+    return lambda: log_in("boss", "pass-word-123")

@@ -33,7 +33,7 @@ def minute_passes() -> None:
 
 
 def test_supervisor_uploads_a_csv_and_watches_the_batch_finish(
-    sandbox, live_server, page, screenshot, make_user, tenant, tmp_path
+    sandbox, live_server, page, screenshot, make_user, tenant, tmp_path, log_in
 ):
     QueueLimit.objects.create(
         tenant=tenant,
@@ -48,11 +48,7 @@ def test_supervisor_uploads_a_csv_and_watches_the_batch_finish(
     upload.write_text(CSV, encoding="utf-8-sig")
     make_user("Supervisor", username="sam")
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "sam")
-    page.fill("#id_password", "pw-123-long")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
+    log_in("sam", "pw-123-long")
 
     # Step one: the file and the batch's name.
     page.goto(f"{live_server.url}/admin/callbacks/callbackbatch/add/")
