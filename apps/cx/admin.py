@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_base import ReadOnlyAdminMixin, ScopedRelatedFieldListFilter
-from .masking import pattern_error
+from .masking import pattern_error, shown
 from .models import ApiCall, AuditEntry, Tenant, TenantAccess
 from .selectors import scope_to_user
 
@@ -121,15 +121,17 @@ class ApiCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="request body")
     def request_body_pretty(self, obj: ApiCall) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.request_body, indent=2))
+        return format_html(
+            "<pre>{}</pre>", shown(json.dumps(obj.request_body, indent=2, ensure_ascii=False), obj.tenant)
+        )
 
     @admin.display(description="response body")
     def response_body_pretty(self, obj: ApiCall) -> str:
         try:
-            text = json.dumps(json.loads(obj.response_body), indent=2)
+            text = json.dumps(json.loads(obj.response_body), indent=2, ensure_ascii=False)
         except ValueError:
             text = obj.response_body
-        return format_html("<pre>{}</pre>", text)
+        return format_html("<pre>{}</pre>", shown(text, obj.tenant))
 
 
 @admin.register(AuditEntry)
@@ -156,4 +158,4 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="detail")
     def short_detail(self, entry: AuditEntry) -> str:
-        return entry.detail[:120]
+        return shown(entry.detail, entry.tenant)[:120]

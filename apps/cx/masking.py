@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 UNMASKED_PERMISSION = "cx.view_unmasked_content"
@@ -104,3 +106,21 @@ def masker_for(user: Any) -> Masker:
     """How ``user`` sees what was said: as it is with the permission, masked (card numbers and the text's
     tenant's patterns) otherwise. ``None`` (the CLI, a task) sees it masked."""
     return _as_is if sees_unmasked(user) else _masked
+
+
+_viewer: ContextVar[Any] = ContextVar("cx_viewer", default=None)
+
+
+@contextmanager
+def viewer_as(user: Any) -> Iterator[None]:
+    """Who reads what is shown inside the block (``apps.cx.middleware.ViewerMiddleware`` sets the request's)."""
+    token = _viewer.set(user)
+    try:
+        yield
+    finally:
+        _viewer.reset(token)
+
+
+def shown(text: str, tenant: Any = None) -> str:
+    """``text`` as the current viewer may see it (masked unless allowed; masked with no viewer)."""
+    return masker_for(_viewer.get())(text, tenant)

@@ -13,8 +13,15 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from apps.cx.admin import TenantAdmin, TenantForm
-from apps.cx.admin_base import ConsoleAdmin, ObjectAction, ReadOnlyAdminMixin, ScopedRelatedFieldListFilter, actor_for
+from apps.cx.admin_base import (
+    ConsoleAdmin,
+    ObjectAction,
+    ReadOnlyAdminMixin,
+    ScopedRelatedFieldListFilter,
+    actor_for,
+)
 from apps.cx.client import Actor
+from apps.cx.masking import shown
 from apps.cx.models import Tenant
 from apps.cx.selectors import scope_to_user
 from apps.cx.text import clean_text
@@ -132,7 +139,7 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
 
     @admin.display(description="body (as received)")
     def body_pretty(self, event: InboundEvent) -> str:
-        return _pre(pretty_json(event.body))
+        return _pre(shown(pretty_json(event.body), event.tenant))
 
     @admin.action(description="Replay selected events", permissions=["replay"])
     def replay_selected(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
@@ -200,7 +207,7 @@ class RefusedDeliveryAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
 
     @admin.display(description="body (as received, cut at the cap)")
     def body_pretty(self, refused: RefusedDelivery) -> str:
-        return _pre(pretty_json(refused.body))
+        return _pre(shown(pretty_json(refused.body), refused.tenant))
 
 
 # -- the tenant page's event signing secret ------------------------------------------------------------------

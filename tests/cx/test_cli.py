@@ -351,3 +351,13 @@ def test_export_conversations_takes_a_search(sandbox, conversation_id):
     assert {row.split(",")[0] for row in found.getvalue().splitlines()[1:]} == {conversation_id}
     assert missed.getvalue().splitlines()[1:] == []
     assert AuditEntry.objects.filter(action="export_conversations", detail__contains="search 'hello'").exists()
+
+
+def test_export_conversations_as_a_summary(sandbox, conversation_id):
+    import csv as csv_module
+
+    out = io.StringIO()
+    call_command("cx", "export-conversations", "--format", "summary", stdout=out, stderr=io.StringIO())
+    header, row = list(csv_module.reader(io.StringIO(out.getvalue())))
+    figures = dict(zip(header, row, strict=True))
+    assert figures["conversation"] == conversation_id and figures["messages: customer"] == "1"

@@ -67,3 +67,34 @@ def test_only_a_user_with_the_permission_sees_them_unmasked(make_user):
     allowed = type(allowed).objects.get(pk=allowed.pk)  # permissions are cached on the instance
     assert masker_for(allowed)("card 4242 4242 4242 4242", None) == "card 4242 4242 4242 4242"
     assert masker_for(None)("4242424242424242", None) == "•••• •••• •••• 4242"  # the CLI, a task
+
+
+@pytest.mark.django_db
+def test_the_logs_show_card_numbers_masked_to_a_reader_without_the_permission(
+    client, sandbox, contact, inboxes, actor, make_user
+):
+    from django.contrib.auth.models import Permission
+    from django.urls import reverse
+
+    from apps.conversations.services import conversation_start, message_send
+    from apps.cx.models import ApiCall
+
+    conversation = conversation_start(contact=contact, inbox=inboxes[0], actor=actor, initial_message="Hello")
+
+    message_send(
+        conversation=conversation, actor=actor, content="card 4242 4242 4242 4242 ok?", message_type="incoming"
+    )
+    call = ApiCall.objects.filter(operation="send_message").latest("id")
+    pages = [
+        reverse("admin:cx_apicall_change", args=[call.pk]),
+        reverse("admin:cx_auditentry_changelist"),
+    ]
+    client.force_login(make_user("Auditor"))
+    for url in pages:
+        page = client.get(url).content.decode()
+        assert "4242 4242 4242 4242" not in page and "•••• •••• •••• 4242" in page, url
+
+    trusted = make_user("Auditor", username="trusted")
+    trusted.user_permissions.add(Permission.objects.get(codename="view_unmasked_content"))
+    client.force_login(trusted)
+    assert "card 4242 4242 4242 4242 ok?" in client.get(pages[0]).content.decode()
