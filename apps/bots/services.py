@@ -7,7 +7,7 @@ from django.db import transaction
 from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.hooks import hook_url, new_hook_secret
-from apps.cx.mirror import remote_id_of, remote_object_push, synced_fields, update_fields
+from apps.cx.mirror import endpoint_secret_rotate, remote_object_push
 from apps.cx.models import Tenant
 from apps.cx.redaction import redact_text
 from apps.inboxes.models import Inbox
@@ -73,21 +73,15 @@ def agent_bot_secret_rotate(*, bot: AgentBot, actor: Actor | None = None) -> str
     one, then answers 404 (the inbound endpoints forget it when the row is saved).
     """
     actor = actor or Actor.system("hooks.rotate")
-    secret, secret_hash = new_hook_secret()
-    url = hook_url("bot", secret)
-    with audited(actor=actor, action="rotate_hook_secret", obj=bot, detail="bot registered again"):
-        answer = CxClient(bot.tenant, actor=actor).create_agent_bot(
-            name=bot.name, description=bot.description, outgoing_url=url
-        )
-        update_fields(
-            bot,
-            {
-                "outgoing_url": redact_text(url),
-                "hook_secret_hash": secret_hash,
-                "remote_id": remote_id_of(answer),
-                **synced_fields(answer),
-            },
-        )
+    client = CxClient(bot.tenant, actor=actor)
+    url = endpoint_secret_rotate(
+        bot,
+        kind="bot",
+        url_field="outgoing_url",
+        register=lambda url: client.create_agent_bot(name=bot.name, description=bot.description, outgoing_url=url),
+        actor=actor,
+        detail="bot registered again",
+    )
     for assignment in bot.assignments.select_related("inbox"):
         agent_bot_assign(bot=bot, inbox=assignment.inbox, actor=actor)
     return url

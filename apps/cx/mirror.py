@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from .audit import audited
 from .exceptions import CxBadResponse, CxError
+from .hooks import hook_url, new_hook_secret
 from .models import RemoteObject, SyncSource, SyncState, Tenant
-from .redaction import redact
+from .redaction import redact, redact_text
 from .validation import checked_remote_id, clean_json
 
 M = TypeVar("M", bound=RemoteObject)
@@ -103,3 +104,29 @@ def remote_object_push(
             mark_sync_error(obj, exc)
             raise
     return answer
+
+
+def endpoint_secret_rotate(
+    endpoint: RemoteObject, *, kind: str, url_field: str, register: Callable[[str], Any], actor: Any, detail: str
+) -> str:
+    """Gives an inbound endpoint (a webhook subscription, a bot: ``kind``) a new secret URL, registers it
+    again in the API with ``register(url)``, and returns the URL (shown once).
+
+    The API has no call to change an endpoint's URL, so it is registered again. The old secret keeps
+    working until the API accepted the new one, then answers 404 (the inbound endpoints forget it when
+    the row is saved). Audited as ``rotate_hook_secret``; ``url_field`` keeps the URL, secret redacted.
+    """
+    secret, secret_hash = new_hook_secret()
+    url = hook_url(kind, secret)
+    with audited(actor=actor, action="rotate_hook_secret", obj=endpoint, detail=detail):
+        answer = register(url)
+        update_fields(
+            endpoint,
+            {
+                url_field: redact_text(url),
+                "hook_secret_hash": secret_hash,
+                "remote_id": remote_id_of(answer),
+                **synced_fields(answer),
+            },
+        )
+    return url

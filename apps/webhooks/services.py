@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.hooks import hook_url, new_hook_secret
-from apps.cx.mirror import remote_id_of, remote_object_push, synced_fields, update_fields
+from apps.cx.mirror import endpoint_secret_rotate, remote_object_push
 from apps.cx.models import Tenant
 from apps.cx.redaction import redact_text
 
@@ -46,19 +45,12 @@ def webhook_subscription_secret_rotate(*, subscription: WebhookSubscription, act
     row is saved). The old registration stays at the vendor, and what it still sends is counted.
     """
     actor = actor or Actor.system("hooks.rotate")
-    secret, secret_hash = new_hook_secret()
-    url = hook_url("webhook", secret)
-    with audited(actor=actor, action="rotate_hook_secret", obj=subscription, detail="webhook registered again"):
-        answer = CxClient(subscription.tenant, actor=actor).create_webhook(
-            url=url, subscriptions=list(subscription.subscriptions)
-        )
-        update_fields(
-            subscription,
-            {
-                "url": redact_text(url),
-                "hook_secret_hash": secret_hash,
-                "remote_id": remote_id_of(answer),
-                **synced_fields(answer),
-            },
-        )
-    return url
+    client = CxClient(subscription.tenant, actor=actor)
+    return endpoint_secret_rotate(
+        subscription,
+        kind="webhook",
+        url_field="url",
+        register=lambda url: client.create_webhook(url=url, subscriptions=list(subscription.subscriptions)),
+        actor=actor,
+        detail="webhook registered again",
+    )
