@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from apps.cx.spreadsheet import spreadsheet_cell
+from apps.cx.spreadsheet import spreadsheet_cell, spreadsheet_time
 
 from .models import (
     FINAL_STATES,
@@ -198,10 +198,6 @@ RESULTS_HEADER = (
 )
 
 
-def _when(moment: dt.datetime | None) -> str:
-    return moment.isoformat() if moment else ""
-
-
 def batch_results_rows(batch: CallbackBatch) -> Iterator[tuple[str, ...]]:
     """Header, then one row per callback of the batch in file order; streamed from the database."""
     yield RESULTS_HEADER
@@ -235,6 +231,6 @@ def batch_results_rows(batch: CallbackBatch) -> Iterator[tuple[str, ...]]:
             str(attempts),
             spreadsheet_cell(error),
             remote_id,
-            _when(placed),
-            _when(finished),
+            spreadsheet_time(placed),
+            spreadsheet_time(finished),
         )

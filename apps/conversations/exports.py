@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce
 from apps.cx.audit import audited
 from apps.cx.masking import Masker, masker_for
 from apps.cx.models import AuditEntry, AuditOutcome, Tenant
-from apps.cx.spreadsheet import spreadsheet_cell
+from apps.cx.spreadsheet import spreadsheet_cell, spreadsheet_time
 
 from .models import Conversation, Message
 from .timeline import SIDES, figures_from
@@ -202,10 +202,6 @@ SUMMARY_HEADER = (
 )
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.isoformat() if moment else ""
-
-
 def _seconds(span: timedelta | None) -> str:
     return str(int(span.total_seconds())) if span is not None else ""
 
@@ -244,10 +240,10 @@ def summary_rows(conversations: QuerySet[Conversation]) -> Iterator[tuple[str, .
                 conversation.get_status_display(),
                 conversation.get_priority_display(),
                 conversation.get_holder_display(),
-                _when(figures.created_at),
-                _when(figures.first_response_at),
-                _when(figures.handed_off_at) or ("yes" if figures.handed_off else ""),
-                _when(figures.resolved_at),
+                spreadsheet_time(figures.created_at),
+                spreadsheet_time(figures.first_response_at),
+                spreadsheet_time(figures.handed_off_at) or ("yes" if figures.handed_off else ""),
+                spreadsheet_time(figures.resolved_at),
                 _seconds(figures.to_first_response),
                 _seconds(figures.to_handoff),
                 _seconds(figures.to_resolution),

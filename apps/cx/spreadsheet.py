@@ -18,6 +18,11 @@ def spreadsheet_cell(text: str) -> str:
     return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
+def spreadsheet_time(moment: Any) -> str:
+    """A time as a cell: ISO 8601 (spreadsheets read it), empty when there is none."""
+    return moment.isoformat() if moment else ""
+
+
 class _Echo:
     """A file-like object whose write() hands the line back, so csv.writer can feed a streamed response."""
 
