@@ -111,7 +111,8 @@ def event_handle(event_id: int) -> bool:
         if event is None:
             return False
         _process_one(event, answers)
-        event.save(update_fields=_FIELDS)
+        # A tenant that masks at rest had the body masked by the mapping: it is saved with the outcome.
+        event.save(update_fields=[*_FIELDS, "body"] if masked_at_rest(event.tenant) else _FIELDS)
     _answer_now(answers)
     return True
 
@@ -186,7 +187,6 @@ def _process_one(event: InboundEvent, answers: Answers) -> None:
     if masked_at_rest(event.tenant):
         # The stored delivery keeps no card number either (still valid JSON: digits become dots).
         event.body = mask_text(event.body, patterns=event.tenant.mask_patterns)
-        InboundEvent.objects.filter(pk=event.pk).update(body=event.body)
     event.status = EventStatus.IGNORED if mapped.ignored else EventStatus.PROCESSED
     event.error = mapped.note[:2000]
     event.next_attempt_at = None
