@@ -227,13 +227,19 @@ def history_seed(
                         )
                     )
                 conversation.last_activity_at = moment
+                # What message_upsert_from_remote keeps as each message arrives (bulk inserts go around it).
+                sides = {message.sender_kind for message in messages[-messages_per_conversation:]}
+                conversation.handed_to_agent = conversation.holder == Holder.AGENT or SenderKind.AGENT in sides
+                conversation.answered_by_bot = SenderKind.BOT in sides
                 if conversation.status == ConversationStatus.RESOLVED:
                     conversation.finished_at = moment
             if connection.vendor == "postgresql":  # found by search as mapped messages are (SQLite: triggers)
                 for message in messages:
                     message.search_vector = message_search_vector(message.content)
             Message.objects.bulk_create(messages, batch_size=5_000)
-            Conversation.objects.bulk_update(made, ["last_activity_at", "finished_at"], batch_size=5_000)
+            Conversation.objects.bulk_update(
+                made, ["last_activity_at", "finished_at", "handed_to_agent", "answered_by_bot"], batch_size=5_000
+            )
         messages_made += len(messages)
         if progress is not None:
             progress(start + size)

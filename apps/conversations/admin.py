@@ -26,6 +26,7 @@ from apps.cx.admin_base import (
     refuse_unless,
 )
 from apps.cx.masking import masker_for
+from apps.cx.paging import CappedCountPaginator
 from apps.cx.spreadsheet import csv_download
 from apps.inboxes.admin import OfferedInboxListFilter
 
@@ -42,7 +43,7 @@ from .models import (
     MessageType,
 )
 from .search_text import snippet
-from .selectors import message_search, scope_bulk_operations, with_first_match, with_item_counts
+from .selectors import conversation_search, message_search, scope_bulk_operations, with_item_counts
 from .services import (
     bulk_operation_create,
     conversation_deliver_to_agent,
@@ -141,8 +142,10 @@ class ConversationAdmin(ConsoleAdmin):
         PrivateNotesFilter,
         BotDecisionFilter,
     )
-    # Or-ed with what was said in any of its messages (get_search_results).
-    search_fields = ("=remote_id", "contact__name", "contact__email", "contact__phone_number", "source_id")
+    # What was said in any of its messages, the contact's name, email or phone, its ids: conversation_search.
+    # (Listed so that the admin shows its search box; get_search_results does the searching.)
+    search_fields = ("=remote_id", "contact__name", "contact__email", "contact__phone_number", "=source_id")
+    paginator = CappedCountPaginator
     # No contact filter (it listed every contact on each page: search finds a contact's conversations by name,
     # email or phone) and no date drill-down (it read the dates of every row): the date ranges do that job.
     show_full_result_count = False
@@ -265,13 +268,11 @@ class ConversationAdmin(ConsoleAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Conversation], search_term: str
     ) -> tuple[QuerySet[Conversation], bool]:
-        by_fields, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if not search_term.strip():
-            return by_fields, may_have_duplicates
-        said = queryset.filter(pk__in=message_search(search_term).values("conversation_id"))
-        found = with_first_match(by_fields | said, search_term)
+            return queryset, False
+        found = conversation_search(queryset, search_term)
         # The row's snippet marks the words; a column method sees only the row, so the row carries the term.
-        return found.annotate(search_term=Value(search_term, output_field=CharField())), may_have_duplicates
+        return found.annotate(search_term=Value(search_term, output_field=CharField())), False
 
     def get_list_display(self, request: HttpRequest) -> Any:
         if not request.GET.get("q", "").strip():
@@ -386,6 +387,7 @@ class MessageAdmin(ConsoleAdmin):
     ordering = ("-id",)
     list_select_related = ("conversation__inbox", "conversation__contact", "conversation__tenant")
     show_full_result_count = False  # counting a million messages on every page tells nobody anything
+    paginator = CappedCountPaginator
     exclude = ("remote_data",)
 
     @admin.display(description="conversation", ordering="conversation")

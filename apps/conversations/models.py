@@ -48,7 +48,13 @@ class Conversation(RemoteObject):
     finished_at = models.DateTimeField(null=True, blank=True)
     # The platform's updated_at of the state shown here: an older event never overwrites a newer state.
     remote_updated_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords(excluded_fields=["remote_data", "updated_at"])
+    # Who took part, kept as its messages and state arrive (services.py): the list's "who handled it" filter
+    # reads a column instead of looking through every conversation's messages. Once true, true for good.
+    handed_to_agent = models.BooleanField(
+        default=False, help_text="An agent held it, it was delivered to one, or an agent wrote in it."
+    )
+    answered_by_bot = models.BooleanField(default=False, help_text="A bot wrote in it.")
+    history = HistoricalRecords(excluded_fields=["remote_data", "updated_at", "handed_to_agent", "answered_by_bot"])
 
     class Meta(RemoteObject.Meta):
         ordering = ["-last_activity_at", "-id"]

@@ -11,9 +11,10 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from apps.bots.models import BotDecision, BotReply
+from apps.contacts.models import Contact
 from apps.cx.selectors import scope_to_user, tenant_ids_for
 
-from .models import BulkItemState, BulkOperation, BulkOperationItem, Conversation, Holder, Message, SenderKind
+from .models import BulkItemState, BulkOperation, BulkOperationItem, Conversation, Message
 from .search_text import SEARCH_CONFIG, fold, search_words
 
 
@@ -31,6 +32,44 @@ def message_search(term: str, messages: QuerySet[Message] | None = None) -> Quer
     match = " ".join('"{}"'.format(word.replace('"', '""')) for word in words)
     hits = RawSQL("SELECT rowid FROM conversations_message_fts WHERE conversations_message_fts MATCH %s", [match])
     return messages.filter(pk__in=hits)
+
+
+# A term matching more contacts than this is not looking for a person: their conversations are found through
+# a subquery rather than a list of ids.
+CONTACTS_LISTED = 500
+
+
+def conversation_search(conversations: QuerySet[Conversation], term: str) -> QuerySet[Conversation]:
+    """The conversations in which a message holds every word of ``term``, or whose contact's name, email or
+    phone holds each word, or whose id or source id is ``term``; with the first matching message
+    (``with_first_match``).
+
+    The words alone make one ``id IN (messages matching)``, which the planner may run either way round: along
+    the list's order, checking each conversation's messages (a common word: the page is found in the first
+    rows), or from the full-text index (a rare word). Or-ing anything to it forces the second way for every
+    word, so the other branches are added only where they can match: contacts first looked up on their own
+    table, ids only for a term that looks like one.
+    """
+    said = Q(pk__in=message_search(term).values("conversation_id"))
+    condition = said
+    people = _contacts_matching(term)
+    listed = list(people.values_list("pk", flat=True)[: CONTACTS_LISTED + 1])
+    if len(listed) > CONTACTS_LISTED:
+        condition |= Q(contact_id__in=people.values("pk"))
+    elif listed:
+        condition |= Q(contact_id__in=listed)
+    token = term.strip()
+    if token and not any(ch.isspace() for ch in token) and any(ch.isdigit() for ch in token):
+        condition |= Q(remote_id=token) | Q(source_id=token)
+    return with_first_match(conversations.filter(condition), term)
+
+
+def _contacts_matching(term: str) -> QuerySet[Contact]:
+    """Contacts whose name, email or phone holds each word of ``term`` (Django's admin search, on one table)."""
+    contacts = Contact.objects.order_by()  # only ids are read: no join for the default ordering
+    for word in term.split():
+        contacts = contacts.filter(Q(name__icontains=word) | Q(email__icontains=word) | Q(phone_number__icontains=word))
+    return contacts
 
 
 def with_first_match(conversations: QuerySet[Conversation], term: str) -> QuerySet[Conversation]:
@@ -52,17 +91,11 @@ def _bot_replies_of_row(**conditions: Any) -> Exists:
 
 
 def with_handler(conversations: QuerySet[Conversation], handler: str) -> QuerySet[Conversation]:
-    """``handler`` "agent": handed to an agent (held by one now, the bot handed it off, or an agent wrote);
-    "bot": the bot answered and none of that happened."""
-    to_agent = (
-        Q(holder=Holder.AGENT)
-        | _bot_replies_of_row(decision=BotDecision.HANDOFF)
-        | _messages_of_row(sender_kind=SenderKind.AGENT)
-    )
+    """``handler`` "agent": handed to an agent (held by one, delivered to one, or an agent wrote); "bot": the
+    bot answered and none of that happened. Read from the columns the services keep as messages arrive."""
     if handler == "agent":
-        return conversations.filter(to_agent)
-    bot_answered = _messages_of_row(sender_kind=SenderKind.BOT) | _bot_replies_of_row()
-    return conversations.filter(bot_answered).exclude(to_agent)
+        return conversations.filter(handed_to_agent=True)
+    return conversations.filter(answered_by_bot=True, handed_to_agent=False)
 
 
 def with_private_notes(conversations: QuerySet[Conversation], present: bool) -> QuerySet[Conversation]:

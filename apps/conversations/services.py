@@ -43,6 +43,7 @@ from .models import (
     Holder,
     Message,
     MessageType,
+    SenderKind,
 )
 from .parsing import ConversationPayload, MessagePayload, parse_conversation, parse_message
 from .search_text import SEARCH_CONFIG, fold
@@ -108,6 +109,8 @@ def conversation_upsert_from_remote(
     if fields.get("status") == ConversationStatus.RESOLVED:
         fields["finished_at"] = fields.get("remote_updated_at") or timezone.now()
     established = dict(established or {})
+    if Holder.AGENT in (fields.get("holder"), established.get("holder")):
+        fields["handed_to_agent"] = True  # even from an older payload: it was with an agent then
     synced = synced_fields(payload.raw, source=source)
     if masked_at_rest(tenant):  # the payload may carry the conversation's messages
         synced["remote_data"] = mask_json(synced["remote_data"], patterns=tenant.mask_patterns)
@@ -176,13 +179,23 @@ def message_upsert_from_remote(
         if conversation is None:
             conversation, locked = _conversation_of(tenant, payload, source)
         moment = payload.fields.get("remote_created_at")
+        taking_part = _taking_part(conversation, payload.fields.get("sender_kind"))
         if not locked:
             # Moving the last activity forward takes the lock; with no time to move it to, a plain lock.
             rows = Conversation.objects.filter(pk=conversation.pk)
             if moment:
-                rows.update(last_activity_at=Greatest(Coalesce("last_activity_at", Value(moment)), Value(moment)))
+                rows.update(
+                    last_activity_at=Greatest(Coalesce("last_activity_at", Value(moment)), Value(moment)),
+                    **taking_part,
+                )
+            elif taking_part:
+                rows.update(**taking_part)
             else:
                 rows.select_for_update().values_list("pk").first()
+        elif taking_part:
+            Conversation.objects.filter(pk=conversation.pk).update(**taking_part)
+        for name, value in taking_part.items():
+            setattr(conversation, name, value)
         fields, synced = dict(payload.fields), synced_fields(payload.raw, source=source)
         if masked_at_rest(tenant):  # the tenant keeps no card number, not even in the raw payload
             patterns = tenant.mask_patterns
@@ -314,6 +327,15 @@ def conversation_start(
         return conversation
 
 
+def _taking_part(conversation: Conversation, sender_kind: str | None) -> dict[str, bool]:
+    """What a message by ``sender_kind`` newly says of who took part in ``conversation``."""
+    if sender_kind == SenderKind.AGENT and not conversation.handed_to_agent:
+        return {"handed_to_agent": True}
+    if sender_kind == SenderKind.BOT and not conversation.answered_by_bot:
+        return {"answered_by_bot": True}
+    return {}
+
+
 def message_send(
     *,
     conversation: Conversation,
@@ -356,6 +378,7 @@ def conversation_deliver_to_agent(*, conversation: Conversation, actor: Actor) -
             actor=actor,
             status=ConversationStatus.OPEN,
             holder=Holder.AGENT,
+            handed_to_agent=True,
             last_activity_at=timezone.now(),
         )
 

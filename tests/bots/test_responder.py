@@ -57,6 +57,8 @@ def test_the_first_message_gets_the_greeting_as_the_bot(sandbox, bot, behaviour,
     # Mirrored into the transcript as the bot's message, and in the conversation's history.
     sent = Message.objects.get(content=behaviour.greeting)
     assert (sent.conversation, sent.message_type, sent.sender_kind) == (conversation, "outgoing", "bot")
+    conversation.refresh_from_db()
+    assert (conversation.answered_by_bot, conversation.handed_to_agent) == (True, False)  # "the bot alone"
     assert trail(conversation)[-1] == ("bot:Helper", "send_message", "ok")
     calls = ApiCall.objects.filter(pk__in=reply.api_call_ids)
     assert [c.operation for c in calls] == ["send_message"] and calls[0].triggered_by == "bot:Helper"
@@ -143,6 +145,7 @@ def test_a_handoff_phrase_replies_and_delivers_to_an_agent(sandbox, bot, start_c
     ]
     conversation.refresh_from_db()
     assert (conversation.status, conversation.holder, conversation.assignee_name) == ("open", "agent", "Demo Agent")
+    assert conversation.handed_to_agent and conversation.answered_by_bot
     assert trail(conversation)[-2:] == [
         ("bot:Helper", "send_message", "ok"),
         ("bot:Helper", "deliver_to_agent", "ok"),

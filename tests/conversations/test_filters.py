@@ -12,6 +12,8 @@ from django.utils import timezone
 from apps.bots.models import AgentBot, BotReply
 from apps.contacts.models import Contact
 from apps.conversations.models import Conversation, Message
+from apps.conversations.parsing import parse_conversation, parse_message
+from apps.conversations.services import conversation_upsert_from_remote, message_upsert_from_remote
 from apps.cx.models import Tenant
 
 pytestmark = pytest.mark.django_db
@@ -83,19 +85,61 @@ def test_the_date_range_form_keeps_the_other_filters_and_a_bad_date_is_refused(s
     assert bad.status_code == 302 and "e=1" in bad.url
 
 
+def said(conv: Conversation, sender_type: str, content: str, private: bool = False) -> Message:
+    """A message mirrored as the platform sends it, through the one writer of messages."""
+    n = next(_ids)
+    sender = {"type": sender_type, "name": "Sam"}
+    payload = parse_message(
+        {"id": n, "content": content, "message_type": "outgoing", "sender": sender, "private": private}
+    )
+    return message_upsert_from_remote(tenant=conv.tenant, payload=payload, conversation=conv)
+
+
+def state(conv: Conversation, **fields: str) -> Conversation:
+    """The conversation's state as an event brings it."""
+    payload = parse_conversation({"id": int(conv.remote_id), **fields})
+    return conversation_upsert_from_remote(tenant=conv.tenant, payload=payload)
+
+
 def test_handled_by_the_bot_alone_or_handed_to_an_agent(supervisor, tenant):
     bot_only = conversation(tenant, holder="nobody", status="resolved")
-    message(bot_only, "bot", content="Here is your answer")
-    handed_off = conversation(tenant, holder="nobody", status="resolved")
-    bot_reply(handed_off, "handoff", matched="agent")
+    said(bot_only, "agent_bot", "Here is your answer")
     agent_wrote = conversation(tenant, holder="nobody")
-    message(agent_wrote, "agent", content="Hello, Sam here")
-    held = conversation(tenant, holder="agent")
+    said(agent_wrote, "agent_bot", "Let me find someone")
+    said(agent_wrote, "user", "Hello, Sam here")
+    held = conversation(tenant)
+    state(held, status="open")
+    once_held = conversation(tenant)
+    state(once_held, status="open")
+    state(once_held, status="resolved")
     silent = conversation(tenant, holder="nobody")
+    said(silent, "contact", "Hello?")
 
     assert found(supervisor, handled="bot") == {bot_only}
-    assert found(supervisor, handled="agent") == {handed_off, agent_wrote, held}
+    assert found(supervisor, handled="agent") == {agent_wrote, held, once_held}
     assert silent not in found(supervisor, handled="bot") | found(supervisor, handled="agent")
+
+
+def test_who_took_part_is_filled_in_for_conversations_mirrored_before_it_was_kept(tenant):
+    from importlib import import_module
+
+    from django.apps import apps as installed
+
+    bot_only = conversation(tenant)
+    message(bot_only, "bot", content="Here is your answer")
+    handed_off = conversation(tenant)
+    bot_reply(handed_off, "handoff", matched="agent")
+    held = conversation(tenant, holder="agent")
+    silent = conversation(tenant)
+    fill = import_module("apps.conversations.migrations.0008_conversation_who_took_part").who_took_part_fill
+
+    fill(installed, None)
+
+    rows = {c.pk: (c.handed_to_agent, c.answered_by_bot) for c in Conversation.objects.all()}
+    assert rows[bot_only.pk] == (False, True)
+    assert rows[handed_off.pk] == (True, True)  # the bot's handoff is a reply of the bot's too
+    assert rows[held.pk] == (True, False)
+    assert rows[silent.pk] == (False, False)
 
 
 def test_has_private_notes(supervisor, tenant):
@@ -131,11 +175,11 @@ def test_the_bot_rule_that_fired(supervisor, tenant, make_user, client):
 def test_filters_combine_with_each_other_and_with_the_search(supervisor, tenant):
     ada = Contact.objects.create(tenant=tenant, remote_id="c1", name="Ada")
     wanted = conversation(tenant, contact=ada, status="open", priority=3, remote_created_at=day("2026-11-03 09:00"))
-    message(wanted, "agent", content="the parcel is lost", private=True)
+    said(wanted, "user", "the parcel is lost", private=True)
     wrong_status = conversation(tenant, contact=ada, status="resolved", priority=3)
-    message(wrong_status, "agent", content="the parcel is lost", private=True)
+    said(wrong_status, "user", "the parcel is lost", private=True)
     no_notes = conversation(tenant, contact=ada, status="open", priority=3)
-    message(no_notes, "agent", content="the parcel is lost")
+    said(no_notes, "user", "the parcel is lost")
 
     params = {"status__exact": "open", "priority__exact": "3", "contact__id__exact": str(ada.pk), "notes": "yes"}
     assert found(supervisor, **params) == {wanted}

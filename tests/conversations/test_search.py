@@ -97,6 +97,47 @@ def test_search_by_contact_email_name_and_phone_still_works(supervisor, tenant):
     assert found(supervisor, "+14155550199") == [hers]
 
 
+def test_search_by_the_conversations_id_or_source_id(supervisor, tenant):
+    wanted = conversation_saying(tenant, "Hello")
+    Conversation.objects.filter(pk=wanted.pk).update(source_id="web-7f3a9")
+    conversation_saying(tenant, f"I quoted ticket {wanted.remote_id}0 yesterday")
+
+    assert found(supervisor, wanted.remote_id) == [wanted]
+    assert found(supervisor, "web-7f3a9") == [wanted]
+
+
+def test_a_contact_found_by_name_and_a_conversation_by_words_are_listed_together(supervisor, tenant):
+    contact = Contact.objects.create(tenant=tenant, remote_id="c2", name="Refund Smith", email="rs@example.com")
+    by_name = conversation_saying(tenant, "Hello", contact=contact)
+    by_words = conversation_saying(tenant, "I want a refund")
+    conversation_saying(tenant, "Nothing to see")
+
+    assert set(found(supervisor, "refund")) == {by_name, by_words}
+
+
+def test_a_long_list_counts_up_to_a_cap_and_says_more_than(supervisor, tenant, monkeypatch):
+    from apps.cx.paging import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 3)
+    for _ in range(5):
+        conversation_saying(tenant, "refund please")
+
+    response = supervisor.get(CHANGELIST, {"q": "refund"})
+
+    assert response.context["cl"].result_count == 3
+    assert "more than 3 conversations" in response.content.decode()
+    assert len(found(supervisor, "refund")) == 5  # every row is listed; only the count stops
+
+
+def test_a_short_list_counts_exactly(supervisor, tenant):
+    for _ in range(2):
+        conversation_saying(tenant, "refund please")
+
+    page = supervisor.get(CHANGELIST, {"q": "refund"}).content.decode()
+
+    assert "2 conversations" in page and "more than" not in page
+
+
 def test_words_that_look_like_fts_syntax_are_only_words(supervisor, tenant):
     said = conversation_saying(tenant, "order NEAR the door")
 
