@@ -9,7 +9,17 @@
 
   const printButton = root.querySelector(".cx-print-button");
   printButton.hidden = false;
-  printButton.addEventListener("click", () => window.print());
+  printButton.addEventListener("click", async () => {
+    // The whole conversation goes on paper, not only the pages scrolled through: load the rest first.
+    const label = printButton.textContent;
+    printButton.disabled = true;
+    printButton.textContent = "Loading the whole conversation…";
+    const whole = await loadEverything();
+    printButton.textContent = label;
+    printButton.disabled = false;
+    if (!whole && !window.confirm("Some pages could not be loaded. Print what is shown?")) return;
+    window.print();
+  });
   const notes = root.querySelector(".cx-notes-checkbox");
   notes.hidden = false;
   notes.nextElementSibling.hidden = false;
@@ -54,6 +64,19 @@
       if (pager) pager.textContent = "Could not load more (" + error.message + "); follow the link instead.";
     } finally {
       loading = false;
+    }
+  }
+
+  // Every page not shown yet, older and newer, one after another; false if one could not be loaded.
+  async function loadEverything() {
+    for (;;) {
+      while (loading) await new Promise((resolve) => setTimeout(resolve, 50));
+      const link = list.querySelector(".cx-pager a");
+      if (!link) return true;
+      const pager = link.parentElement;
+      if (link.dataset.before) await load(pager, { before: link.dataset.before }, "before");
+      else await load(pager, { after: link.dataset.after }, "after");
+      if (pager.isConnected) return false; // still there: its page did not come
     }
   }
 
