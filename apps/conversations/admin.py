@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import display_for_field, unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import CharField, QuerySet, Value
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -49,7 +58,14 @@ from .services import (
     conversation_finish,
     message_send,
 )
-from .timeline import Cursor, conversation_figures, message_cursor, timeline_page
+from .timeline import (
+    Cursor,
+    TimelinePage,
+    conversation_figures,
+    message_cursor,
+    timeline_changes,
+    timeline_page,
+)
 
 
 # -- object actions ------------------------------------------------------------------------------------------
@@ -83,6 +99,37 @@ def _finish(
 ) -> str:
     conversation_finish(conversation=conversation, actor=actor_for(request))
     return f"Finished {conversation}."
+
+
+# -- the page's live state -------------------------------------------------------------------------------
+# The fields whose boxes on the page the live poll updates in place.
+LIVE_FIELDS = ("status", "priority", "holder", "assignee_name", "last_activity_at", "finished_at")
+
+
+def _state_version(conversation: Conversation) -> str:
+    """Changes whenever a field the page shows live does (the services move them by UPDATE, which leaves
+    ``updated_at`` alone, so the fields themselves are the version)."""
+    values = "|".join(str(getattr(conversation, name)) for name in LIVE_FIELDS)
+    return hashlib.sha256(values.encode()).hexdigest()[:16]
+
+
+def _state_texts(conversation: Conversation) -> dict[str, str]:
+    """The line above the figures: status, who holds it, when it finished."""
+    finished = timezone.localtime(conversation.finished_at) if conversation.finished_at else None
+    return {
+        "status": conversation.get_status_display(),
+        "holder": conversation.get_holder_display().lower(),
+        "assignee": f" ({conversation.assignee_name})" if conversation.assignee_name else "",
+        "finished_at": f"{finished:%Y-%m-%d %H:%M:%S}" if finished else "not yet",
+    }
+
+
+def _field_texts(conversation: Conversation) -> dict[str, str]:
+    """The read-only boxes of the fields below, as the admin writes them."""
+    opts = Conversation._meta
+    return {
+        name: str(display_for_field(getattr(conversation, name), opts.get_field(name), "-")) for name in LIVE_FIELDS
+    }
 
 
 def _timeline_cursors(request: HttpRequest, conversation: Conversation) -> tuple[Cursor | None, Cursor | None]:
@@ -193,12 +240,17 @@ class ConversationAdmin(ConsoleAdmin):
             self.admin_site.admin_view(self.timeline_view),
             name=f"{info[0]}_{info[1]}_timeline",
         )
+        live = path(
+            "<path:object_id>/live/",
+            self.admin_site.admin_view(self.live_view),
+            name=f"{info[0]}_{info[1]}_live",
+        )
         export = path(
             "<path:object_id>/export/",
             self.admin_site.admin_view(self.export_view),
             name=f"{info[0]}_{info[1]}_export",
         )
-        return [timeline, export, *super().get_urls()]
+        return [timeline, live, export, *super().get_urls()]
 
     def export_view(self, request: HttpRequest, object_id: str) -> StreamingHttpResponse:
         """This conversation's transcript or summary as a file (``?format=csv|jsonl|summary``)."""
@@ -246,11 +298,49 @@ class ConversationAdmin(ConsoleAdmin):
         context = self._timeline_context(request, conversation, before, after)
         return TemplateResponse(request, "admin/conversations/conversation/timeline_items.html", context)
 
+    def live_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """What changed since the page last looked, for its script's poll every 2 s (``?since=`` the time the
+        previous answer gives, ``&version=`` the conversation's state it shows): the new or changed timeline
+        items as HTML, and the state and figures when they moved. A handful of indexed queries per poll."""
+        conversation = self.get_object(request, unquote(object_id))
+        if conversation is None:
+            raise Http404("No such object, or not in your tenants.")
+        if not self.has_view_permission(request, conversation):
+            raise PermissionDenied
+        since = parse_datetime(request.GET.get("since", "").replace(" ", "+"))
+        if since is None or timezone.is_naive(since):
+            return HttpResponseBadRequest("Give since= as an ISO 8601 time with its offset, as the page does.")
+        now = timezone.now()  # read before the rows: what is written meanwhile comes in the next poll
+        items = timeline_changes(conversation, since=since, show=masker_for(request.user))
+        moved = request.GET.get("version") != _state_version(conversation)
+        answer: dict[str, Any] = {"since": now.isoformat(), "reload": items is None, "items": "", "figures": ""}
+        if items:
+            page = TimelinePage(items=items, older=None, newer=None)
+            answer["items"] = render_to_string(
+                "admin/conversations/conversation/timeline_items.html", {"timeline": page}, request=request
+            )
+        if moved or items or items is None:
+            answer["figures"] = render_to_string(
+                "admin/conversations/conversation/figures.html",
+                {"figures": conversation_figures(conversation)},
+                request=request,
+            )
+        answer.update(
+            version=_state_version(conversation),
+            state=_state_texts(conversation),
+            fields=_field_texts(conversation),
+            actions=[url for _, url in self.visible_object_actions(request, conversation)],
+        )
+        return JsonResponse(answer)
+
     def _timeline_context(
         self, request: HttpRequest, conversation: Conversation, before: Cursor | None, after: Cursor | None
     ) -> dict[str, Any]:
         notes = request.GET.get("notes") != "0"
         return {
+            "live_url": reverse("admin:conversations_conversation_live", args=[conversation.pk]),
+            "live_since": timezone.now().isoformat(),
+            "live_version": _state_version(conversation),
             "timeline": timeline_page(conversation, before=before, after=after, show=masker_for(request.user)),
             "timeline_url": reverse("admin:conversations_conversation_timeline", args=[conversation.pk]),
             "page_url": self.object_url(conversation),
