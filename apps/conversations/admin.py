@@ -51,7 +51,13 @@ from .models import (
     MessageType,
 )
 from .search_text import snippet
-from .selectors import message_search, scope_bulk_operations, with_first_match, with_item_counts
+from .selectors import (
+    bulk_operation_progress,
+    message_search,
+    scope_bulk_operations,
+    with_first_match,
+    with_item_counts,
+)
 from .services import (
     bulk_operation_create,
     conversation_deliver_to_agent,
@@ -550,6 +556,36 @@ class BulkOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ("kind", "status", "tenant", "requested_by", "actor", "created_at", "started_at", "finished_at", "summary")
     readonly_fields = fields
     inlines = (BulkOperationItemInline,)
+    change_form_template = "admin/conversations/bulkoperation/change_form.html"
+
+    def get_urls(self) -> list[Any]:
+        progress = path(
+            "<int:operation_id>/progress/",
+            self.admin_site.admin_view(self.progress_view),
+            name="conversations_bulkoperation_progress",
+        )
+        return [progress, *super().get_urls()]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        operation = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if operation is not None and self.has_view_permission(request, operation):
+            context.update(
+                progress=bulk_operation_progress(operation),
+                progress_url=reverse("admin:conversations_bulkoperation_progress", args=[operation.pk]),
+            )
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def progress_view(self, request: HttpRequest, operation_id: int) -> JsonResponse:
+        """The operation's figures for its page's bar, polled every 2 s until it is done."""
+        operation = self.get_object(request, str(operation_id))
+        if operation is None:
+            raise Http404("No such operation, or not in your tenants.")
+        if not self.has_view_permission(request, operation):
+            raise PermissionDenied
+        return JsonResponse(bulk_operation_progress(operation).as_json())  # admin_view adds never_cache
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BulkOperation]:
         return with_item_counts(scope_bulk_operations(super().get_queryset(request), request.user))
