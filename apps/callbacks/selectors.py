@@ -150,10 +150,11 @@ def batch_progress(batch: CallbackBatch, *, now: dt.datetime | None = None) -> B
     per_minute = _achieved_per_minute(batch, now)
     left = TimeLeft(0, "done", "")
     if still_open:
-        left = estimate_time_left(
-            _estimate_input(batch, callbacks, counts, per_minute, now),
-            show_time=lambda moment: _local(moment, batch.tenant.time_zone),
-        )
+        figures = _estimate_input(batch, callbacks, counts, per_minute, now)
+        left = estimate_time_left(figures, show_time=lambda moment: _local(moment, batch.tenant.time_zone))
+        if per_minute is not None:
+            # Four calls placed in the first second are not a pace of 240 a minute: the queues allow so many.
+            per_minute = min(per_minute, figures.limit_per_minute)
     # Over once nothing is open and the batch has a final status of its own (the last call's end sets it).
     over = not still_open and batch.status not in LIVE_BATCH_STATUSES
     return BatchProgress(
@@ -165,7 +166,7 @@ def batch_progress(batch: CallbackBatch, *, now: dt.datetime | None = None) -> B
         done=done,
         open=still_open,
         percent=done_percent(counts, total),
-        per_minute=round(per_minute or 0.0, 1),
+        per_minute=round(float(per_minute or 0.0), 1),
         seconds_left=left.seconds,
         time_left=left.text,
         waiting=left.waiting,

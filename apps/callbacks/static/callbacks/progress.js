@@ -77,6 +77,10 @@
         }
         box.dataset.finished = p.finished ? "true" : "false";
         box.dataset.status = p.status;
+        const statusField = document.querySelector(".field-status .readonly");
+        if (statusField) {
+            statusField.textContent = p.status_label; // the field below the bar says the same
+        }
         if (p.finished) {
             setText("live", "Finished: every callback of the batch is over.");
         }
