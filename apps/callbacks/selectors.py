@@ -139,7 +139,7 @@ class BatchProgress:
 
 def batch_progress(batch: CallbackBatch, *, now: dt.datetime | None = None) -> BatchProgress:
     """Counts per state, calls started per minute lately, time left and what the batch waits for: a bounded
-    number of queries (at most nine) whatever the batch's size; the estimate is ``estimate_time_left``."""
+    number of queries (at most seven) whatever the batch's size; the estimate is ``estimate_time_left``."""
     now = now or timezone.now()
     callbacks = QueueCallback.objects.filter(batch=batch).order_by()
     found = dict(callbacks.values_list("state").annotate(n=Count("id")))

@@ -172,3 +172,16 @@ def test_the_json_is_scoped_and_needs_view_permission(client, tenant, make_user)
     assert client.get(progress_url(batch)).status_code == 403
     client.logout()
     assert client.get(progress_url(batch)).status_code == 302  # to the login page
+
+
+def test_the_figures_cost_a_bounded_number_of_queries_whatever_the_batch_size(tenant, django_assert_max_num_queries):
+    open_queue(tenant, calls_per_minute=4)
+    small = make_batch(tenant, {"placed": 4, "scheduled": 2}, name="small")
+    big = make_batch(tenant, {"placed": 4, "scheduled": 400}, name="big", first=1000)
+    QueueCallback.objects.filter(state="scheduled").update(due_at=timezone.now())
+    started(small, [0.1, 0.2])
+    started(big, [0.1, 0.2])
+    for batch in (small, big):
+        batch = type(batch).objects.select_related("tenant").get(pk=batch.pk)
+        with django_assert_max_num_queries(7):
+            batch_progress(batch)
