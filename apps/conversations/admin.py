@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import display_for_field, unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import CharField, QuerySet, Value
+from django.db.models import CharField, Field, QuerySet, Value
 from django.http import (
     Http404,
     HttpRequest,
@@ -132,10 +132,12 @@ def _state_texts(conversation: Conversation) -> dict[str, str]:
 
 def _field_texts(conversation: Conversation) -> dict[str, str]:
     """The read-only boxes of the fields below, as the admin writes them."""
-    opts = Conversation._meta
-    return {
-        name: str(display_for_field(getattr(conversation, name), opts.get_field(name), "-")) for name in LIVE_FIELDS
-    }
+    texts = {}
+    for name in LIVE_FIELDS:
+        field = Conversation._meta.get_field(name)
+        assert isinstance(field, Field)  # LIVE_FIELDS names concrete fields only
+        texts[name] = str(display_for_field(getattr(conversation, name), field, "-"))
+    return texts
 
 
 def _timeline_cursors(request: HttpRequest, conversation: Conversation) -> tuple[Cursor | None, Cursor | None]:
