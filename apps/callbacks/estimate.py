@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 # How the next call's time was set, as far as the page can tell.
-NEXT_FOR_HOURS, NEXT_FOR_RETRY, NEXT_FOR_START = "hours", "retry", "start"
+NEXT_FOR_HOURS, NEXT_FOR_RETRY, NEXT_FOR_START, NEXT_FOR_REQUESTED = "hours", "retry", "start", "requested"
 # A wait shorter than this is the dispatcher's ordinary pace, not worth a line of its own.
 WORTH_SAYING = dt.timedelta(seconds=90)
 
@@ -98,6 +98,7 @@ def estimate_time_left(figures: EstimateInput, *, show_time: Callable[[dt.dateti
                 NEXT_FOR_HOURS: f"Waiting for calling hours until {at}.",
                 NEXT_FOR_RETRY: f"Waiting to retry: the next attempt is at {at}.",
                 NEXT_FOR_START: f"Waiting for the batch's start at {at}.",
+                NEXT_FOR_REQUESTED: f"Waiting for the time asked for the next call, {at}.",
             }.get(figures.next_due_for, f"Next call at {at}.")
     if figures.stall is not None and figures.due_now:
         seconds = max(1, round((figures.stall.next_at - now).total_seconds()))

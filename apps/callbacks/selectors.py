@@ -17,6 +17,7 @@ from apps.cx.spreadsheet import spreadsheet_cell, spreadsheet_time
 
 from .estimate import (
     NEXT_FOR_HOURS,
+    NEXT_FOR_REQUESTED,
     NEXT_FOR_RETRY,
     NEXT_FOR_START,
     EstimateInput,
@@ -223,8 +224,10 @@ def _estimate_input(
             next_due_at = due_at
             if attempts:
                 next_for = NEXT_FOR_RETRY
-            elif due_at in (not_before, batch.starts_at):
+            elif due_at == batch.starts_at:
                 next_for = NEXT_FOR_START
+            elif due_at == not_before:
+                next_for = NEXT_FOR_REQUESTED
         zone_list = zones.split(",") if zones else zones_for_number(destination, fallback=batch.tenant.time_zone)
         limit = limits.get(queue_name) or QueueLimit(tenant_id=batch.tenant_id, queue_name=queue_name)
         hours = Hours(

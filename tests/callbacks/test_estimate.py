@@ -7,7 +7,9 @@ import datetime as dt
 
 from apps.callbacks.estimate import (
     NEXT_FOR_HOURS,
+    NEXT_FOR_REQUESTED,
     NEXT_FOR_RETRY,
+    NEXT_FOR_START,
     EstimateInput,
     LimitStall,
     describe_duration,
@@ -64,6 +66,14 @@ def test_a_retry_waiting_its_backoff_says_so():
     left = estimate(open=1, next_due_at=retry_at, next_due_for=NEXT_FOR_RETRY, achieved_per_minute=1.0)
     assert left.waiting == f"Waiting to retry: the next attempt is at {at(retry_at)}."
     assert left.text == "about 11 min"
+
+
+def test_a_start_time_says_whose_it_is():
+    later = NOW + dt.timedelta(hours=2)
+    start = estimate(open=1, next_due_at=later, next_due_for=NEXT_FOR_START, achieved_per_minute=None)
+    asked = estimate(open=1, next_due_at=later, next_due_for=NEXT_FOR_REQUESTED, achieved_per_minute=None)
+    assert start.waiting == f"Waiting for the batch's start at {at(later)}."
+    assert asked.waiting == f"Waiting for the time asked for the next call, {at(later)}."
 
 
 def test_a_paused_batch_has_no_estimate_only_paused():

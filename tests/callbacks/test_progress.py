@@ -185,3 +185,17 @@ def test_the_figures_cost_a_bounded_number_of_queries_whatever_the_batch_size(te
         batch = type(batch).objects.select_related("tenant").get(pk=batch.pk)
         with django_assert_max_num_queries(7):
             batch_progress(batch)
+
+
+def test_a_batch_that_starts_later_says_so(tenant):
+    open_queue(tenant)
+    batch = make_batch(tenant, {"pending": 2})
+    starts = timezone.now() + dt.timedelta(hours=3)
+    type(batch).objects.filter(pk=batch.pk).update(starts_at=starts)
+    dispatch.plan()
+    batch.refresh_from_db()
+
+    progress = batch_progress(batch)
+
+    assert progress.waiting == f"Waiting for the batch's start at {starts:%Y-%m-%d %H:%M} (UTC)."
+    assert progress.seconds_left >= 3 * 3600
