@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from apps.cx.backoff import backoff_delay
@@ -40,6 +40,8 @@ from apps.cx.task_sending import task_send
 
 from .hours import HORIZON_DAYS, Hours, next_open, zones_for_number
 from .models import (
+    LIVE_BATCH_STATUSES,
+    OPEN_STATES,
     AttemptOutcome,
     BatchStatus,
     CallbackAttempt,
@@ -56,7 +58,9 @@ logger = logging.getLogger(__name__)
 # next callbacks itself, so ``place`` must not start a nested dispatch.
 _in_dispatch_loop: ContextVar[bool] = ContextVar("callbacks_in_dispatch_loop", default=False)
 
-RUNNING_BATCH = Q(batch__isnull=True) | Q(batch__status=BatchStatus.RUNNING)
+# Callbacks the dispatcher may take: of no batch, or of a batch that does not hold them back (a finished
+# batch has none open, unless one was retried a moment ago and the batch is about to be running again).
+RUNNING_BATCH = Q(batch__isnull=True) | Q(batch__status__in=[BatchStatus.RUNNING, BatchStatus.FINISHED])
 
 
 def queue_limit(tenant_id: int, queue_name: str) -> QueueLimit:
@@ -108,6 +112,27 @@ def no_hours_reason(hours: Hours, zones: list[str], deadline: dt.datetime | None
         f"Calling hours ({hours.describe()}) do not hold at once in all the number's time zones "
         f"({_zones_text(zones)}) within {HORIZON_DAYS} days."
     )
+
+
+# -- the batch's own end -----------------------------------------------------------------------------------
+def batches_finish_done(*, batch_ids: list[int] | None = None, now: dt.datetime | None = None) -> int:
+    """Marks finished the running or paused batches (of ``batch_ids``, or all) none of whose callbacks is open.
+
+    One conditional UPDATE, run after the change that ended a callback has committed: two workers ending
+    a batch's last two calls at once each see the other's callback still open inside their own
+    transaction, but the later of the two checks after both commits sees none. The tick runs it over
+    every batch too, so a batch is finished within a tick whatever ended its last callback."""
+    now = now or timezone.now()
+    still_open = QueueCallback.objects.filter(batch=OuterRef("pk"), state__in=OPEN_STATES)
+    batches = CallbackBatch.objects.filter(status__in=LIVE_BATCH_STATUSES).filter(~Exists(still_open))
+    if batch_ids is not None:
+        batches = batches.filter(pk__in=[pk for pk in batch_ids if pk is not None])
+    return batches.update(status=BatchStatus.FINISHED, status_changed_at=now)
+
+
+def _batch_ids_of(callback_ids: list[int]) -> list[int]:
+    ids = QueueCallback.objects.filter(pk__in=callback_ids, batch__isnull=False).values_list("batch_id", flat=True)
+    return list(set(ids))
 
 
 # -- pending → scheduled -----------------------------------------------------------------------------
@@ -309,6 +334,8 @@ def place(callback_id: int, token: uuid.UUID | str) -> str:
         # Another delivery of this task may have started the POST since we read the row: then it is its call.
         if not _release(callback_id, token, unstarted=True, state=state, state_reason=reason, **final):
             return ""
+        if state == CallbackState.SKIPPED and callback.batch_id:
+            batches_finish_done(batch_ids=[callback.batch_id])
         return state
     attempt = start_attempt(callback_id, token, now=now)
     if attempt is None:
@@ -424,6 +451,8 @@ def _finish(
             finished_at=now, outcome=outcome, error=error, api_call_id=_queue_call_row(client), retry_at=retry_at
         )
     state = str(fields["state"])
+    if callback.batch_id and state != CallbackState.SCHEDULED:
+        batches_finish_done(batch_ids=[callback.batch_id])  # after the commit above: see batches_finish_done
     if follow_on and not _in_dispatch_loop.get():
         # Room just opened in this queue: claim the next callbacks now rather than at the next tick.
         dispatch(only=(callback.tenant_id, callback.queue_name))
@@ -461,6 +490,8 @@ def recover_stuck(*, now: dt.datetime | None = None) -> dict[str, int]:
                 CallbackAttempt.objects.filter(callback_id=pk, finished_at__isnull=True).update(
                     finished_at=now, outcome=AttemptOutcome.UNKNOWN, error="The worker stopped during the call."
                 )
+    if lost:
+        batches_finish_done(batch_ids=_batch_ids_of([pk for pk, _ in lost]), now=now)
     return {"requeued": requeued, "unknown": unknown}
 
 
@@ -502,15 +533,20 @@ def plan_all(*, now: dt.datetime | None = None, chunk: int = 5000, max_chunks: i
 
 
 def tick(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """What beat runs: recover, expire, cancel leftovers of cancelled batches, plan, dispatch."""
+    """What beat runs: recover, expire, cancel leftovers of cancelled batches, plan, dispatch, and mark
+    finished the batches with nothing left open (whatever ended their last callback)."""
     figures = recover_stuck(now=now)
     figures["expired"] = expire(now=now)
     figures["cancelled"] = settle_cancelled(now=now)
     figures["planned"] = plan_all(now=now)
     figures["dispatched"] = dispatch(now=now)
+    figures["batches_finished"] = batches_finish_done(now=now)
     return figures
 
 
 def kick(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """What runs when callbacks are created, resumed or retried: plan and dispatch, without the tick's recovery."""
-    return {"planned": plan_all(now=now), "dispatched": dispatch(now=now)}
+    """What runs when callbacks are created, resumed or retried: plan and dispatch, without the tick's recovery
+    (planning may skip a batch's last callbacks: no calling hours before its deadline)."""
+    figures = {"planned": plan_all(now=now), "dispatched": dispatch(now=now)}
+    figures["batches_finished"] = batches_finish_done(now=now)
+    return figures

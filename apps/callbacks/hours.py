@@ -112,3 +112,12 @@ def next_open(
 
 def is_open(moment: dt.datetime, zones: list[str] | tuple[str, ...], hours: Hours) -> bool:
     return next_open(moment, zones, hours) == moment.astimezone(dt.UTC)
+
+
+def open_intervals(moment: dt.datetime, zones: list[str] | tuple[str, ...], hours: Hours) -> list[Interval]:
+    """The UTC intervals at or after ``moment`` (within the horizon) when the hours hold in every zone, the
+    first one cut to start at ``moment`` when it is already open."""
+    start = moment.astimezone(dt.UTC)
+    return [
+        (max(begin, start), end) for begin, end in _open_intervals(tuple(zones), hours, start.date()) if end > start
+    ]

@@ -44,6 +44,12 @@ class BatchStatus(models.TextChoices):
     RUNNING = "running", "Running"
     PAUSED = "paused", "Paused"
     CANCELLED = "cancelled", "Cancelled"
+    # Every callback ended (placed, failed, skipped, cancelled or unknown): set when the last one ends.
+    FINISHED = "finished", "Finished"
+
+
+# Batches whose callbacks may still be placed; a batch in another status offers no Pause or Cancel.
+LIVE_BATCH_STATUSES = (BatchStatus.RUNNING, BatchStatus.PAUSED)
 
 
 class BatchSource(models.TextChoices):

@@ -9,23 +9,40 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from apps.cx.spreadsheet import spreadsheet_cell, spreadsheet_time
 
+from .estimate import (
+    NEXT_FOR_HOURS,
+    NEXT_FOR_REQUESTED,
+    NEXT_FOR_RETRY,
+    NEXT_FOR_START,
+    EstimateInput,
+    LimitStall,
+    TimeLeft,
+    estimate_time_left,
+)
+from .hours import Hours, open_intervals, zones_for_number
 from .models import (
     FINAL_STATES,
+    LIVE_BATCH_STATUSES,
     OPEN_STATES,
     BatchStatus,
     CallbackAttempt,
     CallbackBatch,
     CallbackState,
     QueueCallback,
+    QueueLimit,
 )
 
-# The window the batch page's "calls per minute" is measured over.
+# The window the batch page's "calls per minute" is measured over, and the shortest span it is measured over
+# (a batch started 3 s ago has placed its first calls; a rate over 3 s would be noise).
 RATE_WINDOW = dt.timedelta(minutes=5)
+SHORTEST_SPAN = dt.timedelta(seconds=10)
+LIMIT_WINDOW = dt.timedelta(seconds=60)
 STATES: tuple[str, ...] = tuple(CallbackState.values)
 
 
@@ -62,18 +79,6 @@ def done_percent(counts: dict[str, int], total: int) -> int:
     if not still_open:
         return 100
     return done * 100 // total if total else 0
-
-
-def describe_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    minutes = round(seconds / 60)
-    if seconds < 60:
-        return "under a minute"
-    if minutes < 60:
-        return f"about {minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"about {hours} h {minutes:02d} min" if hours < 48 else f"about {round(hours / 24)} days"
 
 
 def _local(moment: dt.datetime, zone_name: str) -> str:
@@ -134,7 +139,8 @@ class BatchProgress:
 
 
 def batch_progress(batch: CallbackBatch, *, now: dt.datetime | None = None) -> BatchProgress:
-    """Counts per state, calls started per minute lately, and how long the rest should take (3 queries)."""
+    """Counts per state, calls started per minute lately, time left and what the batch waits for: a bounded
+    number of queries (at most seven) whatever the batch's size; the estimate is ``estimate_time_left``."""
     now = now or timezone.now()
     callbacks = QueueCallback.objects.filter(batch=batch).order_by()
     found = dict(callbacks.values_list("state").annotate(n=Count("id")))
@@ -142,29 +148,16 @@ def batch_progress(batch: CallbackBatch, *, now: dt.datetime | None = None) -> B
     still_open = sum(counts[s] for s in OPEN_STATES)
     done = sum(counts[s] for s in FINAL_STATES)
     total = max(batch.total, done + still_open)
-
-    since = now - RATE_WINDOW
-    attempts = CallbackAttempt.objects.filter(callback__batch=batch).aggregate(
-        recent=Count("id", filter=Q(started_at__gte=since)), first=Min("started_at")
-    )
-    per_minute = 0.0
-    if attempts["recent"]:
-        # A batch that started two minutes ago is measured over those two minutes, not five.
-        elapsed = min(RATE_WINDOW, max(dt.timedelta(minutes=1), now - attempts["first"]))
-        per_minute = round(attempts["recent"] / (elapsed.total_seconds() / 60), 1)
-
-    waiting = ""
-    if batch.status == BatchStatus.PAUSED and still_open:
-        waiting = "Paused: nothing more is placed until the batch is resumed."
-    elif still_open and not counts[CallbackState.DISPATCHING]:
-        scheduled = callbacks.filter(state=CallbackState.SCHEDULED)
-        nxt = scheduled.filter(due_at__gt=now).order_by("due_at").values_list("due_at", "state_reason").first()
-        if nxt is not None and not scheduled.filter(due_at__lte=now).exists():
-            due_at, reason = nxt
-            assert due_at is not None  # filtered on it
-            waiting = f"Next call at {_local(due_at, batch.tenant.time_zone)}." + (f" {reason}" if reason else "")
-
-    seconds_left = round(still_open / per_minute * 60) if still_open and per_minute else None
+    per_minute = _achieved_per_minute(batch, now)
+    left = TimeLeft(0, "done", "")
+    if still_open:
+        figures = _estimate_input(batch, callbacks, counts, per_minute, now)
+        left = estimate_time_left(figures, show_time=lambda moment: _local(moment, batch.tenant.time_zone))
+        if per_minute is not None:
+            # Four calls placed in the first second are not a pace of 240 a minute: the queues allow so many.
+            per_minute = min(per_minute, figures.limit_per_minute)
+    # Over once nothing is open and the batch has a final status of its own (the last call's end sets it).
+    over = not still_open and batch.status not in LIVE_BATCH_STATUSES
     return BatchProgress(
         batch_id=batch.pk,
         status=batch.status,
@@ -174,12 +167,96 @@ def batch_progress(batch: CallbackBatch, *, now: dt.datetime | None = None) -> B
         done=done,
         open=still_open,
         percent=done_percent(counts, total),
-        per_minute=per_minute,
-        seconds_left=seconds_left if still_open else 0,
-        time_left=describe_duration(seconds_left) if still_open else "done",
-        waiting=waiting,
-        finished=not still_open,
+        per_minute=round(float(per_minute or 0.0), 1),
+        seconds_left=left.seconds,
+        time_left=left.text,
+        waiting=left.waiting,
+        finished=over,
     )
+
+
+def _achieved_per_minute(batch: CallbackBatch, now: dt.datetime) -> float | None:
+    """Calls of the batch started per minute over the last minutes (since it was last resumed, at most
+    ``RATE_WINDOW``, at least ``SHORTEST_SPAN``); None when none started in that time."""
+    since = now - RATE_WINDOW
+    if batch.status == BatchStatus.RUNNING and batch.status_changed_at and batch.status_changed_at > since:
+        since = batch.status_changed_at  # resumed lately: the paused minutes are no measure of its pace
+    attempts = CallbackAttempt.objects.filter(callback__batch=batch).aggregate(
+        recent=Count("id", filter=Q(started_at__gte=since)), first=Min("started_at")
+    )
+    if not attempts["recent"]:
+        return None
+    span = max(SHORTEST_SPAN, now - max(since, attempts["first"]))
+    return attempts["recent"] / (span.total_seconds() / 60)
+
+
+def _estimate_input(
+    batch: CallbackBatch, callbacks: Any, counts: dict[str, int], per_minute: float | None, now: dt.datetime
+) -> EstimateInput:
+    scheduled = callbacks.filter(state=CallbackState.SCHEDULED)
+    due_now = counts[CallbackState.DISPATCHING] + scheduled.filter(due_at__lte=now).count()
+    fields = ("due_at", "attempts", "not_before", "time_zones", "destination", "queue_name")
+    nxt = None if due_now else scheduled.filter(due_at__gt=now).order_by("due_at").values_list(*fields).first()
+    sample = nxt or callbacks.filter(state__in=OPEN_STATES).values_list(*fields).first()
+    queues = list(
+        callbacks.filter(state__in=OPEN_STATES).values_list("queue_name", flat=True).distinct().order_by()[:20]
+    )
+    limits = {q.queue_name: q for q in QueueLimit.objects.filter(tenant_id=batch.tenant_id, queue_name__in=queues)}
+    per_queue = {name: limits[name].calls_per_minute if name in limits else default_per_minute() for name in queues}
+    stall = None
+    if due_now:
+        recent = (
+            CallbackAttempt.objects.filter(
+                tenant_id=batch.tenant_id, queue_name__in=queues, started_at__gt=now - LIMIT_WINDOW
+            )
+            .order_by()
+            .values_list("queue_name")
+            .annotate(n=Count("id"), first=Min("started_at"))
+        )
+        for name, n, first in recent:
+            if n >= per_queue[name]:
+                stall = LimitStall(queue_name=name, per_minute=per_queue[name], next_at=first + LIMIT_WINDOW)
+                break
+    next_due_at, next_for, hours_ahead = None, NEXT_FOR_HOURS, None
+    if sample is not None:
+        due_at, attempts, not_before, zones, destination, queue_name = sample
+        if nxt is not None:
+            next_due_at = due_at
+            if attempts:
+                next_for = NEXT_FOR_RETRY
+            elif due_at == batch.starts_at:
+                next_for = NEXT_FOR_START
+            elif due_at == not_before:
+                next_for = NEXT_FOR_REQUESTED
+        zone_list = zones.split(",") if zones else zones_for_number(destination, fallback=batch.tenant.time_zone)
+        limit = limits.get(queue_name) or QueueLimit(tenant_id=batch.tenant_id, queue_name=queue_name)
+        hours = Hours(
+            start=limit.hours_start,
+            end=limit.hours_end,
+            weekdays=frozenset(limit.weekdays),
+            window_start=batch.window_start,
+            window_end=batch.window_end,
+        )
+        hours_ahead = open_intervals(now, zone_list, hours)
+        if batch.deadline is not None:
+            hours_ahead = [(begin, min(end, batch.deadline)) for begin, end in hours_ahead if begin < batch.deadline]
+    return EstimateInput(
+        now=now,
+        paused=batch.status == BatchStatus.PAUSED,
+        open=sum(counts[s] for s in OPEN_STATES),
+        due_now=due_now,
+        achieved_per_minute=per_minute,
+        limit_per_minute=sum(per_queue.values()) or default_per_minute(),
+        next_due_at=next_due_at,
+        next_due_for=next_for,
+        stall=stall,
+        hours_ahead=hours_ahead,
+    )
+
+
+def default_per_minute() -> int:
+    """A queue's calls a minute before anyone set its limit (its row is made with it on first use)."""
+    return int(settings.CX_CALLBACK_CALLS_PER_MINUTE)
 
 
 # -- the results export -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from apps.cx.models import Tenant
 from apps.cx.task_sending import task_send
 from apps.cx.validation import normalize_e164
 
-from .dispatch import Dialled, dial, start_attempt
+from .dispatch import Dialled, batches_finish_done, dial, start_attempt
 from .eligibility import callback_obstacles
 from .models import (
     BatchSource,
@@ -228,10 +228,15 @@ def batch_cancel(*, actor: Actor, batch: CallbackBatch) -> int:
 def callbacks_cancel(*, actor: Actor, callbacks: QuerySet[QueueCallback]) -> int:
     now = timezone.now()
     with audited(actor=actor, action="cancel_callbacks") as audit:
-        changed = callbacks.filter(state__in=[CallbackState.PENDING, CallbackState.SCHEDULED]).update(
+        cancellable = callbacks.filter(state__in=[CallbackState.PENDING, CallbackState.SCHEDULED])
+        batch_ids = list(cancellable.exclude(batch=None).values_list("batch_id", flat=True).distinct().order_by())
+        changed = cancellable.update(
             state=CallbackState.CANCELLED, state_reason=f"Cancelled by {actor.label}.", finished_at=now, updated_at=now
         )
         audit.detail = f"{changed} callbacks cancelled"
+    if batch_ids:
+        # Cancelling a batch's last waiting callbacks one by one ends the batch.
+        transaction.on_commit(lambda: batches_finish_done(batch_ids=batch_ids))
     return changed
 
 
@@ -248,7 +253,7 @@ def callbacks_retry(*, actor: Actor, callbacks: QuerySet[QueueCallback], include
         for callback in retryable.order_by("pk"):
             try:
                 with transaction.atomic():
-                    retried += QueueCallback.objects.filter(pk=callback.pk, state__in=states).update(
+                    done = QueueCallback.objects.filter(pk=callback.pk, state__in=states).update(
                         state=CallbackState.PENDING,
                         attempts=0,
                         due_at=None,
@@ -256,6 +261,12 @@ def callbacks_retry(*, actor: Actor, callbacks: QuerySet[QueueCallback], include
                         state_reason=f"Retried by {actor.label} (was {callback.get_state_display().lower()}).",
                         updated_at=now,
                     )
+                    if done and callback.batch_id:
+                        # A finished batch has something to place again: it is running again.
+                        CallbackBatch.objects.filter(pk=callback.batch_id, status=BatchStatus.FINISHED).update(
+                            status=BatchStatus.RUNNING, status_changed_at=now
+                        )
+                    retried += done
             except IntegrityError:
                 continue  # another callback for this number is already waiting
         audit.detail = f"{retried} callbacks queued again"

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import display_for_field, unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import CharField, QuerySet, Value
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.db.models import CharField, Field, QuerySet, Value
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -43,14 +52,27 @@ from .models import (
     MessageType,
 )
 from .search_text import snippet
-from .selectors import conversation_search, message_search, scope_bulk_operations, with_item_counts
+from .selectors import (
+    bulk_operation_progress,
+    conversation_search,
+    message_search,
+    scope_bulk_operations,
+    with_item_counts,
+)
 from .services import (
     bulk_operation_create,
     conversation_deliver_to_agent,
     conversation_finish,
     message_send,
 )
-from .timeline import Cursor, conversation_figures, message_cursor, timeline_page
+from .timeline import (
+    Cursor,
+    TimelinePage,
+    conversation_figures,
+    message_cursor,
+    timeline_changes,
+    timeline_page,
+)
 
 
 # -- object actions ------------------------------------------------------------------------------------------
@@ -84,6 +106,39 @@ def _finish(
 ) -> str:
     conversation_finish(conversation=conversation, actor=actor_for(request))
     return f"Finished {conversation}."
+
+
+# -- the page's live state -------------------------------------------------------------------------------
+# The fields whose boxes on the page the live poll updates in place.
+LIVE_FIELDS = ("status", "priority", "holder", "assignee_name", "last_activity_at", "finished_at")
+
+
+def _state_version(conversation: Conversation) -> str:
+    """Changes whenever a field the page shows live does (the services move them by UPDATE, which leaves
+    ``updated_at`` alone, so the fields themselves are the version)."""
+    values = "|".join(str(getattr(conversation, name)) for name in LIVE_FIELDS)
+    return hashlib.sha256(values.encode()).hexdigest()[:16]
+
+
+def _state_texts(conversation: Conversation) -> dict[str, str]:
+    """The line above the figures: status, who holds it, when it finished."""
+    finished = timezone.localtime(conversation.finished_at) if conversation.finished_at else None
+    return {
+        "status": conversation.get_status_display(),
+        "holder": conversation.get_holder_display().lower(),
+        "assignee": f" ({conversation.assignee_name})" if conversation.assignee_name else "",
+        "finished_at": f"{finished:%Y-%m-%d %H:%M:%S}" if finished else "not yet",
+    }
+
+
+def _field_texts(conversation: Conversation) -> dict[str, str]:
+    """The read-only boxes of the fields below, as the admin writes them."""
+    texts = {}
+    for name in LIVE_FIELDS:
+        field = Conversation._meta.get_field(name)
+        assert isinstance(field, Field)  # LIVE_FIELDS names concrete fields only
+        texts[name] = str(display_for_field(getattr(conversation, name), field, "-"))
+    return texts
 
 
 def _timeline_cursors(request: HttpRequest, conversation: Conversation) -> tuple[Cursor | None, Cursor | None]:
@@ -196,12 +251,17 @@ class ConversationAdmin(ConsoleAdmin):
             self.admin_site.admin_view(self.timeline_view),
             name=f"{info[0]}_{info[1]}_timeline",
         )
+        live = path(
+            "<path:object_id>/live/",
+            self.admin_site.admin_view(self.live_view),
+            name=f"{info[0]}_{info[1]}_live",
+        )
         export = path(
             "<path:object_id>/export/",
             self.admin_site.admin_view(self.export_view),
             name=f"{info[0]}_{info[1]}_export",
         )
-        return [timeline, export, *super().get_urls()]
+        return [timeline, live, export, *super().get_urls()]
 
     def export_view(self, request: HttpRequest, object_id: str) -> StreamingHttpResponse:
         """This conversation's transcript or summary as a file (``?format=csv|jsonl|summary``)."""
@@ -249,11 +309,49 @@ class ConversationAdmin(ConsoleAdmin):
         context = self._timeline_context(request, conversation, before, after)
         return TemplateResponse(request, "admin/conversations/conversation/timeline_items.html", context)
 
+    def live_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """What changed since the page last looked, for its script's poll every 2 s (``?since=`` the time the
+        previous answer gives, ``&version=`` the conversation's state it shows): the new or changed timeline
+        items as HTML, and the state and figures when they moved. A handful of indexed queries per poll."""
+        conversation = self.get_object(request, unquote(object_id))
+        if conversation is None:
+            raise Http404("No such object, or not in your tenants.")
+        if not self.has_view_permission(request, conversation):
+            raise PermissionDenied
+        since = parse_datetime(request.GET.get("since", "").replace(" ", "+"))
+        if since is None or timezone.is_naive(since):
+            return HttpResponseBadRequest("Give since= as an ISO 8601 time with its offset, as the page does.")
+        now = timezone.now()  # read before the rows: what is written meanwhile comes in the next poll
+        items = timeline_changes(conversation, since=since, show=masker_for(request.user))
+        moved = request.GET.get("version") != _state_version(conversation)
+        answer: dict[str, Any] = {"since": now.isoformat(), "reload": items is None, "items": "", "figures": ""}
+        if items:
+            page = TimelinePage(items=items, older=None, newer=None)
+            answer["items"] = render_to_string(
+                "admin/conversations/conversation/timeline_items.html", {"timeline": page}, request=request
+            )
+        if moved or items or items is None:
+            answer["figures"] = render_to_string(
+                "admin/conversations/conversation/figures.html",
+                {"figures": conversation_figures(conversation)},
+                request=request,
+            )
+        answer.update(
+            version=_state_version(conversation),
+            state=_state_texts(conversation),
+            fields=_field_texts(conversation),
+            actions=[url for _, url in self.visible_object_actions(request, conversation)],
+        )
+        return JsonResponse(answer)
+
     def _timeline_context(
         self, request: HttpRequest, conversation: Conversation, before: Cursor | None, after: Cursor | None
     ) -> dict[str, Any]:
         notes = request.GET.get("notes") != "0"
         return {
+            "live_url": reverse("admin:conversations_conversation_live", args=[conversation.pk]),
+            "live_since": timezone.now().isoformat(),
+            "live_version": _state_version(conversation),
             "timeline": timeline_page(conversation, before=before, after=after, show=masker_for(request.user)),
             "timeline_url": reverse("admin:conversations_conversation_timeline", args=[conversation.pk]),
             "page_url": self.object_url(conversation),
@@ -462,6 +560,36 @@ class BulkOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ("kind", "status", "tenant", "requested_by", "actor", "created_at", "started_at", "finished_at", "summary")
     readonly_fields = fields
     inlines = (BulkOperationItemInline,)
+    change_form_template = "admin/conversations/bulkoperation/change_form.html"
+
+    def get_urls(self) -> list[Any]:
+        progress = path(
+            "<int:operation_id>/progress/",
+            self.admin_site.admin_view(self.progress_view),
+            name="conversations_bulkoperation_progress",
+        )
+        return [progress, *super().get_urls()]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        operation = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if operation is not None and self.has_view_permission(request, operation):
+            context.update(
+                progress=bulk_operation_progress(operation),
+                progress_url=reverse("admin:conversations_bulkoperation_progress", args=[operation.pk]),
+            )
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def progress_view(self, request: HttpRequest, operation_id: int) -> JsonResponse:
+        """The operation's figures for its page's bar, polled every 2 s until it is done."""
+        operation = self.get_object(request, str(operation_id))
+        if operation is None:
+            raise Http404("No such operation, or not in your tenants.")
+        if not self.has_view_permission(request, operation):
+            raise PermissionDenied
+        return JsonResponse(bulk_operation_progress(operation).as_json())  # admin_view adds never_cache
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BulkOperation]:
         return with_item_counts(scope_bulk_operations(super().get_queryset(request), request.user))

@@ -100,6 +100,10 @@ class Message(RemoteObject):
 
     class Meta(RemoteObject.Meta):
         ordering = ["conversation", "remote_created_at", "id"]
+        indexes = [
+            # A conversation's page asks every 2 s for what changed since it last looked (timeline_changes).
+            models.Index(fields=["conversation", "updated_at"], name="conversations_msg_changed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_sender_kind_display()}: {self.content[:60]}"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery
@@ -14,7 +15,14 @@ from apps.bots.models import BotDecision, BotReply
 from apps.contacts.models import Contact
 from apps.cx.selectors import scope_to_user, tenant_ids_for
 
-from .models import BulkItemState, BulkOperation, BulkOperationItem, Conversation, Message
+from .models import (
+    BulkItemState,
+    BulkOperation,
+    BulkOperationItem,
+    BulkStatus,
+    Conversation,
+    Message,
+)
 from .search_text import SEARCH_CONFIG, fold, search_words
 
 
@@ -139,4 +147,75 @@ def with_item_counts(operations: QuerySet[BulkOperation]) -> QuerySet[BulkOperat
         failed_count=Count("items", filter=Q(items__state=BulkItemState.FAILED)),
         skipped_count=Count("items", filter=Q(items__state=BulkItemState.SKIPPED)),
         pending_count=Count("items", filter=Q(items__state__in=[BulkItemState.PENDING, BulkItemState.RUNNING])),
+    )
+
+
+@dataclass(frozen=True)
+class BulkProgress:
+    """What a bulk operation's page shows above its rows, and what its script polls as JSON."""
+
+    operation_id: int
+    status: str
+    status_label: str
+    total: int
+    counts: dict[str, int]  # ok, failed, skipped, running, pending
+    percent: int
+    finished: bool
+
+    @property
+    def done(self) -> int:
+        return self.counts["ok"] + self.counts["failed"] + self.counts["skipped"]
+
+    @property
+    def summary(self) -> str:
+        c = self.counts
+        text = f"{c['ok']} done, {c['failed']} failed, {c['skipped']} skipped"
+        waiting = c["pending"] + c["running"]
+        return text + (f", {waiting} to do" if waiting else "")
+
+    @property
+    def headline(self) -> str:
+        if self.finished:
+            return f"Done: {self.summary}."
+        if self.status == BulkStatus.QUEUED:
+            return f"Queued: waiting for a worker to start ({self.total} conversation(s))."
+        return f"Running: {self.done} of {self.total} ({self.summary})."
+
+    @property
+    def bar(self) -> list[tuple[str, str, float]]:
+        """(state, label, width in %) of the rows that are over, in the bar's order."""
+        total = self.total or 1
+        labels = dict(BulkItemState.choices)
+        return [(s, labels[s], self.counts[s] * 100 / total) for s in ("ok", "failed", "skipped")]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation_id,
+            "status": self.status,
+            "status_label": self.status_label,
+            "total": self.total,
+            "counts": self.counts,
+            "done": self.done,
+            "percent": self.percent,
+            "finished": self.finished,
+            "summary": self.summary,
+            "headline": self.headline,
+        }
+
+
+def bulk_operation_progress(operation: BulkOperation) -> BulkProgress:
+    """The operation's rows counted by state (one grouped query) and how far it is."""
+    found = dict(operation.items.order_by().values_list("state").annotate(n=Count("id")))
+    counts = {state: found.get(state, 0) for state in BulkItemState.values}
+    total = sum(counts.values())
+    over = counts["ok"] + counts["failed"] + counts["skipped"]
+    finished = operation.status == BulkStatus.DONE
+    return BulkProgress(
+        operation_id=operation.pk,
+        status=operation.status,
+        status_label=operation.get_status_display(),
+        total=total,
+        counts=counts,
+        percent=100 if finished or not total else over * 100 // total,
+        finished=finished,
     )

@@ -96,6 +96,12 @@ class TimelineItem:
     def cursor(self) -> Cursor:
         return Cursor(self.moment, self.rank, self.pk)
 
+    @property
+    def order_key(self) -> str:
+        """The item's place in timeline order as text that sorts the same way (the page's script inserts a new
+        item where its key belongs)."""
+        return f"{self.moment.timestamp():018.6f}~{self.rank}~{self.pk:012d}"
+
 
 @dataclass(frozen=True)
 class MessageItem(TimelineItem):
@@ -210,6 +216,12 @@ def conversation_timeline(
     if newest_first:
         found.reverse()
 
+    return _items(conversation, found, show)
+
+
+def _items(conversation: Conversation, found: list[tuple[int, Any]], show: Masker) -> list[TimelineItem]:
+    """The timeline items of rows (rank, row) read from their sources, with their API calls (one query) and
+    the names of their senders."""
     calls = _calls_by_id({pk for rank, row in found if rank != MESSAGE_RANK for pk in _ids(row.api_call_ids)})
     names = {"customer": conversation.contact.name if conversation.contact_id and conversation.contact else ""}
     unnamed_bot = any(
@@ -258,6 +270,55 @@ def conversation_timeline(
                 )
             )
     return items
+
+
+# -- what changed since the page last looked ----------------------------------------------------------------
+# How far back each poll looks past the time the previous one read at: a writer's transaction that stamped its
+# row just before that read but committed just after it is still found (and a few seconds of clock skew
+# between app servers). The page's script skips an item it already shows unchanged.
+LIVE_OVERLAP = timedelta(seconds=10)
+LIVE_LIMIT = 50
+
+
+def timeline_changes(
+    conversation: Conversation, *, since: datetime, limit: int = LIVE_LIMIT, show: Masker = MASKED
+) -> list[TimelineItem] | None:
+    """The timeline items written or changed since ``since`` (less ``LIVE_OVERLAP``) in timeline order, or None
+    when more than ``limit`` of a kind changed (the page then reloads its newest page instead).
+
+    Bounded whatever the conversation's length: one indexed query per source (messages by (conversation,
+    updated_at), audit entries by their object, bot replies by conversation), each at most ``limit + 1``
+    rows, and one for the API calls of what is shown."""
+    after = since - LIVE_OVERLAP
+    messages = (
+        Message.objects.filter(conversation=conversation, updated_at__gte=after)
+        .annotate(moment=Coalesce("remote_created_at", "created_at"))
+        .order_by("updated_at", "pk")
+    )
+    entries = (
+        AuditEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Conversation),
+            object_id=str(conversation.pk),
+            created_at__gte=after,
+        )
+        .annotate(moment=F("created_at"))
+        .order_by("created_at", "pk")
+    )
+    replies = (
+        BotReply.objects.filter(conversation=conversation)
+        .filter(Q(created_at__gte=after) | Q(finished_at__gte=after))
+        .annotate(moment=F("created_at"))
+        .select_related("bot")
+        .order_by("created_at", "pk")
+    )
+    found: list[tuple[int, Any]] = []
+    for rank, rows in ((MESSAGE_RANK, messages), (AUDIT_RANK, entries), (BOT_REPLY_RANK, replies)):
+        window = list(rows[: limit + 1])
+        if len(window) > limit:
+            return None
+        found += [(rank, row) for row in window]
+    found.sort(key=lambda pair: (pair[1].moment, pair[0], pair[1].pk))
+    return _items(conversation, found, show)
 
 
 def _message_item(message: Any, names: dict[str, str], show: Masker, tenant: Any) -> MessageItem:

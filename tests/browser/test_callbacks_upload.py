@@ -48,6 +48,7 @@ def test_supervisor_uploads_a_csv_and_watches_the_batch_finish(
     upload.write_text(CSV, encoding="utf-8-sig")
     make_user("Supervisor", username="sam")
 
+    page.set_viewport_size({"width": 1280, "height": 900})
     log_in("sam", "pw-123-long")
 
     # Step one: the file and the batch's name.
@@ -74,6 +75,11 @@ def test_supervisor_uploads_a_csv_and_watches_the_batch_finish(
     expect(bar).to_have_attribute("aria-valuenow", "40")
     batch = CallbackBatch.objects.get()
     assert batch.total == 10 and batch.callbacks.filter(state=CallbackState.PLACED).count() == 4
+    # The minute's room is used up: the page says so, and the pace shown is the queue's, not 4 calls in a second.
+    expect(page.locator('#batch-progress [data-field="waiting"]')).to_contain_text(
+        "At the limit of 4 calls a minute for support; next call in ~"
+    )
+    expect(page.locator('#batch-progress [data-field="per_minute"]')).to_have_text("4.0")
     page.evaluate("window.__sameDocument = true")
     screenshot("callbacks-3-batch-started")
 
@@ -89,8 +95,19 @@ def test_supervisor_uploads_a_csv_and_watches_the_batch_finish(
     outcomes = page.locator("#batch-outcomes tbody tr")
     expect(outcomes.filter(has_text="Scheduled")).to_have_count(0)
     expect(outcomes.filter(has_text="Placed")).to_have_count(10)
+    # Finished is the batch's own status now: said on the page, and Pause and Cancel are gone without a reload.
+    expect(page.locator('#batch-progress [data-field="status_label"]')).to_have_text("Finished")
+    expect(page.locator("#batch-pause")).to_have_count(0)
+    expect(page.locator("#batch-cancel")).to_have_count(0)
+    expect(page.locator(".field-status .readonly")).to_have_text("Finished")
+    expect(page.locator('#batch-progress [data-field="time_left"]')).to_have_text("done")
     page.wait_for_timeout(800)  # the bar's widths ease in over 0.6 s
     screenshot("callbacks-5-batch-finished")
+    # And so in the list of batches.
+    page.goto(f"{live_server.url}/admin/callbacks/callbackbatch/")
+    row = page.locator("#result_list tbody tr", has_text="Missed calls, browser test")
+    expect(row.locator("td.field-status")).to_have_text("Finished")
+    screenshot("callbacks-6-batch-list")
 
     # Each number was rung exactly once.
     rung = [r["body"]["destination"] for r in sandbox.requests("queues/call/") if r["path"].endswith("queues/call/")]

@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.callbacks import dispatch
 from apps.callbacks.models import CallbackAttempt, QueueCallback
-from apps.callbacks.selectors import batch_progress, describe_duration
+from apps.callbacks.selectors import batch_progress
 from apps.callbacks.services import batch_pause
 from apps.cx.client import Actor
 from apps.cx.models import Tenant
@@ -63,6 +64,7 @@ def test_counts_per_state_and_done_share(tenant):
 
 
 def test_calls_per_minute_and_time_left(tenant):
+    open_queue(tenant)  # open at every hour: the estimate does not depend on the clock
     batch = make_batch(tenant, {"placed": 10, "scheduled": 20})
     # 10 calls in the last 5 minutes, and an older one that no longer counts.
     started(batch, [0.5 * i for i in range(10)] + [20])
@@ -81,46 +83,64 @@ def test_a_batch_that_just_started_is_measured_over_its_own_minutes(tenant):
     assert batch_progress(batch).per_minute == 3.0  # six in two minutes, not six in five
 
 
-def test_no_rate_no_time_left_and_waiting_for_calling_hours_is_said(tenant):
+def test_seconds_after_confirming_the_estimate_is_the_queues_pace_not_an_hour(tenant):
+    open_queue(tenant, calls_per_minute=30)
+    batch = make_batch(tenant, {"placed": 5, "scheduled": 99})
+    QueueCallback.objects.filter(batch=batch, state="scheduled").update(due_at=timezone.now())
+    started(batch, [0.05, 0.04, 0.03, 0.02, 0.01])  # the first five calls, 3 s ago and since
+
+    progress = batch_progress(batch)
+
+    assert progress.seconds_left == 198  # 99 at the queue's 30 a minute
+    assert progress.time_left == "about 3 min"
+
+
+def test_waiting_for_calling_hours_says_until_when_and_counts_the_wait(tenant):
+    open_queue(tenant)
     batch = make_batch(tenant, {"scheduled": 3})
-    morning = timezone.now() + dt.timedelta(hours=5)
+    morning = timezone.now() + dt.timedelta(hours=12)
     QueueCallback.objects.filter(batch=batch).update(
         due_at=morning, state_reason="Waits for calling hours (09:00–20:00, America/Los_Angeles)."
     )
 
     progress = batch_progress(batch)
 
-    assert (progress.per_minute, progress.seconds_left, progress.time_left) == (0.0, None, "—")
-    assert progress.waiting.startswith(f"Next call at {morning:%Y-%m-%d %H:%M} (UTC).")
-    assert "Waits for calling hours (09:00–20:00" in progress.waiting
+    assert progress.waiting == f"Waiting for calling hours until {morning:%Y-%m-%d %H:%M} (UTC)."
+    assert progress.seconds_left >= 12 * 3600
+    assert progress.time_left.endswith("12 h 00 min")  # not "under a minute"
+
+
+def test_a_queue_at_its_per_minute_limit_says_so_and_when_the_next_call_may_start(tenant):
+    open_queue(tenant, calls_per_minute=4)
+    batch = make_batch(tenant, {"placed": 4, "scheduled": 6})
+    QueueCallback.objects.filter(batch=batch, state="scheduled").update(due_at=timezone.now())
+    started(batch, [35 / 60, 0.4, 0.3, 0.2])  # four calls in the last minute, the first 35 s ago
+
+    progress = batch_progress(batch)
+
+    assert progress.waiting.startswith("At the limit of 4 calls a minute for support; next call in ~")
+    assert 23 <= int(progress.waiting.split("~")[1].split(" ")[0]) <= 25
 
 
 def test_a_paused_batch_says_so(tenant):
     batch = make_batch(tenant, {"scheduled": 2, "placed": 1})
+    started(batch, [0.5, 1])
     batch_pause(actor=Actor.system("test"), batch=batch)
     batch.refresh_from_db()
 
     progress = batch_progress(batch)
     assert progress.status == "paused" and progress.waiting.startswith("Paused")
+    assert (progress.time_left, progress.seconds_left) == ("paused", None)  # not "about 8 min"
 
 
 def test_a_finished_batch_is_100_percent(tenant):
     batch = make_batch(tenant, {"placed": 2, "failed": 1})
+    dispatch.batches_finish_done()
+    batch.refresh_from_db()
 
     progress = batch_progress(batch)
 
     assert (progress.percent, progress.finished, progress.time_left, progress.seconds_left) == (100, True, "done", 0)
-
-
-def test_describe_duration():
-    assert [describe_duration(s) for s in (None, 30, 90, 3600, 3 * 3600 + 25 * 60, 5 * 86400)] == [
-        "—",
-        "under a minute",
-        "about 2 min",
-        "about 1 h 00 min",
-        "about 3 h 25 min",
-        "about 5 days",
-    ]
 
 
 def test_the_page_polls_json_that_follows_the_real_dispatch(
@@ -137,8 +157,8 @@ def test_the_page_polls_json_that_follows_the_real_dispatch(
     assert "no-store" in figures["Cache-Control"]
     body = figures.json()
     assert body["counts"]["placed"] == 3 and body["done"] == 3 and body["total"] == 3
-    assert (body["percent"], body["finished"], body["status"]) == (100, True, "running")
-    assert body["per_minute"] == 3.0  # three started within the last minute
+    assert (body["percent"], body["finished"], body["status"]) == (100, True, "finished")
+    assert body["per_minute"] == 18.0  # three started within a moment, measured over the shortest span (10 s)
     assert len([r for r in sandbox.requests("queues/call/") if r["path"].endswith("queues/call/")]) == 3
 
 
@@ -152,3 +172,30 @@ def test_the_json_is_scoped_and_needs_view_permission(client, tenant, make_user)
     assert client.get(progress_url(batch)).status_code == 403
     client.logout()
     assert client.get(progress_url(batch)).status_code == 302  # to the login page
+
+
+def test_the_figures_cost_a_bounded_number_of_queries_whatever_the_batch_size(tenant, django_assert_max_num_queries):
+    open_queue(tenant, calls_per_minute=4)
+    small = make_batch(tenant, {"placed": 4, "scheduled": 2}, name="small")
+    big = make_batch(tenant, {"placed": 4, "scheduled": 400}, name="big", first=1000)
+    QueueCallback.objects.filter(state="scheduled").update(due_at=timezone.now())
+    started(small, [0.1, 0.2])
+    started(big, [0.1, 0.2])
+    for batch in (small, big):
+        batch = type(batch).objects.select_related("tenant").get(pk=batch.pk)
+        with django_assert_max_num_queries(7):
+            batch_progress(batch)
+
+
+def test_a_batch_that_starts_later_says_so(tenant):
+    open_queue(tenant)
+    batch = make_batch(tenant, {"pending": 2})
+    starts = timezone.now() + dt.timedelta(hours=3)
+    type(batch).objects.filter(pk=batch.pk).update(starts_at=starts)
+    dispatch.plan()
+    batch.refresh_from_db()
+
+    progress = batch_progress(batch)
+
+    assert progress.waiting == f"Waiting for the batch's start at {starts:%Y-%m-%d %H:%M} (UTC)."
+    assert progress.seconds_left >= 3 * 3600

@@ -214,3 +214,46 @@ def test_operations_are_read_only(client, sandbox, conversations, actor, make_us
     assert client.post(operation_url(operation), {"status": "done"}).status_code == 403
     page = client.get(operation_url(operation))
     assert page.status_code == 200 and "0 done, 0 failed, 0 skipped, 3 pending" in page.content.decode()
+
+
+# -- the operation's page keeps itself current ------------------------------------------------------------------
+def progress_url(operation: BulkOperation) -> str:
+    return reverse("admin:conversations_bulkoperation_progress", args=[operation.pk])
+
+
+def test_the_page_has_a_bar_and_its_json_follows_the_rows_until_done(sandbox, client, conversations, make_user):
+    user = make_user("Supervisor")
+    operation = bulk_operation_create(
+        kind="finish", conversations=conversations, actor=Actor(label="user:supervisor", user_id=user.pk)
+    )
+    client.force_login(make_user("Auditor", username="reader"))  # reading the figures is a read
+
+    page = client.get(operation_url(operation)).content.decode()
+    assert 'id="bulk-progress"' in page and 'data-finished="false"' in page
+    assert 'role="progressbar"' in page and "Queued: waiting for a worker to start (3 conversation(s))." in page
+    queued = client.get(progress_url(operation))
+    assert queued["Content-Type"] == "application/json" and "no-store" in queued["Cache-Control"]
+    assert (queued.json()["status"], queued.json()["percent"], queued.json()["finished"]) == ("queued", 0, False)
+
+    first = operation.items.order_by("pk").first()
+    BulkOperationItem.objects.filter(pk=first.pk).update(state="ok")
+    BulkOperation.objects.filter(pk=operation.pk).update(status="running")
+    running = client.get(progress_url(operation)).json()
+    assert (running["percent"], running["done"], running["finished"]) == (33, 1, False)
+    assert running["headline"] == "Running: 1 of 3 (1 done, 0 failed, 0 skipped, 2 to do)."
+
+    BulkOperationItem.objects.filter(pk=first.pk).update(state="pending")
+    bulk_operation_run(operation_id=operation.pk)
+    done = client.get(progress_url(operation)).json()
+    assert (done["status"], done["percent"], done["finished"]) == ("done", 100, True)
+    assert done["headline"] == "Done: 3 done, 0 failed, 0 skipped."
+    assert 'data-finished="true"' in client.get(operation_url(operation)).content.decode()
+
+
+def test_the_progress_json_is_scoped(sandbox, client, conversations, actor, make_user):
+    operation = bulk_operation_create(kind="finish", conversations=conversations, actor=actor)
+    other = Tenant.objects.create(domain="acme.cx.sangoma.com")
+    client.force_login(make_user("Supervisor", tenants=[other]))
+    assert client.get(progress_url(operation)).status_code == 404
+    client.force_login(make_user(None, username="nobody"))
+    assert client.get(progress_url(operation)).status_code == 403

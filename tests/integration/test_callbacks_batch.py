@@ -21,7 +21,9 @@ from apps.callbacks.models import (
     OPEN_STATES,
     WEEKDAYS,
     AttemptOutcome,
+    BatchStatus,
     CallbackAttempt,
+    CallbackBatch,
     CallbackState,
     QueueCallback,
     QueueLimit,
@@ -150,6 +152,8 @@ def test_a_thousand_callbacks_under_faults_ring_each_number_at_most_once(sandbox
         counts = Counter(QueueCallback.objects.values_list("state", flat=True))
         assert done, f"Still open after {elapsed:.0f} s: {dict(counts)}"
     wait_until(broker_idle, timeout=30)
+    # The workers that ended the last calls (several at once) left the batch finished, its own status.
+    assert CallbackBatch.objects.get().status == BatchStatus.FINISHED
 
     callbacks = {c.destination: c for c in QueueCallback.objects.all()}
     attempts: dict[int, list[CallbackAttempt]] = defaultdict(list)

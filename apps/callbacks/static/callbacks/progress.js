@@ -1,5 +1,6 @@
 // The batch page's progress: polls the batch's JSON figures every 2 s and updates the bar and counts in
-// place; stops once nothing of the batch is left open. No dependencies, no build step.
+// place; stops once the batch is over (finished or cancelled, nothing left open), and takes its Pause and
+// Cancel buttons away then. No dependencies, no build step.
 "use strict";
 (function () {
     const box = document.getElementById("batch-progress");
@@ -75,10 +76,23 @@
             waiting.hidden = !p.waiting;
         }
         box.dataset.finished = p.finished ? "true" : "false";
+        box.dataset.status = p.status;
+        const statusField = document.querySelector(".field-status .readonly");
+        if (statusField) {
+            statusField.textContent = p.status_label; // the field below the bar says the same
+        }
         if (p.finished) {
             setText("live", "Finished: every callback of the batch is over.");
         }
-        if (p.status !== startStatus) {
+        if (p.status === "finished" || p.status === "cancelled") {
+            // Nothing left to pause or cancel: the buttons go, as they would on a reload.
+            ["batch-pause", "batch-resume", "batch-cancel"].forEach(function (id) {
+                const control = document.getElementById(id);
+                if (control) {
+                    control.closest("li").remove();
+                }
+            });
+        } else if (p.status !== startStatus) {
             note("The batch is now " + p.status_label.toLowerCase() + ": reload the page for its buttons.");
         }
     }

@@ -1,4 +1,6 @@
-// The conversation's timeline: loads older or newer pages as the reader scrolls or jumps to a date, and prints.
+// The conversation's timeline: loads older or newer pages as the reader scrolls or jumps to a date, prints, and
+// keeps itself current: every 2 s (while the tab is visible) it asks what changed since it last looked and puts
+// new messages, the console's actions and the bot's decisions in their place, and the new state above.
 "use strict";
 (function () {
   const root = document.getElementById("cx-conversation");
@@ -119,4 +121,147 @@
     list.scrollTop = list.scrollHeight; // the newest at the bottom, as in a chat
   }
   watch();
+
+  // -- live: what changed since the page last looked -------------------------------------------------------
+  const liveUrl = root.dataset.liveUrl;
+  const every = 2000;
+  let since = root.dataset.since;
+  let version = root.dataset.version;
+  let failures = 0;
+  let timer = null;
+  const stateLine = document.getElementById("cx-live-state");
+
+  function liveNote(text) {
+    const note = stateLine.querySelector('[data-field="live"]');
+    if (note) note.textContent = text;
+  }
+
+  function atBottom() {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  }
+
+  function shownKeys() {
+    const items = list.querySelectorAll(".cx-item[data-key]");
+    return items.length ? [items[0].dataset.key, items[items.length - 1].dataset.key] : null;
+  }
+
+  // Puts one new or changed item where its key belongs among the items shown; an item outside the pages
+  // loaded is left for the pager there (it comes when the reader scrolls to it).
+  function place(item, dateLine) {
+    const old = document.getElementById(item.id);
+    if (old) {
+      if (old.outerHTML !== item.outerHTML) old.replaceWith(item);
+      return false;
+    }
+    const range = shownKeys();
+    const key = item.dataset.key;
+    if (range && key < range[0] && list.querySelector(".cx-older")) return false;
+    if (range && key > range[1] && list.querySelector(".cx-newer")) {
+      liveNote("New messages: scroll down to load them.");
+      return false;
+    }
+    let next = null;
+    for (const other of list.querySelectorAll(".cx-item[data-key]")) {
+      if (other.dataset.key > key) {
+        next = other;
+        break;
+      }
+    }
+    if (next) {
+      // Before the next item's date line when that line is of a later day than this item.
+      const line = next.previousElementSibling;
+      const anchor = line && line.classList.contains("cx-date-line") && line.dataset.day > item.dataset.day ? line : next;
+      if (dateLine) anchor.before(dateLine);
+      anchor.before(item);
+    } else {
+      const tail = list.querySelector(".cx-newer");
+      const nodes = dateLine ? [dateLine, item] : [item];
+      if (tail) tail.before(...nodes);
+      else list.append(...nodes);
+    }
+    list.querySelectorAll(".cx-empty").forEach((e) => e.remove());
+    return true;
+  }
+
+  function applyItems(html) {
+    const holder = document.createElement("ol");
+    holder.innerHTML = html;
+    let line = null;
+    let added = 0;
+    for (const node of Array.from(holder.children)) {
+      if (node.classList.contains("cx-date-line")) line = node;
+      else if (node.classList.contains("cx-item")) {
+        added += place(node, line ? line.cloneNode(true) : null) ? 1 : 0;
+      }
+    }
+    dedupeDateLines();
+    return added;
+  }
+
+  function applyState(answer) {
+    for (const [name, text] of Object.entries(answer.state)) {
+      const span = stateLine.querySelector('[data-field="' + name + '"]');
+      if (span) span.textContent = text;
+    }
+    for (const [name, text] of Object.entries(answer.fields)) {
+      const box = document.querySelector(".field-" + name + " .readonly");
+      if (box) box.textContent = text;
+    }
+    // An action no longer open to this conversation (Finish once it is resolved) loses its button.
+    document.querySelectorAll("a.cx-action").forEach((link) => {
+      if (!answer.actions.includes(link.getAttribute("href"))) link.closest("li").remove();
+    });
+  }
+
+  let polling = false;
+  async function poll() {
+    timer = null;
+    if (document.hidden || polling) return; // resumed by visibilitychange
+    polling = true;
+    try {
+      const query = new URLSearchParams({ since: since, version: version });
+      const response = await fetch(liveUrl + "?" + query, {
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { Accept: "application/json" },
+      });
+      const type = response.headers.get("Content-Type") || "";
+      if (!response.ok || type.indexOf("application/json") === -1) throw new Error("HTTP " + response.status);
+      const answer = await response.json();
+      failures = 0;
+      const follow = atBottom();
+      since = answer.since;
+      if (answer.reload) {
+        await load(null, {}, "replace");
+        list.scrollTop = list.scrollHeight;
+      } else if (answer.items && applyItems(answer.items) && follow) {
+        list.scrollTop = list.scrollHeight; // the reader was at the newest: stay there, as in a chat
+      }
+      if (answer.figures) document.getElementById("figures").innerHTML = answer.figures;
+      if (answer.version !== version) {
+        applyState(answer);
+        version = answer.version;
+      }
+      if (stateLine.querySelector('[data-field="live"]').textContent.startsWith("Cannot")) liveNote("");
+    } catch (error) {
+      failures += 1;
+      if (failures >= 3) liveNote("Cannot update (" + error.message + "); still trying. Reload if this stays.");
+    } finally {
+      polling = false;
+    }
+    schedule();
+  }
+
+  function schedule() {
+    if (timer !== null) return;
+    const wait = failures ? Math.min(30000, every * Math.pow(2, failures)) : every;
+    timer = window.setTimeout(poll, wait);
+  }
+
+  if (liveUrl && window.fetch) {
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden && timer === null && !polling) poll(); // back on the tab: catch up at once
+    });
+    schedule();
+  }
 })();
