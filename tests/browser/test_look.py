@@ -113,7 +113,7 @@ def a_day_of_work() -> dict[str, object]:
             actor="user:supervisor.on.duty@example-customer-company.com",
             tenant=europe if i % 4 == 3 else tenant,
             action=["finish_conversation", "deliver_to_agent", "send_message"][i % 3],
-            outcome=["done", "failed", "refused"][i % 3],
+            outcome=["ok", "failed", "refused"][i % 3],
             detail=(
                 "the CX API said: Conversation could not be delivered to an agent because no agent of the "
                 "inbox is online right now; try again later or assign it by hand in the agent desktop"
@@ -132,7 +132,7 @@ def a_day_of_work() -> dict[str, object]:
             body="{}",
             status=["processed", "failed", "ignored"][i % 3],
             attempts=i % 4,
-            signature="valid",
+            signature="verified" if i % 2 else "unsigned",
             received_at=timezone.now() - timedelta(minutes=i),
             error=(
                 "message.content: expected text, got an object {'type': 'input_select', 'items': [...]}; "
@@ -218,7 +218,7 @@ MEASURE = """(names) => {
 
 def test_no_column_is_cut_off_at_1280_px(live_server, laptop, django_user_model):
     data = a_day_of_work()
-    log_in(laptop, live_server, django_user_model)
+    sign_in_boss(laptop, live_server, django_user_model)
     urls = page_urls(data)
     for name, columns in COLUMNS.items():
         laptop.goto(live_server.url + urls[name])
@@ -229,7 +229,7 @@ def test_no_column_is_cut_off_at_1280_px(live_server, laptop, django_user_model)
             assert 0 <= box["left"] and box["right"] <= box["limit"], (name, column, found)
 
 
-def log_in(page, live_server, django_user_model) -> None:
+def sign_in_boss(page, live_server, django_user_model) -> None:
     django_user_model.objects.create_superuser("boss", "boss@example.com", "pass-word-123")
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "boss")
@@ -243,7 +243,7 @@ def test_the_main_pages_look_right_at_1280_px(live_server, laptop, django_user_m
     from tests.browser.conftest import SCREENSHOTS
 
     data = a_day_of_work()
-    log_in(laptop, live_server, django_user_model)
+    sign_in_boss(laptop, live_server, django_user_model)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for name, url in page_urls(data).items():
         laptop.goto(live_server.url + url)
