@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+
 from django.utils import timezone
 
 from apps.bots.models import AgentBot, AgentBotAssignment, BotBehaviour, BotRule
@@ -17,6 +18,7 @@ from apps.cx.models import AuditEntry, Tenant
 from apps.cx.services import tenant_resolve
 from apps.hooks.models import InboundEvent
 from apps.inboxes.models import Inbox
+from tests.browser.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -238,13 +240,78 @@ def sign_in_boss(page, live_server, django_user_model) -> None:
     page.wait_for_selector("#user-tools")
 
 
-def test_the_main_pages_look_right_at_1280_px(live_server, laptop, django_user_model):
-    """Screenshots to look at; the assertions are the ones a reader would notice first."""
-    from tests.browser.conftest import SCREENSHOTS
+def shoot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
+
+def test_the_main_pages_load_whole_at_1280_px(live_server, laptop, django_user_model):
+    """Screenshots to look at (var/screenshots/look-*.png); every stylesheet, script and icon loads."""
+    failed: list[str] = []
+    laptop.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     data = a_day_of_work()
     sign_in_boss(laptop, live_server, django_user_model)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for name, url in page_urls(data).items():
         laptop.goto(live_server.url + url)
-        laptop.screenshot(path=str(SCREENSHOTS / f"look-{name}.png"), full_page=True)
+        assert laptop.locator("#site-name img.cx-logo").is_visible()
+        shoot(laptop, f"look-{name}")
+    assert failed == []
+
+
+def test_the_main_pages_fit_a_tablet_and_follow_dark_mode(live_server, browser, django_user_model):
+    data = a_day_of_work()
+    context = browser.new_context(viewport={"width": 820, "height": 1180}, color_scheme="dark")
+    tablet = context.new_page()
+    sign_in_boss(tablet, live_server, django_user_model)
+    for name, url in page_urls(data).items():
+        tablet.goto(live_server.url + url)
+        width = tablet.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert width[0] <= width[1], (name, width)
+        shoot(tablet, f"look-tablet-{name}")
+    # Dark mode is Django's own (the OS preference here): the console's colours follow it.
+    background = tablet.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(17, 19, 24)"
+    context.close()
+
+
+def test_error_pages_are_inside_the_console_with_the_reason_and_a_way_back(live_server, laptop, django_user_model):
+    from django.contrib.auth.models import Group
+
+    auditor = django_user_model.objects.create_user("audrey", password="pass-word-123", is_staff=True)
+    auditor.groups.add(Group.objects.get(name="Auditor"))
+    laptop.goto(f"{live_server.url}/admin/login/")
+    laptop.fill("#id_username", "audrey")
+    laptop.fill("#id_password", "pass-word-123")
+    laptop.click("input[type=submit]")
+    laptop.wait_for_selector("#user-tools")
+    batches = f"{live_server.url}/admin/callbacks/callbackbatch/"
+
+    refused = laptop.goto(f"{batches}upload/", referer=batches)
+    assert refused.status == 403
+    assert laptop.locator("#error-reason").inner_text() == (
+        "You may not upload callbacks: missing permission callbacks.add_callbackbatch."
+    )
+    assert laptop.locator("#nav-sidebar").is_visible() and laptop.locator("#user-tools").is_visible()
+    shoot(laptop, "look-error-403")
+    laptop.click("#error-back")
+    laptop.wait_for_url(batches)
+    assert laptop.locator("#empty-state").is_visible()  # and the list it led back to says what to do
+    shoot(laptop, "look-empty-callback-batches")
+
+    missing = laptop.goto(f"{live_server.url}/admin/conversations/conversation/424242/change/")
+    assert missing.status == 404
+    assert laptop.locator("#error-reason").inner_text() == "No such object, or not in your tenants."
+    shoot(laptop, "look-error-404")
+    laptop.click("#error-home")
+    laptop.wait_for_url(f"{live_server.url}/admin/")
+
+
+@pytest.mark.urls("tests.cx.error_urls")
+def test_the_500_page_is_in_the_frame_with_a_way_home(live_server, laptop):
+    failed = laptop.goto(f"{live_server.url}/boom/")
+    assert failed.status == 500
+    assert laptop.locator("h1").inner_text() == "Something went wrong"
+    assert laptop.locator("header img").is_visible()  # the console's header, drawn without the database
+    shoot(laptop, "look-error-500")
+    laptop.click("#error-home")
+    assert laptop.url.startswith(f"{live_server.url}/admin/")
