@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
@@ -29,7 +30,7 @@ def _back_url(request: HttpRequest) -> str:
         return ""
     try:
         host = request.get_host()
-    except Exception:  # a disallowed Host header: no link rather than another error
+    except DisallowedHost:  # no link rather than another error
         return ""
     if not url_has_allowed_host_and_scheme(referer, allowed_hosts={host}, require_https=request.is_secure()):
         return ""

@@ -302,7 +302,11 @@ class ConversationAdmin(ConsoleAdmin):
             "(Start conversation).",
             links=offered_links(
                 request,
-                ("webhooks.add_webhooksubscription", "Add a webhook subscription", "admin:webhooks_webhooksubscription_add"),
+                (
+                    "webhooks.add_webhooksubscription",
+                    "Add a webhook subscription",
+                    "admin:webhooks_webhooksubscription_add",
+                ),
                 ("contacts.view_contact", "Contacts", "admin:contacts_contact_changelist"),
                 ("hooks.view_inboundevent", "Inbound events", "admin:hooks_inboundevent_changelist"),
             ),

@@ -131,7 +131,11 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
             "Deliveries that were refused (bad signature, unknown secret) are under Refusal counts.",
             links=offered_links(
                 request,
-                ("webhooks.add_webhooksubscription", "Add a webhook subscription", "admin:webhooks_webhooksubscription_add"),
+                (
+                    "webhooks.add_webhooksubscription",
+                    "Add a webhook subscription",
+                    "admin:webhooks_webhooksubscription_add",
+                ),
                 ("bots.view_agentbot", "Agent bots", "admin:bots_agentbot_changelist"),
                 ("hooks.view_refusalcount", "Refusal counts", "admin:hooks_refusalcount_changelist"),
             ),

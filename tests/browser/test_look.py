@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-
 from django.utils import timezone
 
 from apps.bots.models import AgentBot, AgentBotAssignment, BotBehaviour, BotRule
@@ -42,7 +41,11 @@ def a_day_of_work() -> dict[str, object]:
     inboxes = [
         Inbox.objects.create(tenant=tenant, remote_id=str(i), name=name, channel_type=kind)
         for i, (name, kind) in enumerate(
-            [("Website chat", "Channel::WebWidget"), ("Support email (EMEA)", "Channel::Email"), ("WhatsApp", "Channel::Api")],
+            [
+                ("Website chat", "Channel::WebWidget"),
+                ("Support email (EMEA)", "Channel::Email"),
+                ("WhatsApp", "Channel::Api"),
+            ],
             start=1,
         )
     ]
@@ -92,7 +95,11 @@ def a_day_of_work() -> dict[str, object]:
         )
     conversation = conversations[-2]
     lines = [
-        ("contact", "incoming", "Hi, my parcel has not arrived and the tracking page has said 'in transit' for a week."),
+        (
+            "contact",
+            "incoming",
+            "Hi, my parcel has not arrived and the tracking page has said 'in transit' for a week.",
+        ),
         ("bot", "outgoing", "You can follow your parcel with the link in your e-mail."),
         ("contact", "incoming", "I want to talk to a person please"),
         ("agent", "outgoing", "Hello Ada, I am Bea from the support team. Let me look at your order."),
@@ -163,7 +170,9 @@ def a_day_of_work() -> dict[str, object]:
             line_number=i + 2,
             state=state,
             state_reason="on the do-not-call list" if state == "skipped" else "",
-            last_error="the CX API said: destination unreachable (carrier rejected the call)" if state == "failed" else "",
+            last_error="the CX API said: destination unreachable (carrier rejected the call)"
+            if state == "failed"
+            else "",
             attempts=1 if state in {"placed", "failed", "unknown"} else 0,
             placed_at=datetime(2026, 12, 7, 9, 30, i, tzinfo=UTC) if state == "placed" else None,
             due_at=timezone.now(),
@@ -202,7 +211,8 @@ MEASURE = """(names) => {
     const headers = {};
     const cells = Array.from(document.querySelectorAll('#result_list thead th, .inline-group .tabular thead th'));
     for (const name of names) {
-        const th = cells.find((c) => c.textContent.replace(/\\s+/g, ' ').trim().toLowerCase().startsWith(name.toLowerCase()));
+        const text = (cell) => cell.textContent.replace(/\\s+/g, ' ').trim().toLowerCase();
+        const th = cells.find((cell) => text(cell).startsWith(name.toLowerCase()));
         if (!th) { headers[name] = null; continue; }
         const box = th.getBoundingClientRect();
         let limit = viewport;
@@ -228,7 +238,7 @@ def test_no_column_is_cut_off_at_1280_px(live_server, laptop, django_user_model)
         assert found["scrollWidth"] <= found["viewport"], (name, found)
         for column, box in found["headers"].items():
             assert box is not None, f"{name}: no column {column!r}"
-            assert 0 <= box["left"] and box["right"] <= box["limit"], (name, column, found)
+            assert box["left"] >= 0 and box["right"] <= box["limit"], (name, column, found)
 
 
 def sign_in_boss(page, live_server, django_user_model) -> None:

@@ -3,7 +3,8 @@
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from cxconsole.urls import handler403, handler404, handler500, urlpatterns as console_urlpatterns
+from cxconsole.urls import handler403, handler404, handler500
+from cxconsole.urls import urlpatterns as console_urlpatterns
 
 __all__ = ["handler403", "handler404", "handler500", "urlpatterns"]
 

@@ -34,7 +34,10 @@ def test_empty_lists_say_how_rows_arrive_and_link_to_the_action(client, make_use
 
     conversations = client.get(CONVERSATIONS).content.decode()
     assert "No conversations yet" in conversations
-    assert f'href="{reverse("admin:webhooks_webhooksubscription_add")}" class="button">Add a webhook subscription' in conversations
+    assert (
+        f'href="{reverse("admin:webhooks_webhooksubscription_add")}" class="button">Add a webhook subscription'
+        in conversations
+    )
 
     batches = client.get(BATCHES).content.decode()
     assert "No callback batches yet" in batches and "upload a CSV or XLSX file" in batches
