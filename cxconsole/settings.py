@@ -124,6 +124,13 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The console's own look (static/cx/console.css, loaded by templates/admin/base_site.html) and its icons.
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files browsers ask for at the site's root (/favicon.ico), served by WhiteNoise like the static files.
+WHITENOISE_ROOT = BASE_DIR / "public"
+# Dates as 2026-12-05 14:30 (24 h) in lists and pages: a third of "Dec. 5, 2026, 2:30 p.m." across a table
+# row, unambiguous for a team in several countries, and sortable by eye.
+FORMAT_MODULE_PATH = ["cxconsole.formats"]
 LOGIN_URL = "admin:login"
 
 # ------------------------------------------------------------------------------
@@ -235,9 +242,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"one_line_refusals": {"()": "cxconsole.log_filters.OneLineRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # A 403 or 404 is an answer, not a fault: one line with the path and reason, no traceback.
+        "django.request": {"filters": ["one_line_refusals"]},
         # urllib3 logs full URLs and headers at DEBUG; keep it quiet so nothing secret leaks.
         "urllib3": {"level": "WARNING"},
     },

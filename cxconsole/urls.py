@@ -12,9 +12,16 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+# Error pages inside the console's frame, with the reason and a way back (cxconsole/errors.py).
+handler403 = "cxconsole.errors.permission_denied"
+handler404 = "cxconsole.errors.page_not_found"
+handler500 = "cxconsole.errors.server_error"
+
 admin.site.site_header = "CX Console"
 admin.site.site_title = "CX Console"
 admin.site.index_title = "Contact-center operations"
+# The site is the console: no "View site" link that only leads back here.
+admin.site.site_url = None
 
 urlpatterns = [
     # The vendor POSTs events here (answered by InboundEventsMiddleware when it is in MIDDLEWARE).

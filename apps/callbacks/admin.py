@@ -24,11 +24,13 @@ from django.utils.text import Truncator
 
 from apps.cx.admin_base import (
     ConsoleAdmin,
+    EmptyState,
     ObjectAction,
     ReadOnlyAdminMixin,
     ScopedRelatedFieldListFilter,
     actor_for,
     call_service,
+    offered_links,
     refuse_unless,
     report_success,
 )
@@ -193,6 +195,19 @@ class CallbackBatchAdmin(ConsoleAdmin):
             path("<int:batch_id>/export.csv", wrap(self.export_view), name="callbacks_callbackbatch_export"),
         ]
         return mine + super().get_urls()
+
+    def empty_state(self, request: HttpRequest) -> EmptyState:
+        return EmptyState(
+            title="No callback batches yet",
+            text="A batch is a list of customers to call back: upload a CSV or XLSX file with a destination column "
+            "(and optionally name, queue, scheduled_at, note), check the preview, confirm. Or select contacts and "
+            "choose “Queue a callback…”.",
+            links=offered_links(
+                request,
+                ("callbacks.add_callbackbatch", "Upload callbacks", "admin:callbacks_callbackbatch_upload"),
+                ("contacts.view_contact", "Contacts", "admin:contacts_contact_changelist"),
+            ),
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = {**(extra_context or {}), "upload_url": reverse("admin:callbacks_callbackbatch_upload")}

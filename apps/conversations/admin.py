@@ -27,11 +27,13 @@ from django.utils.text import Truncator
 
 from apps.cx.admin_base import (
     ConsoleAdmin,
+    EmptyState,
     ObjectAction,
     ReadOnlyAdminMixin,
     ScopedRelatedFieldListFilter,
     actor_for,
     api_calls_link,
+    offered_links,
     refuse_unless,
 )
 from apps.cx.masking import masker_for
@@ -373,8 +375,9 @@ class ConversationAdmin(ConsoleAdmin):
         return found.annotate(search_term=Value(search_term, output_field=CharField())), False
 
     def get_list_display(self, request: HttpRequest) -> Any:
+        columns = super().get_list_display(request)
         if not request.GET.get("q", "").strip():
-            return self.list_display
+            return columns
         show = masker_for(request.user)  # a snippet is what was said: masked unless the reader may see it
 
         @admin.display(description="match")
@@ -388,7 +391,25 @@ class ConversationAdmin(ConsoleAdmin):
             return format_html('<a href="{}">{}</a>', url, marked)
 
         # Right after the id: what made the row a hit is what the reader looks at first.
-        return (self.list_display[0], match, *self.list_display[1:])
+        return (columns[0], match, *columns[1:])
+
+    def empty_state(self, request: HttpRequest) -> EmptyState:
+        return EmptyState(
+            title="No conversations yet",
+            text="Conversations arrive from the CX platform: register a webhook subscription and each customer's "
+            "conversation shows up here within a second. You can also start one from a contact's page "
+            "(Start conversation).",
+            links=offered_links(
+                request,
+                (
+                    "webhooks.add_webhooksubscription",
+                    "Add a webhook subscription",
+                    "admin:webhooks_webhooksubscription_add",
+                ),
+                ("contacts.view_contact", "Contacts", "admin:contacts_contact_changelist"),
+                ("hooks.view_inboundevent", "Inbound events", "admin:hooks_inboundevent_changelist"),
+            ),
+        )
 
     @admin.display(description="created", ordering="remote_created_at")
     def created(self, conversation: Conversation) -> Any:

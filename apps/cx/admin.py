@@ -15,7 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from .admin_base import ReadOnlyAdminMixin, ScopedRelatedFieldListFilter
+from .admin_base import ReadOnlyAdminMixin, ScopedRelatedFieldListFilter, with_tenant_column
 from .masking import pattern_error, shown
 from .models import ApiCall, AuditEntry, Tenant, TenantAccess
 from .selectors import scope_to_user
@@ -144,6 +144,9 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
         return scope_to_user(super().get_queryset(request), request.user)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return with_tenant_column(request, super().get_list_display(request))
 
     @admin.display(description="object")
     def object_link(self, entry: AuditEntry) -> str:

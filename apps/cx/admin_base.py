@@ -20,7 +20,8 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
 from .audit import audit_refusal, collect_api_calls, entries_for
@@ -49,9 +50,11 @@ def actor_for(request: HttpRequest) -> Actor:
 
 
 def refuse(request: HttpRequest, *, action: str, obj: Any = None, detail: str = "") -> NoReturn:
-    """Writes the refusal to the audit trail and answers 403: a refused write is part of the trail."""
+    """Writes the refusal to the audit trail and answers 403: a refused write is part of the trail. The 403
+    page and the log line say what was refused and why."""
     audit_refusal(actor=actor_for(request), action=action, obj=obj, detail=detail)
-    raise PermissionDenied
+    what = action.replace("_", " ").replace("-", " ")
+    raise PermissionDenied(f"You may not {what}: {detail}." if detail else f"You may not {what}.")
 
 
 def refuse_unless(request: HttpRequest, permission: str, *, action: str, obj: Any = None) -> None:
@@ -152,6 +155,41 @@ class ObjectAction:
     available: Callable[[Any], bool] = lambda obj: True
 
 
+@admin.display(description="tenant", ordering="tenant__domain")
+def tenant_column(obj: Any) -> str:
+    """The row's tenant, its domain breakable after each dot: a column of "acme-europe.cx.sangoma.com" no
+    wider than its first part."""
+    tenant = obj.tenant
+    if tenant is None:
+        return "–"
+    return format_html_join(mark_safe(".<wbr>"), "{}", ((part,) for part in str(tenant).split(".")))
+
+
+def with_tenant_column(request: HttpRequest, columns: Any) -> tuple[Any, ...]:
+    """A list's columns with the tenant shown breakable, or left out for a user who sees one tenant only: the
+    same name on every row takes the width a laptop needs for the columns that differ."""
+    columns = tuple(columns)
+    if "tenant" not in columns:
+        return columns
+    if scope_to_user(Tenant.objects.all(), request.user, tenant_field="pk").count() > 1:
+        return tuple(tenant_column if c == "tenant" else c for c in columns)
+    return tuple(c for c in columns if c != "tenant")
+
+
+@dataclass(frozen=True)
+class EmptyState:
+    """What an empty list says: how its rows arrive, and links to the actions that make some."""
+
+    title: str
+    text: str
+    links: tuple[tuple[str, str], ...] = ()
+
+
+def offered_links(request: HttpRequest, *links: tuple[str, str, str]) -> tuple[tuple[str, str], ...]:
+    """(label, url) of each (permission, label, admin url name) the user holds the permission for."""
+    return tuple((label, reverse(name)) for permission, label, name in links if request.user.has_perm(permission))
+
+
 class ConsoleAdmin(SimpleHistoryAdmin):
     """Base admin: rows limited to the user's tenants, object actions, audit trail on the object's page."""
 
@@ -227,9 +265,18 @@ class ConsoleAdmin(SimpleHistoryAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context=context)
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return with_tenant_column(request, super().get_list_display(request))
+
+    def empty_state(self, request: HttpRequest) -> EmptyState | None:
+        """What the list says when it has no rows at all (templates/admin/change_list.html); None: the plain
+        "0 rows". Links are offered only to users who may follow them."""
+        return None
+
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         self.refuse_unpermitted_action(request)
-        return super().changelist_view(request, extra_context)
+        context = {**(extra_context or {}), "cx_empty_state": self.empty_state(request)}
+        return super().changelist_view(request, context)
 
     def refuse_unpermitted_action(self, request: HttpRequest) -> None:
         """A bulk action the user may not run is refused with 403 and an audit entry.

@@ -15,10 +15,12 @@ from django.utils.html import format_html
 from apps.cx.admin import TenantAdmin, TenantForm
 from apps.cx.admin_base import (
     ConsoleAdmin,
+    EmptyState,
     ObjectAction,
     ReadOnlyAdminMixin,
     ScopedRelatedFieldListFilter,
     actor_for,
+    offered_links,
 )
 from apps.cx.client import Actor
 from apps.cx.masking import shown
@@ -120,6 +122,24 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
             "nothing is duplicated; a bot does not answer a message it already answered.",
         ),
     )
+
+    def empty_state(self, request: HttpRequest) -> EmptyState:
+        return EmptyState(
+            title="No events received yet",
+            text="The CX platform posts an event here for every message and conversation change, once a webhook "
+            "subscription or an agent bot points at this console. Add one; its events appear here as they arrive. "
+            "Deliveries that were refused (bad signature, unknown secret) are under Refusal counts.",
+            links=offered_links(
+                request,
+                (
+                    "webhooks.add_webhooksubscription",
+                    "Add a webhook subscription",
+                    "admin:webhooks_webhooksubscription_add",
+                ),
+                ("bots.view_agentbot", "Agent bots", "admin:bots_agentbot_changelist"),
+                ("hooks.view_refusalcount", "Refusal counts", "admin:hooks_refusalcount_changelist"),
+            ),
+        )
 
     @admin.display(description="endpoint")
     def endpoint(self, event: InboundEvent) -> str:

@@ -1,0 +1,1 @@
+"""English (en, en-us): the console's date formats."""
