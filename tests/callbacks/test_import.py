@@ -149,7 +149,16 @@ def test_excels_sep_line_names_the_delimiter(tenant, delimiter):
     result = run(tenant, content)
     assert not result.file_errors
     assert [(item.destination, item.note) for item in result.valid_items] == [("+14155550101", "a, b; c")]
-    assert errors_by_line(result) == {4: ["destination '555' is not a valid phone number"]}
+    # Excel hides the "sep=" line: the header is its line 1, so the bad row is line 3, as the spreadsheet shows.
+    assert errors_by_line(result) == {3: ["destination '555' is not a valid phone number"]}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_line_numbers_after_a_sep_line_match_the_spreadsheet_whatever_the_line_breaks(tenant, newline):
+    content = csv_bytes("sep=;", "destination;name", "+14155550101;Ada", "555;Bob", "+14155550102;Cy", newline=newline)
+    result = run(tenant, content)
+    assert errors_by_line(result) == {3: ["destination '555' is not a valid phone number"]}
+    assert [item.line for item in result.rows if item.item is not None] == [2, 4]
 
 
 def test_a_sep_line_with_another_delimiter_is_a_file_error(tenant):
