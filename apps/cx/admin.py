@@ -15,7 +15,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from .admin_base import ReadOnlyAdminMixin, ScopedRelatedFieldListFilter
+from .admin_base import (
+    ReadOnlyAdminMixin,
+    ReadOnlyHistoryMixin,
+    RefusesUnpermittedActionsMixin,
+    ScopedRelatedFieldListFilter,
+)
 from .masking import pattern_error, shown
 from .models import ApiCall, AuditEntry, Tenant, TenantAccess
 from .selectors import scope_to_user
@@ -39,7 +44,7 @@ class TenantForm(forms.ModelForm):
 
 
 @admin.register(Tenant)
-class TenantAdmin(SimpleHistoryAdmin):
+class TenantAdmin(RefusesUnpermittedActionsMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     form = TenantForm
     list_display = ("domain", "name", "is_active", "signs_events", "time_zone", "default_region", "created_at")
     list_filter = ("is_active",)
@@ -68,7 +73,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class ConsoleUserAdmin(UserAdmin):
+class ConsoleUserAdmin(RefusesUnpermittedActionsMixin, UserAdmin):
     inlines = [*UserAdmin.inlines, TenantAccessInline]
     list_display = ("username", "email", "is_active", "is_staff", "roles", "last_login")
     list_filter = ("is_active", "is_staff", "groups")

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import RelatedFieldListFilter
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -103,7 +103,62 @@ class ScopedRelatedFieldListFilter(RelatedFieldListFilter):
         return [(str(obj.pk), str(obj)) for obj in queryset]
 
 
-class ReadOnlyAdminMixin:
+class RefusesUnpermittedActionsMixin:
+    """A bulk action the user may not run is refused with 403 and an audit entry, on every console admin.
+
+    Django leaves such an action out of the list and answers a POST naming it with "No action selected"
+    (200): a stale page or a crafted request would look accepted, and nothing would show it was tried.
+    """
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        self.refuse_unpermitted_action(request)
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
+
+    def refuse_unpermitted_action(self, request: HttpRequest) -> None:
+        name = request.POST.get("action", "") if request.method == "POST" else ""
+        if not name or name in self.get_actions(request):  # type: ignore[attr-defined]
+            return
+        for function, action_name, description in self._get_base_actions():  # type: ignore[attr-defined]
+            if action_name == name:
+                needed = ", ".join(getattr(function, "allowed_permissions", ())) or "?"
+                refuse(request, action=name, detail=f"missing permission {needed} ({description})")
+
+
+class ReadOnlyHistoryMixin:
+    """django-simple-history's page of one past version, shown read-only: nobody reverts from here.
+
+    Reverting would write an old copy over a mirror of a remote object (the API would not follow) or over a
+    row only its services may write; so the page shows the values as text, with no Revert, and a POST to it
+    is refused (403 and an audit entry).
+    """
+
+    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if request.method == "POST":
+            model = self.opts.model_name  # type: ignore[attr-defined]
+            refuse(request, action="revert", detail=f"revert {model} {object_id} to version {version_id}")
+        request._cx_history_read_only = True  # type: ignore[attr-defined]
+        try:
+            return super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
+        finally:
+            request._cx_history_read_only = False  # type: ignore[attr-defined]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if not getattr(request, "_cx_history_read_only", False):
+            return super().get_readonly_fields(request, obj)  # type: ignore[misc]
+        # Every field the page shows, as text (as Django's own view-only page does).
+        request._cx_history_read_only = False  # type: ignore[attr-defined]
+        try:
+            return flatten_fieldsets(self.get_fieldsets(request, obj))  # type: ignore[attr-defined]
+        finally:
+            request._cx_history_read_only = True  # type: ignore[attr-defined]
+
+
+class ReadOnlyAdminMixin(RefusesUnpermittedActionsMixin):
     """Logs are evidence: nobody adds, edits or deletes their rows from the admin."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -152,7 +207,7 @@ class ObjectAction:
     available: Callable[[Any], bool] = lambda obj: True
 
 
-class ConsoleAdmin(SimpleHistoryAdmin):
+class ConsoleAdmin(RefusesUnpermittedActionsMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     """Base admin: rows limited to the user's tenants, object actions, audit trail on the object's page."""
 
     tenant_field = "tenant"
@@ -226,24 +281,6 @@ class ConsoleAdmin(SimpleHistoryAdmin):
             "audit_entries": entries_for(obj)[:50],
         }
         return super().change_view(request, object_id, form_url, extra_context=context)
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        self.refuse_unpermitted_action(request)
-        return super().changelist_view(request, extra_context)
-
-    def refuse_unpermitted_action(self, request: HttpRequest) -> None:
-        """A bulk action the user may not run is refused with 403 and an audit entry.
-
-        Django leaves such an action out of the list and answers a POST naming it with "No action selected"
-        (200): a stale page or a crafted request would look accepted, and nothing would show it was tried.
-        """
-        name = request.POST.get("action", "") if request.method == "POST" else ""
-        if not name or name in self.get_actions(request):
-            return
-        for function, action_name, description in self._get_base_actions():
-            if action_name == name:
-                needed = ", ".join(getattr(function, "allowed_permissions", ())) or "?"
-                refuse(request, action=name, detail=f"missing permission {needed} ({description})")
 
     def _action_view(self, request: HttpRequest, object_id: str, action_name: str) -> HttpResponse:
         action = next(a for a in self.object_actions if a.name == action_name)

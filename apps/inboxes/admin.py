@@ -89,10 +89,10 @@ class InboxAdmin(ConsoleAdmin):
 
     def sync_view(self, request: HttpRequest) -> HttpResponse:
         """Pulls the inbox list of every tenant the user may see."""
-        if request.method != "POST":
-            return HttpResponseRedirect(reverse("admin:inboxes_inbox_changelist"))
         if not self.has_sync_permission(request):
             refuse(request, action="sync_inboxes", detail="missing permission inboxes.sync_inbox")
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:inboxes_inbox_changelist"))
         self._sync(request, tenants_for(request.user))
         return HttpResponseRedirect(reverse("admin:inboxes_inbox_changelist"))
 
