@@ -69,7 +69,8 @@ def test_putting_a_user_in_a_role_lets_them_log_in_and_says_so(client, make_user
     newcomer.refresh_from_db()
     assert newcomer.is_staff and not newcomer.is_superuser
     notes = [str(m) for m in get_messages(page.wsgi_request)]
-    assert any(f"newcomer can now log in to the console: Staff status was ticked because they hold the role {role}" in n for n in notes)
+    said = f"newcomer can now log in to the console: Staff status was ticked because they hold the role {role}"
+    assert any(said in note for note in notes)
     assert can_log_in("newcomer", "pw-123-long")
 
 
