@@ -19,8 +19,10 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
     api_calls_link,
+    audit_as,
 )
 from apps.cx.exceptions import CxError
+from apps.cx.models import AuditAction
 from apps.cx.selectors import scope_to_user
 
 from .forms import AgentBotCreateForm, AssignInboxesForm, BotBehaviourForm, BotRuleForm
@@ -107,10 +109,12 @@ class AgentBotAdmin(ConsoleAdmin):
     inlines = [BehaviourInline, RuleInline, AssignmentInline]
     actions = ["assign_selected"]
     add_form_class = AgentBotCreateForm
+    add_audit_action = AuditAction.CREATE_BOT
     add_intro = "The bot is created in the CX API at once; its events come back to the outgoing URL."
     object_actions = (
         ObjectAction(
             name="assign",
+            audit_action=AuditAction.ASSIGN_BOT,
             label="Assign to inboxes",
             permission="bots.assign_agentbot",
             perform=_assign,
@@ -119,6 +123,7 @@ class AgentBotAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="rotate",
+            audit_action=AuditAction.ROTATE_HOOK_SECRET,
             label="Rotate secret",
             permission="bots.add_agentbot",
             perform=_rotate,
@@ -168,6 +173,7 @@ class AgentBotAdmin(ConsoleAdmin):
         return request.user.has_perm("bots.assign_agentbot")
 
     @admin.action(description="Assign the selected bot to inboxes…", permissions=["assign"])
+    @audit_as(AuditAction.ASSIGN_BOT)
     def assign_selected(self, request: HttpRequest, queryset: QuerySet[AgentBot]) -> HttpResponse | None:
         if queryset.count() != 1:
             messages.warning(request, "Select exactly one bot: an inbox is answered by one bot.")

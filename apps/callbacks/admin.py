@@ -28,11 +28,13 @@ from apps.cx.admin_base import (
     ReadOnlyAdminMixin,
     ScopedRelatedFieldListFilter,
     actor_for,
+    audit_as,
     call_service,
     refuse_unless,
     report_success,
 )
 from apps.cx.audit import audited
+from apps.cx.models import AuditAction
 from apps.cx.selectors import scope_to_user
 from apps.cx.spreadsheet import csv_download
 
@@ -131,6 +133,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
     object_actions = (
         ObjectAction(
             name="pause",
+            audit_action=AuditAction.PAUSE_CALLBACK_BATCH,
             label="Pause",
             permission="callbacks.control_callbackbatch",
             perform=_pause,
@@ -139,6 +142,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="resume",
+            audit_action=AuditAction.RESUME_CALLBACK_BATCH,
             label="Resume",
             permission="callbacks.control_callbackbatch",
             perform=_resume,
@@ -147,6 +151,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="cancel",
+            audit_action=AuditAction.CANCEL_CALLBACK_BATCH,
             label="Cancel batch",
             permission="callbacks.control_callbackbatch",
             perform=_cancel,
@@ -259,7 +264,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         batch = self._batch(request, batch_id)
         # Who took the customers' numbers out of the console is part of the trail.
         actor = actor_for(request)
-        with audited(actor=actor, action="export_callback_results", obj=batch, detail=f"{batch.total} rows"):
+        with audited(actor=actor, action=AuditAction.EXPORT_CALLBACK_RESULTS, obj=batch, detail=f"{batch.total} rows"):
             rows = batch_results_rows(batch)
         return csv_download(rows, filename=f"callback-batch-{batch.pk}-results.csv")
 
@@ -274,7 +279,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         return TemplateResponse(request, f"admin/callbacks/callbackbatch/{template}", {**base, **context})
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
-        refuse_unless(request, "callbacks.add_callbackbatch", action="upload_callbacks")
+        refuse_unless(request, "callbacks.add_callbackbatch", action=AuditAction.CREATE_CALLBACK_BATCH)
         bound = request.method == "POST"
         form = CallbackUploadForm(request.POST if bound else None, request.FILES if bound else None, user=request.user)
         if bound and form.is_valid():
@@ -325,7 +330,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         )
 
     def preview_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
-        refuse_unless(request, "callbacks.add_callbackbatch", action="upload_callbacks")
+        refuse_unless(request, "callbacks.add_callbackbatch", action=AuditAction.CREATE_CALLBACK_BATCH)
         upload = self._uploads(request).filter(pk=upload_id).first()
         if upload is None:
             raise Http404("No such upload, or not in your tenants.")
@@ -335,7 +340,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         return self._render_preview(request, upload, callback_upload_preview(upload))
 
     def confirm_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
-        refuse_unless(request, "callbacks.add_callbackbatch", action="confirm_callback_upload")
+        refuse_unless(request, "callbacks.add_callbackbatch", action=AuditAction.CREATE_CALLBACK_BATCH)
         preview_url = reverse("admin:callbacks_callbackbatch_preview", args=[upload_id])
         if request.method != "POST":
             return HttpResponseRedirect(preview_url)
@@ -503,6 +508,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
     object_actions = (
         ObjectAction(
             name="mark-placed",
+            audit_action=AuditAction.RESOLVE_CALLBACK,
             label="It rang (mark placed)",
             permission="callbacks.retry_queuecallback",
             perform=_mark_placed,
@@ -511,6 +517,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="mark-failed",
+            audit_action=AuditAction.RESOLVE_CALLBACK,
             label="It did not ring (mark failed)",
             permission="callbacks.retry_queuecallback",
             perform=_mark_failed,
@@ -519,6 +526,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="retry",
+            audit_action=AuditAction.RETRY_CALLBACKS,
             label="Retry",
             permission="callbacks.retry_queuecallback",
             perform=_retry_one,
@@ -527,6 +535,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="cancel",
+            audit_action=AuditAction.CANCEL_CALLBACKS,
             label="Cancel",
             permission="callbacks.change_queuecallback",
             perform=_cancel_one,
@@ -567,7 +576,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        refuse_unless(request, "callbacks.add_queuecallback", action="add_queuecallback")
+        refuse_unless(request, "callbacks.add_queuecallback", action=AuditAction.CREATE_CALLBACK)
         form = CallbackCreateForm(request.POST if request.method == "POST" else None, user=request.user)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -601,6 +610,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
 
     # -- bulk actions -------------------------------------------------------------------------------------
     @admin.action(description="Retry failed callbacks", permissions=["retry"])
+    @audit_as(AuditAction.RETRY_CALLBACKS)
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> None:
         by_state = _count_states(queryset)
         failed, unknown = by_state.get(CallbackState.FAILED, 0), by_state.get(CallbackState.UNKNOWN, 0)
@@ -628,6 +638,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
             messages.info(request, f"{others} callback(s) neither failed nor unknown were left as they are.")
 
     @admin.action(description="Retry unknown callbacks…", permissions=["retry"])
+    @audit_as(AuditAction.RETRY_CALLBACKS)
     def retry_unknown(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> HttpResponse | None:
         unknown = queryset.filter(state=CallbackState.UNKNOWN)
         count = unknown.count()
@@ -656,6 +667,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
         return TemplateResponse(request, "admin/callbacks/queuecallback/retry_unknown.html", context)
 
     @admin.action(description="Cancel selected callbacks", permissions=["cancel"])
+    @audit_as(AuditAction.CANCEL_CALLBACKS)
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> None:
         total = queryset.count()
         cancelled = callbacks_cancel(actor=actor_for(request), callbacks=queryset)

@@ -19,7 +19,9 @@ from apps.cx.admin_base import (
     ObjectAction,
     ScopedRelatedFieldListFilter,
     actor_for,
+    audit_as,
 )
+from apps.cx.models import AuditAction
 from apps.inboxes.admin import OfferedInboxListFilter
 
 from .forms import ContactChangeForm, ContactCreateForm, StartConversationForm
@@ -64,10 +66,12 @@ class ContactAdmin(ConsoleAdmin):
     )
 
     add_form_class = ContactCreateForm
+    add_audit_action = AuditAction.CREATE_CONTACT
     add_intro = "The contact is saved here first, then created in the CX API; a refusal leaves it here with the reason."
     object_actions = (
         ObjectAction(
             name="start-conversation",
+            audit_action=AuditAction.START_CONVERSATION,
             label="Start conversation",
             permission="contacts.start_conversation",
             perform=_start_conversation,
@@ -83,6 +87,7 @@ class ContactAdmin(ConsoleAdmin):
         return request.user.has_perm("callbacks.add_callbackbatch")
 
     @admin.action(description="Queue a callback…", permissions=["queue_callback"])
+    @audit_as(AuditAction.CREATE_CALLBACK_BATCH)
     def queue_callback(self, request: HttpRequest, queryset: QuerySet[Contact]) -> HttpResponse | None:
         return queue_callbacks_for_contacts(self, request, queryset)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from apps.cx.client import Actor, CxClient
 from apps.cx.mirror import remote_object_push, synced_fields, update_fields
-from apps.cx.models import SyncSource, SyncState, Tenant
+from apps.cx.models import AuditAction, SyncSource, SyncState, Tenant
 from apps.cx.validation import check_email, normalize_e164
 from apps.inboxes.models import Inbox
 
@@ -27,7 +27,7 @@ def contact_create(*, tenant: Tenant, actor: Actor, name: str, email: str, phone
     remote_object_push(
         contact,
         actor=actor,
-        action="create_contact",
+        action=AuditAction.CREATE_CONTACT,
         create=lambda: client.create_contact(
             name=name, email=email, phone_number=phone_number, inbox_id=str(inbox.remote_id)
         ),

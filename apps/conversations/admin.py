@@ -23,9 +23,11 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
     api_calls_link,
+    audit_as,
     refuse_unless,
 )
 from apps.cx.masking import masker_for
+from apps.cx.models import AuditAction
 from apps.cx.spreadsheet import csv_download
 from apps.inboxes.admin import OfferedInboxListFilter
 
@@ -160,6 +162,7 @@ class ConversationAdmin(ConsoleAdmin):
     object_actions = (
         ObjectAction(
             name="send-message",
+            audit_action=AuditAction.SEND_MESSAGE,
             label="Send message",
             permission="conversations.send_message",
             perform=_send_message,
@@ -168,6 +171,7 @@ class ConversationAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="deliver",
+            audit_action=AuditAction.DELIVER_TO_AGENT,
             label="Deliver to agent",
             permission="conversations.deliver_conversation",
             perform=_deliver,
@@ -176,6 +180,7 @@ class ConversationAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="finish",
+            audit_action=AuditAction.FINISH,
             label="Finish",
             permission="conversations.finish_conversation",
             perform=_finish,
@@ -205,7 +210,9 @@ class ConversationAdmin(ConsoleAdmin):
         conversation = self.get_object(request, unquote(object_id))
         if conversation is None:
             raise Http404("No such object, or not in your tenants.")
-        refuse_unless(request, "conversations.export_transcript", action="export_conversations", obj=conversation)
+        refuse_unless(
+            request, "conversations.export_transcript", action=AuditAction.EXPORT_CONVERSATIONS, obj=conversation
+        )
         fmt = request.GET.get("format", "csv")
         if fmt not in CONTENT_TYPES:
             raise Http404("No such export format.")
@@ -312,10 +319,12 @@ class ConversationAdmin(ConsoleAdmin):
         return request.user.has_perm("conversations.export_transcript")
 
     @admin.action(description="Deliver to agent (in background)", permissions=["deliver_conversation"])
+    @audit_as(AuditAction.BULK_DELIVER)
     def deliver_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
         self._queue_bulk(request, queryset, BulkKind.DELIVER)
 
     @admin.action(description="Finish (in background)", permissions=["finish_conversation"])
+    @audit_as(AuditAction.BULK_FINISH)
     def finish_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
         self._queue_bulk(request, queryset, BulkKind.FINISH)
 
@@ -339,14 +348,17 @@ class ConversationAdmin(ConsoleAdmin):
         )
 
     @admin.action(description="Export transcripts (CSV)", permissions=["export_transcript"])
+    @audit_as(AuditAction.EXPORT_CONVERSATIONS)
     def export_transcripts(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
         return self._export(request, queryset, "csv")
 
     @admin.action(description="Export transcripts (JSON Lines)", permissions=["export_transcript"])
+    @audit_as(AuditAction.EXPORT_CONVERSATIONS)
     def export_transcripts_jsonl(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
         return self._export(request, queryset, "jsonl")
 
     @admin.action(description="Export a summary (CSV, a row per conversation)", permissions=["export_transcript"])
+    @audit_as(AuditAction.EXPORT_CONVERSATIONS)
     def export_summary(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
         return self._export(request, queryset, "summary")
 

@@ -26,7 +26,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .audit import audit_refusal, collect_api_calls, entries_for
 from .client import Actor
 from .exceptions import CxError, CxUnknownOutcome, error_text
-from .models import Tenant
+from .models import AuditAction, Tenant
 from .selectors import scope_to_user, tenants_for
 
 # What every mirror row carries about its remote twin; shown, never edited.
@@ -46,6 +46,20 @@ def actor_for(request: HttpRequest) -> Actor:
     """The user of an admin request: a person waits for the answer, so the API is asked once, never retried
     in place (a task retries; the page says what failed)."""
     return Actor.for_user(request.user, person_waiting=True)
+
+
+def audit_as(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Names the audit action of a bulk (changelist) action, for its refusals: the name its service writes."""
+
+    def mark(function: Callable[..., Any]) -> Callable[..., Any]:
+        function.audit_action = action  # type: ignore[attr-defined]
+        return function
+
+    return mark
+
+
+# Django's own bulk action, offered on every list.
+DJANGO_ACTIONS = {"delete_selected": AuditAction.DELETE}
 
 
 def refuse(request: HttpRequest, *, action: str, obj: Any = None, detail: str = "") -> NoReturn:
@@ -121,7 +135,8 @@ class RefusesUnpermittedActionsMixin:
         for function, action_name, description in self._get_base_actions():  # type: ignore[attr-defined]
             if action_name == name:
                 needed = ", ".join(getattr(function, "allowed_permissions", ())) or "?"
-                refuse(request, action=name, detail=f"missing permission {needed} ({description})")
+                audit_action = getattr(function, "audit_action", "") or DJANGO_ACTIONS.get(name, name)
+                refuse(request, action=audit_action, detail=f"missing permission {needed} ({description})")
 
 
 class ReadOnlyHistoryMixin:
@@ -140,7 +155,7 @@ class ReadOnlyHistoryMixin:
     ) -> HttpResponse:
         if request.method == "POST":
             model = self.opts.model_name  # type: ignore[attr-defined]
-            refuse(request, action="revert", detail=f"revert {model} {object_id} to version {version_id}")
+            refuse(request, action=AuditAction.REVERT, detail=f"revert {model} {object_id} to version {version_id}")
         request._cx_history_read_only = True  # type: ignore[attr-defined]
         try:
             return super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
@@ -202,6 +217,7 @@ class ObjectAction:
     label: str
     permission: str
     perform: Callable[..., str]
+    audit_action: str  # the AuditAction its service writes; a refusal is written under the same name
     form_class: type[forms.Form] | None = None
     intro: str = ""
     available: Callable[[Any], bool] = lambda obj: True
@@ -287,7 +303,7 @@ class ConsoleAdmin(RefusesUnpermittedActionsMixin, ReadOnlyHistoryMixin, SimpleH
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404("No such object, or not in your tenants.")
-        refuse_unless(request, action.permission, action=action.name, obj=obj)
+        refuse_unless(request, action.permission, action=action.audit_action, obj=obj)
         if not action.available(obj):
             messages.warning(request, f"“{action.label}” does not apply to {obj} as it is now; nothing was sent.")
             return HttpResponseRedirect(self.object_url(obj))
@@ -332,6 +348,7 @@ class ConsoleAdmin(RefusesUnpermittedActionsMixin, ReadOnlyHistoryMixin, SimpleH
     # -- add views that call a service ---------------------------------------------------------------------
     add_form_class: type[forms.Form] | None = None
     add_intro = ""
+    add_audit_action = ""  # the AuditAction its perform_add writes
 
     def perform_add(self, request: HttpRequest, form: forms.Form) -> Any:  # pragma: no cover - per admin
         raise NotImplementedError
@@ -342,7 +359,7 @@ class ConsoleAdmin(RefusesUnpermittedActionsMixin, ReadOnlyHistoryMixin, SimpleH
         if self.add_form_class is None:
             return super().add_view(request, form_url, extra_context)
         if not self.has_add_permission(request):
-            refuse(request, action=f"add_{self.opts.model_name}")
+            refuse(request, action=self.add_audit_action)
         form = self.add_form_class(request.POST or None, user=request.user)  # type: ignore[call-arg]
         what = f"Creating the {self.opts.verbose_name}"
         if request.method == "POST" and form.is_valid():

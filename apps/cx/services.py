@@ -11,7 +11,7 @@ from django.db import transaction
 
 from .audit import audited
 from .client import Actor, CxClient
-from .models import Tenant
+from .models import AuditAction, Tenant
 from .roles import ROLE_NAMES
 
 
@@ -33,7 +33,7 @@ def tenant_resolve(*, domain: str | None = None) -> Tenant:
 
 def agent_call_place(*, tenant: Tenant, actor: Actor, agent_name: str, destination: str) -> dict[str, Any]:
     """Places an outbound call for a named agent; the API call row is its record."""
-    with audited(actor=actor, action="agent_call", tenant=tenant, detail=f"{agent_name} → {destination}"):
+    with audited(actor=actor, action=AuditAction.AGENT_CALL, tenant=tenant, detail=f"{agent_name} → {destination}"):
         return CxClient(tenant, actor=actor).agent_call(agent_name=agent_name, destination=destination)
 
 

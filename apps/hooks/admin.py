@@ -19,10 +19,11 @@ from apps.cx.admin_base import (
     ReadOnlyAdminMixin,
     ScopedRelatedFieldListFilter,
     actor_for,
+    audit_as,
 )
 from apps.cx.client import Actor
 from apps.cx.masking import shown
-from apps.cx.models import Tenant
+from apps.cx.models import AuditAction, Tenant
 from apps.cx.selectors import scope_to_user
 from apps.cx.text import clean_text
 
@@ -113,6 +114,7 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
     object_actions = (
         ObjectAction(
             name="replay",
+            audit_action=AuditAction.REPLAY_EVENTS,
             label="Replay",
             permission="hooks.replay_inboundevent",
             perform=_replay_one,
@@ -142,6 +144,7 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
         return _pre(shown(pretty_json(event.body), event.tenant))
 
     @admin.action(description="Replay selected events", permissions=["replay"])
+    @audit_as(AuditAction.REPLAY_EVENTS)
     def replay_selected(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
         count = events_replay(events=queryset, actor=actor_for(request))
         messages.success(request, f"{count} event(s) queued to be mapped again from their stored bodies.")

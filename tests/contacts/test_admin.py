@@ -333,10 +333,10 @@ def test_an_auditor_is_refused_every_action_and_the_api_receives_nothing(
     assert Contact.objects.count() == 1 and not Conversation.objects.exists()
     refusals = AuditEntry.objects.filter(outcome="refused", actor="user:auditor")
     assert sorted(refusals.values_list("action", flat=True)) == [
-        "add_contact",
-        "add_contact",
-        "start-conversation",
-        "start-conversation",
+        "create_contact",
+        "create_contact",
+        "start_conversation",
+        "start_conversation",
     ]
     page = client.get(reverse("admin:contacts_contact_change", args=[contact.pk]))
     assert "Start conversation" not in page.content.decode()

@@ -171,7 +171,7 @@ def test_an_auditor_can_neither_queue_nor_run_bulk_actions(
     assert callbacks == [] and not BulkOperation.objects.exists()
     assert conversation_ids(sandbox, FINISH) == [] and conversation_ids(sandbox, DELIVER) == []
     refused = AuditEntry.objects.filter(outcome="refused", actor="user:auditor")
-    assert sorted(refused.values_list("action", flat=True)) == ["deliver_in_background", "finish_in_background"]
+    assert sorted(refused.values_list("action", flat=True)) == ["bulk_deliver", "bulk_finish"]
 
 
 def test_a_user_limited_to_another_tenant_neither_sees_nor_selects_this_ones(

@@ -25,7 +25,7 @@ def test_an_auditor_deleting_api_calls_is_refused_out_loud(client, make_user, in
 
     assert page.status_code == 403
     assert ApiCall.objects.count() == len(ids)
-    assert refused() == ["delete_selected"]
+    assert refused() == ["delete"]
 
 
 def test_an_auditor_syncing_inboxes_is_refused_out_loud_from_the_button_and_the_action(client, make_user, inboxes):
