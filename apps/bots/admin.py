@@ -27,24 +27,43 @@ from apps.cx.selectors import scope_to_user
 
 from .forms import AgentBotCreateForm, AssignInboxesForm, BotBehaviourForm, BotRuleForm
 from .models import AgentBot, AgentBotAssignment, BotBehaviour, BotReply, BotRule
-from .services import agent_bot_assign, agent_bot_create, agent_bot_secret_rotate
+from .services import agent_bot_assign, agent_bot_create, agent_bot_secret_rotate, agent_bot_unassign
 
 
 def _assign(model_admin: ConsoleAdmin, request: HttpRequest, bot: AgentBot, data: dict[str, Any]) -> str:
-    """Assigns inbox by inbox, so one refusal does not hide the others' outcome."""
+    """Assigns the ticked inboxes and takes the bot off the unticked ones it answered, inbox by inbox, so one
+    refusal does not hide the others' outcome."""
+    chosen = list(data["inboxes"])
+    answered = {assignment.inbox for assignment in bot.assignments.select_related("inbox")}
+    to_assign = [inbox for inbox in chosen if inbox not in answered]
+    to_unassign = sorted(answered - set(chosen), key=lambda inbox: inbox.name)
+    if not to_assign and not to_unassign:
+        return f"Nothing changed: “{bot}” already answers {_names(chosen) or 'no inbox'}."
     done, failed = [], []
-    for inbox in data["inboxes"]:
+    for inbox in to_assign:
         try:
             agent_bot_assign(bot=bot, inbox=inbox, actor=actor_for(request))
         except CxError as exc:
-            failed.append(f"{inbox}: {exc.message}")
+            failed.append(f"Not assigned to {inbox}: {exc.message}")
         else:
-            done.append(str(inbox))
+            done.append(f"now answers {inbox}")
+    for inbox in to_unassign:
+        try:
+            agent_bot_unassign(bot=bot, inbox=inbox, actor=actor_for(request))
+        except CxError as exc:
+            failed.append(f"Not taken off {inbox}: {exc.message}")
+        else:
+            done.append(f"taken off {inbox}")
     if failed and not done:
-        raise ValueError("No inbox was assigned — " + "; ".join(failed))
+        raise ValueError("Nothing changed — " + "; ".join(failed))
     for failure in failed:
-        messages.error(request, f"Not assigned to {failure}")
-    return f"“{bot}” now answers: {', '.join(done)}."
+        messages.error(request, failure)
+    now = _names(assignment.inbox for assignment in bot.assignments.select_related("inbox"))
+    return f"“{bot}”: {'; '.join(done)}. It answers {now or 'no inbox'} now."
+
+
+def _names(inboxes: Any) -> str:
+    return ", ".join(sorted(str(inbox) for inbox in inboxes))
 
 
 def _rotate(model_admin: ConsoleAdmin, request: HttpRequest, bot: AgentBot, data: dict[str, Any]) -> str:

@@ -59,6 +59,19 @@ def agent_bot_assign(*, bot: AgentBot, inbox: Inbox, actor: Actor) -> AgentBotAs
     return assignment
 
 
+def agent_bot_unassign(*, bot: AgentBot, inbox: Inbox, actor: Actor) -> None:
+    """Takes ``bot`` off ``inbox``: the inbox is left with no bot (its new conversations go to agents)."""
+    if bot.tenant_id != inbox.tenant_id:
+        raise ValueError("The bot and the inbox belong to different tenants.")
+    if not inbox.remote_id:
+        raise ValueError("The inbox must exist remotely.")
+    if not AgentBotAssignment.objects.filter(bot=bot, inbox=inbox).exists():
+        raise ValueError(f"“{bot}” does not answer {inbox}: there is nothing to take off.")
+    with audited(actor=actor, action=AuditAction.UNASSIGN_BOT, obj=bot, detail=f"taken off inbox {inbox}"):
+        CxClient(bot.tenant, actor=actor).unassign_agent_bot(inbox_id=inbox.remote_id)
+        AgentBotAssignment.objects.filter(bot=bot, inbox=inbox).delete()
+
+
 def bot_behaviour_ensure(*, bot: AgentBot) -> BotBehaviour:
     """The bot's behaviour, created with the defaults when it has none yet (bots made before it existed)."""
     behaviour, _ = BotBehaviour.objects.get_or_create(bot=bot)

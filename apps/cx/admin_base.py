@@ -307,7 +307,9 @@ class ConsoleAdmin(RefusesUnpermittedActionsMixin, ReadOnlyHistoryMixin, SimpleH
         if not action.available(obj):
             messages.warning(request, f"“{action.label}” does not apply to {obj} as it is now; nothing was sent.")
             return HttpResponseRedirect(self.object_url(obj))
-        form = action.form_class(request.POST or None, obj=obj) if action.form_class else None  # type: ignore[call-arg]
+        # A POST with nothing ticked is still a submission (a bot taken off every inbox), not a first visit.
+        data = request.POST if request.method == "POST" else None
+        form = action.form_class(data, obj=obj) if action.form_class else None  # type: ignore[call-arg]
         if request.method == "POST" and (form is None or form.is_valid()):
             cleaned = form.cleaned_data if form is not None else {}
             outcome = call_service(

@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.bots.models import AgentBot
-from apps.bots.services import agent_bot_assign, agent_bot_create
+from apps.bots.services import agent_bot_assign, agent_bot_create, agent_bot_unassign
 from apps.callbacks import importing
 from apps.callbacks.models import BatchSource
 from apps.callbacks.services import queue_callback_place_now
@@ -71,6 +71,9 @@ class Command(BaseCommand):
         p.add_argument("--description", default="")
         p.add_argument("--outgoing-url", metavar="URL", help="default: this console's bot endpoint")
         p = add("assign-bot", "assign an agent bot to an inbox")
+        p.add_argument("--inbox", required=True, metavar="ID")
+        p.add_argument("--bot", required=True, metavar="ID")
+        p = add("unassign-bot", "take an agent bot off an inbox (the inbox is left with no bot)")
         p.add_argument("--inbox", required=True, metavar="ID")
         p.add_argument("--bot", required=True, metavar="ID")
         p = add("create-webhook", "register a webhook (default: this console's ingest endpoint, both events)")
@@ -164,6 +167,11 @@ class Command(BaseCommand):
         bot = get_or_reference(AgentBot, tenant, o["bot"])
         inbox = get_or_reference(Inbox, tenant, o["inbox"])
         agent_bot_assign(bot=bot, inbox=inbox, actor=actor)
+
+    def do_unassign_bot(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        bot = get_or_reference(AgentBot, tenant, o["bot"])
+        inbox = get_or_reference(Inbox, tenant, o["inbox"])
+        agent_bot_unassign(bot=bot, inbox=inbox, actor=actor)
 
     def do_create_webhook(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         webhook_subscription_create(tenant=tenant, actor=actor, url=o["url"], subscriptions=o["subscription"])
