@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -86,6 +86,11 @@ class ContactAdmin(ConsoleAdmin):
     def has_queue_callback_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("callbacks.add_callbackbatch")
 
+    def save_model(self, request: HttpRequest, obj: Contact, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "phone_number" in form.changed_data and getattr(form, "phone_warning", ""):
+            messages.warning(request, form.phone_warning)  # type: ignore[attr-defined]
+
     @admin.action(description="Queue a callback…", permissions=["queue_callback"])
     @audit_as(AuditAction.CREATE_CALLBACK_BATCH)
     def queue_callback(self, request: HttpRequest, queryset: QuerySet[Contact]) -> HttpResponse | None:
@@ -93,6 +98,8 @@ class ContactAdmin(ConsoleAdmin):
 
     def perform_add(self, request: HttpRequest, form: forms.Form) -> Contact:
         data = form.cleaned_data
+        if getattr(form, "phone_warning", ""):
+            messages.warning(request, form.phone_warning)  # type: ignore[attr-defined]
         return contact_create(
             tenant=data["tenant"],
             actor=actor_for(request),

@@ -434,7 +434,7 @@ def test_destination_errors(tenant):
     assert errors_by_line(result) == {
         2: ["destination is empty"],
         3: ["destination '555' is not a valid phone number"],
-        4: ["destination 'call me' is not a phone number ((1) The string supplied did not seem to be a phone number.)"],
+        4: ["destination 'call me' is not a phone number: it should be digits, e.g. +14155550123"],
         5: [
             "destination '1.41556E+10' is a number a spreadsheet shortened (scientific notation): "
             "format the column as text and save the file again"

@@ -38,6 +38,7 @@ from apps.cx.exceptions import CxError, error_text
 from apps.cx.mirror import get_or_reference
 from apps.cx.models import Tenant
 from apps.cx.services import UnknownTenant, agent_call_place, tenant_resolve
+from apps.cx.validation import contact_phone
 from apps.inboxes.models import Inbox
 from apps.inboxes.services import inbox_sync
 from apps.webhooks.models import WebhookEvent
@@ -181,6 +182,9 @@ class Command(BaseCommand):
         contact_create(
             tenant=tenant, actor=actor, name=o["name"], email=o["email"], phone_number=o["phone"], inbox=inbox
         )
+        warning = contact_phone(o["phone"], default_region=tenant.default_region).warning
+        if warning:
+            self.stderr.write(f"cx create-contact: warning: {warning}")
 
     def do_start_conversation(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         contact = get_or_reference(Contact, tenant, o["contact"])
