@@ -29,6 +29,7 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
     audit_as,
+    bulk_confirmation,
     call_service,
     refuse_unless,
     report_success,
@@ -611,7 +612,21 @@ class QueueCallbackAdmin(ConsoleAdmin):
     # -- bulk actions -------------------------------------------------------------------------------------
     @admin.action(description="Retry failed callbacks", permissions=["retry"])
     @audit_as(AuditAction.RETRY_CALLBACKS)
-    def retry_failed(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> None:
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> HttpResponse | None:
+        failed_ones = queryset.filter(state=CallbackState.FAILED)
+        if failed_ones.exists():
+            confirmation = bulk_confirmation(
+                self,
+                request,
+                failed_ones,
+                action_name="retry_failed",
+                question="Ring {count} customer(s) again?",
+                consequence="Each failed callback is queued again and dialled within its queue's limits and calling "
+                "hours. Unknown callbacks in the selection are left alone (they may have rung).",
+                submit_label="Yes, retry {count} failed callback(s)",
+            )
+            if confirmation is not None:
+                return confirmation
         by_state = _count_states(queryset)
         failed, unknown = by_state.get(CallbackState.FAILED, 0), by_state.get(CallbackState.UNKNOWN, 0)
         retried = callbacks_retry(actor=actor_for(request), callbacks=queryset) if failed else 0
@@ -636,6 +651,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
         others = sum(by_state.values()) - failed - unknown
         if others:
             messages.info(request, f"{others} callback(s) neither failed nor unknown were left as they are.")
+        return None
 
     @admin.action(description="Retry unknown callbacks…", permissions=["retry"])
     @audit_as(AuditAction.RETRY_CALLBACKS)

@@ -24,6 +24,7 @@ from apps.cx.admin_base import (
     actor_for,
     api_calls_link,
     audit_as,
+    bulk_confirmation,
     refuse_unless,
 )
 from apps.cx.masking import masker_for
@@ -320,13 +321,37 @@ class ConversationAdmin(ConsoleAdmin):
 
     @admin.action(description="Deliver to agent (in background)", permissions=["deliver_conversation"])
     @audit_as(AuditAction.BULK_DELIVER)
-    def deliver_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+    def deliver_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse | None:
+        confirmation = bulk_confirmation(
+            self,
+            request,
+            queryset,
+            action_name="deliver_in_background",
+            question="Deliver {count} conversation(s) to an agent?",
+            consequence="Each is handed from the bot to a human agent in the CX API, in the background.",
+            submit_label="Yes, deliver {count} to an agent",
+        )
+        if confirmation is not None:
+            return confirmation
         self._queue_bulk(request, queryset, BulkKind.DELIVER)
+        return None
 
     @admin.action(description="Finish (in background)", permissions=["finish_conversation"])
     @audit_as(AuditAction.BULK_FINISH)
-    def finish_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+    def finish_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse | None:
+        confirmation = bulk_confirmation(
+            self,
+            request,
+            queryset,
+            action_name="finish_in_background",
+            question="Finish {count} conversation(s)?",
+            consequence="Each is closed in the CX API, in the background: the customer needs nothing more.",
+            submit_label="Yes, finish {count}",
+        )
+        if confirmation is not None:
+            return confirmation
         self._queue_bulk(request, queryset, BulkKind.FINISH)
+        return None
 
     def _queue_bulk(self, request: HttpRequest, queryset: QuerySet[Conversation], kind: str) -> None:
         try:

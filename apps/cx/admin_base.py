@@ -186,6 +186,53 @@ class ReadOnlyAdminMixin(RefusesUnpermittedActionsMixin):
         return False
 
 
+def bulk_confirmation(
+    model_admin: Any,
+    request: HttpRequest,
+    queryset: models.QuerySet[Any],
+    *,
+    action_name: str,
+    question: str,
+    submit_label: str,
+    consequence: str = "",
+    shown: int = 100,
+) -> TemplateResponse | None:
+    """The page that asks before a bulk action reaching the CX API runs, as a single action's "Are you sure?"
+    does: how many rows and which (the first ``shown``, each linked). None once the user confirmed it (the page
+    posts ``post=yes`` back, as Django's delete-selected confirmation does), or when nothing is selected (the
+    action itself says so). ``question`` and ``submit_label`` may hold ``{count}``."""
+    if request.POST.get("post") == "yes":
+        return None
+    count = queryset.count()
+    if not count:
+        return None
+    opts = model_admin.opts
+    rows = [
+        format_html(
+            '<a href="{}">{}</a>', reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]), obj
+        )
+        for obj in queryset[:shown]
+    ]
+    label = next((d for _, name, d in model_admin._get_base_actions() if name == action_name), action_name)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": opts,
+        "title": question.format(count=count),
+        "question": question.format(count=count),
+        "consequence": consequence,
+        "action_label": label,
+        "count": count,
+        "rows": rows,
+        "more": count - len(rows),
+        "action_name": action_name,
+        "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+        "submit_label": submit_label.format(count=count),
+        "back_url": request.get_full_path(),
+    }
+    return TemplateResponse(request, "admin/cx/bulk_confirmation.html", context)
+
+
 @dataclass
 class ServiceOutcome:
     ok: bool

@@ -20,6 +20,7 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
     audit_as,
+    bulk_confirmation,
 )
 from apps.cx.client import Actor
 from apps.cx.masking import shown
@@ -145,9 +146,22 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
 
     @admin.action(description="Replay selected events", permissions=["replay"])
     @audit_as(AuditAction.REPLAY_EVENTS)
-    def replay_selected(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
+    def replay_selected(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> HttpResponse | None:
+        confirmation = bulk_confirmation(
+            self,
+            request,
+            queryset,
+            action_name="replay_selected",
+            question="Replay {count} event(s)?",
+            consequence="Each is mapped again from its stored body. Nothing is duplicated, but a message that "
+            "reaches a bot's inbox may now be answered by the bot through the CX API.",
+            submit_label="Yes, replay {count}",
+        )
+        if confirmation is not None:
+            return confirmation
         count = events_replay(events=queryset, actor=actor_for(request))
         messages.success(request, f"{count} event(s) queued to be mapped again from their stored bodies.")
+        return None
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("hooks.replay_inboundevent")

@@ -71,11 +71,24 @@ def test_replay_selected_from_the_list(client, make_user, logged, django_capture
     ids = list(InboundEvent.objects.values_list("pk", flat=True))
 
     with django_capture_on_commit_callbacks(execute=True):
-        page = client.post(LIST, {"action": "replay_selected", "_selected_action": ids}, follow=True)
+        page = client.post(LIST, {"action": "replay_selected", "_selected_action": ids, "post": "yes"}, follow=True)
 
     assert "3 event(s) queued" in page.content.decode()
     assert Message.objects.count() == 1  # mapped again (eagerly, in tests)
     assert AuditEntry.objects.get(action="replay_events").outcome == "ok"
+
+
+def test_replay_selected_asks_first_with_the_count(client, make_user, logged, django_capture_on_commit_callbacks):
+    client.force_login(make_user("Supervisor"))
+    ids = list(InboundEvent.objects.values_list("pk", flat=True))
+    attempts = sorted(InboundEvent.objects.values_list("attempts", flat=True))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        asked = client.post(LIST, {"action": "replay_selected", "_selected_action": ids})
+
+    assert asked.status_code == 200 and f"Replay {len(ids)} event(s)?" in asked.content.decode()
+    assert callbacks == [] and not AuditEntry.objects.filter(action="replay_events").exists()
+    assert sorted(InboundEvent.objects.values_list("attempts", flat=True)) == attempts
 
 
 def test_replay_one_from_its_page(client, make_user, logged, django_capture_on_commit_callbacks):
