@@ -88,8 +88,9 @@ class ContactAdmin(ConsoleAdmin):
 
     def save_model(self, request: HttpRequest, obj: Contact, form: forms.ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if "phone_number" in form.changed_data and getattr(form, "phone_warning", ""):
-            messages.warning(request, form.phone_warning)  # type: ignore[attr-defined]
+        warning: str = getattr(form, "phone_warning", "")
+        if "phone_number" in form.changed_data and warning:
+            messages.warning(request, warning)
 
     @admin.action(description="Queue a callback…", permissions=["queue_callback"])
     @audit_as(AuditAction.CREATE_CALLBACK_BATCH)
@@ -98,9 +99,7 @@ class ContactAdmin(ConsoleAdmin):
 
     def perform_add(self, request: HttpRequest, form: forms.Form) -> Contact:
         data = form.cleaned_data
-        if getattr(form, "phone_warning", ""):
-            messages.warning(request, form.phone_warning)  # type: ignore[attr-defined]
-        return contact_create(
+        contact = contact_create(
             tenant=data["tenant"],
             actor=actor_for(request),
             name=data["name"],
@@ -108,3 +107,7 @@ class ContactAdmin(ConsoleAdmin):
             phone_number=data["phone_number"],
             inbox=data["inbox"],
         )
+        warning: str = getattr(form, "phone_warning", "")
+        if warning:
+            messages.warning(request, warning)
+        return contact

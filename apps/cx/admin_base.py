@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import RelatedFieldListFilter
+from django.contrib.admin import RelatedFieldListFilter, helpers
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -225,7 +225,7 @@ def bulk_confirmation(
         "rows": rows,
         "more": count - len(rows),
         "action_name": action_name,
-        "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
         "select_across": request.POST.get("select_across", "0"),
         "submit_label": submit_label.format(count=count),
         "back_url": request.get_full_path(),

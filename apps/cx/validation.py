@@ -226,7 +226,7 @@ def contact_phone(number: str, *, default_region: str | None = None, typed: bool
 
 def _country_code(e164: str) -> int:
     try:
-        return phonenumbers.parse(e164, None).country_code
+        return phonenumbers.parse(e164, None).country_code or 0
     except phonenumbers.NumberParseException:
         return 0
 
