@@ -39,27 +39,28 @@ def _assign(model_admin: ConsoleAdmin, request: HttpRequest, bot: AgentBot, data
     to_unassign = sorted(answered - set(chosen), key=lambda inbox: inbox.name)
     if not to_assign and not to_unassign:
         return f"Nothing changed: “{bot}” already answers {_names(chosen) or 'no inbox'}."
-    done, failed = [], []
+    assigned, taken_off, failed = [], [], []
     for inbox in to_assign:
         try:
             agent_bot_assign(bot=bot, inbox=inbox, actor=actor_for(request))
         except CxError as exc:
             failed.append(f"Not assigned to {inbox}: {exc.message}")
         else:
-            done.append(f"now answers {inbox}")
+            assigned.append(inbox)
     for inbox in to_unassign:
         try:
             agent_bot_unassign(bot=bot, inbox=inbox, actor=actor_for(request))
         except CxError as exc:
             failed.append(f"Not taken off {inbox}: {exc.message}")
         else:
-            done.append(f"taken off {inbox}")
-    if failed and not done:
+            taken_off.append(inbox)
+    if failed and not (assigned or taken_off):
         raise ValueError("Nothing changed — " + "; ".join(failed))
     for failure in failed:
         messages.error(request, failure)
     now = _names(assignment.inbox for assignment in bot.assignments.select_related("inbox"))
-    return f"“{bot}”: {'; '.join(done)}. It answers {now or 'no inbox'} now."
+    text = f"“{bot}” now answers: {now or 'no inbox'}."
+    return text + (f" Taken off: {_names(taken_off)}." if taken_off else "")
 
 
 def _names(inboxes: Any) -> str:

@@ -88,6 +88,12 @@ def _finish(
     return f"Finished {conversation}."
 
 
+def _described(conversation: Conversation) -> str:
+    """A conversation as a confirmation page lists it: which customer, where, and as it is now."""
+    who, where = conversation.contact or "no contact", conversation.inbox or "no inbox"
+    return f"{conversation} — {who}, {where} ({conversation.get_status_display()})"
+
+
 def _timeline_cursors(request: HttpRequest, conversation: Conversation) -> tuple[Cursor | None, Cursor | None]:
     """The page of the timeline a request asks for, as (before, after): ``before``/``after`` (a cursor),
     ``date`` (from that day on, in the viewer's time zone) or ``message`` (from that message on, for a link
@@ -325,9 +331,10 @@ class ConversationAdmin(ConsoleAdmin):
         confirmation = bulk_confirmation(
             self,
             request,
-            queryset,
+            queryset.select_related("contact", "inbox"),
             action_name="deliver_in_background",
             question="Deliver {count} conversation(s) to an agent?",
+            describe=_described,
             consequence="Each is handed from the bot to a human agent in the CX API, in the background.",
             submit_label="Yes, deliver {count} to an agent",
         )
@@ -342,9 +349,10 @@ class ConversationAdmin(ConsoleAdmin):
         confirmation = bulk_confirmation(
             self,
             request,
-            queryset,
+            queryset.select_related("contact", "inbox"),
             action_name="finish_in_background",
             question="Finish {count} conversation(s)?",
+            describe=_described,
             consequence="Each is closed in the CX API, in the background: the customer needs nothing more.",
             submit_label="Yes, finish {count}",
         )

@@ -195,6 +195,7 @@ def bulk_confirmation(
     question: str,
     submit_label: str,
     consequence: str = "",
+    describe: Callable[[Any], str] = str,
     shown: int = 100,
 ) -> TemplateResponse | None:
     """The page that asks before a bulk action reaching the CX API runs, as a single action's "Are you sure?"
@@ -209,7 +210,9 @@ def bulk_confirmation(
     opts = model_admin.opts
     rows = [
         format_html(
-            '<a href="{}">{}</a>', reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]), obj
+            '<a href="{}">{}</a>',
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]),
+            describe(obj),
         )
         for obj in queryset[:shown]
     ]
@@ -218,7 +221,6 @@ def bulk_confirmation(
         **model_admin.admin_site.each_context(request),
         "opts": opts,
         "title": question.format(count=count),
-        "question": question.format(count=count),
         "consequence": consequence,
         "action_label": label,
         "count": count,

@@ -150,7 +150,7 @@ def test_a_bot_can_be_taken_off_every_inbox(client, sandbox, tenant, inboxes, ma
 
     html = page.content.decode()
     assert "This field is required" not in html
-    assert f"taken off {inboxes[0]}" in html and "It answers no inbox now" in html
+    assert f"“Helper” now answers: no inbox. Taken off: {inboxes[0]}." in html
     assert not AgentBotAssignment.objects.exists()
     assert assigned_in_standin(sandbox) == {}  # the platform's inbox has no bot any more
     (body,) = [r["body"] for r in sandbox.requests("agents-bot/assign/")][-1:]
