@@ -204,15 +204,18 @@ class SandboxState:
             return Outcome(201, payloads.agent_bot(bot))
 
     def assign_agent_bot(self, body: dict[str, Any]) -> Outcome:
+        """Attaches a bot to an inbox; ``"agent_bot_id": null`` takes the inbox's bot off (as the platform's
+        ``set_agent_bot`` does with ``agent_bot: null``). Leaving the field out is still "required"."""
         with self._lock:
             tenant = self._tenant_for_write(body)
             v = Validator(body)
             inbox = self._inbox_ref(v, tenant)
-            bot = self._bot_ref(v, tenant)
+            unassign = "agent_bot_id" in body and body["agent_bot_id"] is None
+            bot = None if unassign else self._bot_ref(v, tenant)
             v.check()
-            assert inbox is not None and bot is not None
-            inbox.agent_bot_id = bot.id
-            return Outcome(200, {"inbox_id": inbox.id, "agent_bot_id": bot.id})
+            assert inbox is not None and (bot is not None or unassign)
+            inbox.agent_bot_id = bot.id if bot is not None else None
+            return Outcome(200, {"inbox_id": inbox.id, "agent_bot_id": inbox.agent_bot_id})
 
     def create_webhook(self, body: dict[str, Any]) -> Outcome:
         with self._lock:

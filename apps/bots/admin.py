@@ -19,30 +19,52 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
     api_calls_link,
+    audit_as,
 )
 from apps.cx.exceptions import CxError
+from apps.cx.models import AuditAction
 from apps.cx.selectors import scope_to_user
 
 from .forms import AgentBotCreateForm, AssignInboxesForm, BotBehaviourForm, BotRuleForm
 from .models import AgentBot, AgentBotAssignment, BotBehaviour, BotReply, BotRule
-from .services import agent_bot_assign, agent_bot_create, agent_bot_secret_rotate
+from .services import agent_bot_assign, agent_bot_create, agent_bot_secret_rotate, agent_bot_unassign
 
 
 def _assign(model_admin: ConsoleAdmin, request: HttpRequest, bot: AgentBot, data: dict[str, Any]) -> str:
-    """Assigns inbox by inbox, so one refusal does not hide the others' outcome."""
-    done, failed = [], []
-    for inbox in data["inboxes"]:
+    """Assigns the ticked inboxes and takes the bot off the unticked ones it answered, inbox by inbox, so one
+    refusal does not hide the others' outcome."""
+    chosen = list(data["inboxes"])
+    answered = {assignment.inbox for assignment in bot.assignments.select_related("inbox")}
+    to_assign = [inbox for inbox in chosen if inbox not in answered]
+    to_unassign = sorted(answered - set(chosen), key=lambda inbox: inbox.name)
+    if not to_assign and not to_unassign:
+        return f"Nothing changed: “{bot}” already answers {_names(chosen) or 'no inbox'}."
+    assigned, taken_off, failed = [], [], []
+    for inbox in to_assign:
         try:
             agent_bot_assign(bot=bot, inbox=inbox, actor=actor_for(request))
         except CxError as exc:
-            failed.append(f"{inbox}: {exc.message}")
+            failed.append(f"Not assigned to {inbox}: {exc.message}")
         else:
-            done.append(str(inbox))
-    if failed and not done:
-        raise ValueError("No inbox was assigned — " + "; ".join(failed))
+            assigned.append(inbox)
+    for inbox in to_unassign:
+        try:
+            agent_bot_unassign(bot=bot, inbox=inbox, actor=actor_for(request))
+        except CxError as exc:
+            failed.append(f"Not taken off {inbox}: {exc.message}")
+        else:
+            taken_off.append(inbox)
+    if failed and not (assigned or taken_off):
+        raise ValueError("Nothing changed — " + "; ".join(failed))
     for failure in failed:
-        messages.error(request, f"Not assigned to {failure}")
-    return f"“{bot}” now answers: {', '.join(done)}."
+        messages.error(request, failure)
+    now = _names(assignment.inbox for assignment in bot.assignments.select_related("inbox"))
+    text = f"“{bot}” now answers: {now or 'no inbox'}."
+    return text + (f" Taken off: {_names(taken_off)}." if taken_off else "")
+
+
+def _names(inboxes: Any) -> str:
+    return ", ".join(sorted(str(inbox) for inbox in inboxes))
 
 
 def _rotate(model_admin: ConsoleAdmin, request: HttpRequest, bot: AgentBot, data: dict[str, Any]) -> str:
@@ -107,10 +129,12 @@ class AgentBotAdmin(ConsoleAdmin):
     inlines = [BehaviourInline, RuleInline, AssignmentInline]
     actions = ["assign_selected"]
     add_form_class = AgentBotCreateForm
+    add_audit_action = AuditAction.CREATE_BOT
     add_intro = "The bot is created in the CX API at once; its events come back to the outgoing URL."
     object_actions = (
         ObjectAction(
             name="assign",
+            audit_action=AuditAction.ASSIGN_BOT,
             label="Assign to inboxes",
             permission="bots.assign_agentbot",
             perform=_assign,
@@ -119,6 +143,7 @@ class AgentBotAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="rotate",
+            audit_action=AuditAction.ROTATE_HOOK_SECRET,
             label="Rotate secret",
             permission="bots.add_agentbot",
             perform=_rotate,
@@ -168,6 +193,7 @@ class AgentBotAdmin(ConsoleAdmin):
         return request.user.has_perm("bots.assign_agentbot")
 
     @admin.action(description="Assign the selected bot to inboxes…", permissions=["assign"])
+    @audit_as(AuditAction.ASSIGN_BOT)
     def assign_selected(self, request: HttpRequest, queryset: QuerySet[AgentBot]) -> HttpResponse | None:
         if queryset.count() != 1:
             messages.warning(request, "Select exactly one bot: an inbox is answered by one bot.")

@@ -38,20 +38,42 @@ class AgentBotCreateForm(TenantChoiceFormMixin):
 
 
 def assignable_inboxes(bot: AgentBot) -> Any:
-    return inboxes_offered().filter(tenant_id=bot.tenant_id).order_by("name")
+    return inboxes_offered().filter(tenant_id=bot.tenant_id).select_related("bot_assignment__bot").order_by("name")
+
+
+class InboxWithItsBotField(forms.ModelMultipleChoiceField):
+    """Each inbox named with the bot that answers it now, so replacing another bot is a choice made knowingly."""
+
+    def __init__(self, *args: Any, bot: AgentBot | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bot = bot
+
+    def label_from_instance(self, inbox: Any) -> str:
+        assignment = getattr(inbox, "bot_assignment", None)
+        if assignment is None:
+            now = "no bot now"
+        elif self.bot is not None and assignment.bot_id == self.bot.pk:
+            now = "answered by this bot now"
+        else:
+            now = f"answered by “{assignment.bot}” now — ticking it replaces that bot"
+        return f"{inbox} ({now})"
 
 
 class AssignInboxesForm(forms.Form):
-    inboxes = forms.ModelMultipleChoiceField(
+    inboxes = InboxWithItsBotField(
         queryset=Inbox.objects.none(),
         widget=forms.CheckboxSelectMultiple,
-        help_text="The bot answers every new conversation of these inboxes (replacing any bot they had).",
+        required=False,
+        help_text="The bot answers every new conversation of the ticked inboxes (replacing any bot they had). "
+        "Unticking an inbox takes this bot off it: the inbox is left with no bot, and its new conversations go "
+        "straight to agents. Untick them all to take the bot off every inbox.",
     )
 
     def __init__(self, *args: Any, obj: AgentBot, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["inboxes"]
         field.queryset = assignable_inboxes(obj)  # type: ignore[attr-defined]
+        field.bot = obj  # type: ignore[attr-defined]
         field.initial = list(obj.assignments.values_list("inbox_id", flat=True))
 
 

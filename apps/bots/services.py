@@ -8,7 +8,7 @@ from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.hooks import hook_url, new_hook_secret
 from apps.cx.mirror import endpoint_secret_rotate, remote_object_push
-from apps.cx.models import Tenant
+from apps.cx.models import AuditAction, Tenant
 from apps.cx.redaction import redact_text
 from apps.inboxes.models import Inbox
 
@@ -37,7 +37,7 @@ def agent_bot_create(
     remote_object_push(
         bot,
         actor=actor,
-        action="create_bot",
+        action=AuditAction.CREATE_BOT,
         create=lambda: client.create_agent_bot(name=name, description=description, outgoing_url=outgoing_url),
     )
     return bot
@@ -49,7 +49,7 @@ def agent_bot_assign(*, bot: AgentBot, inbox: Inbox, actor: Actor) -> AgentBotAs
         raise ValueError("The bot and the inbox belong to different tenants.")
     if not bot.remote_id or not inbox.remote_id:
         raise ValueError("Both the bot and the inbox must exist remotely before they can be assigned.")
-    with audited(actor=actor, action="assign_bot", obj=bot, detail=f"assigned to inbox {inbox}"):
+    with audited(actor=actor, action=AuditAction.ASSIGN_BOT, obj=bot, detail=f"assigned to inbox {inbox}"):
         CxClient(bot.tenant, actor=actor).assign_agent_bot(inbox_id=inbox.remote_id, agent_bot_id=bot.remote_id)
         with transaction.atomic():
             assignment, _ = AgentBotAssignment.objects.update_or_create(
@@ -57,6 +57,19 @@ def agent_bot_assign(*, bot: AgentBot, inbox: Inbox, actor: Actor) -> AgentBotAs
                 defaults={"bot": bot, "assigned_by": actor.label, "assigned_by_user_id": actor.user_id},
             )
     return assignment
+
+
+def agent_bot_unassign(*, bot: AgentBot, inbox: Inbox, actor: Actor) -> None:
+    """Takes ``bot`` off ``inbox``: the inbox is left with no bot (its new conversations go to agents)."""
+    if bot.tenant_id != inbox.tenant_id:
+        raise ValueError("The bot and the inbox belong to different tenants.")
+    if not inbox.remote_id:
+        raise ValueError("The inbox must exist remotely.")
+    if not AgentBotAssignment.objects.filter(bot=bot, inbox=inbox).exists():
+        raise ValueError(f"“{bot}” does not answer {inbox}: there is nothing to take off.")
+    with audited(actor=actor, action=AuditAction.UNASSIGN_BOT, obj=bot, detail=f"taken off inbox {inbox}"):
+        CxClient(bot.tenant, actor=actor).unassign_agent_bot(inbox_id=inbox.remote_id)
+        AgentBotAssignment.objects.filter(bot=bot, inbox=inbox).delete()
 
 
 def bot_behaviour_ensure(*, bot: AgentBot) -> BotBehaviour:

@@ -29,12 +29,15 @@ from apps.cx.admin_base import (
     ReadOnlyAdminMixin,
     ScopedRelatedFieldListFilter,
     actor_for,
+    audit_as,
+    bulk_confirmation,
     call_service,
     offered_links,
     refuse_unless,
     report_success,
 )
 from apps.cx.audit import audited
+from apps.cx.models import AuditAction
 from apps.cx.selectors import scope_to_user
 from apps.cx.spreadsheet import csv_download
 
@@ -133,6 +136,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
     object_actions = (
         ObjectAction(
             name="pause",
+            audit_action=AuditAction.PAUSE_CALLBACK_BATCH,
             label="Pause",
             permission="callbacks.control_callbackbatch",
             perform=_pause,
@@ -141,6 +145,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="resume",
+            audit_action=AuditAction.RESUME_CALLBACK_BATCH,
             label="Resume",
             permission="callbacks.control_callbackbatch",
             perform=_resume,
@@ -149,6 +154,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="cancel",
+            audit_action=AuditAction.CANCEL_CALLBACK_BATCH,
             label="Cancel batch",
             permission="callbacks.control_callbackbatch",
             perform=_cancel,
@@ -274,7 +280,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         batch = self._batch(request, batch_id)
         # Who took the customers' numbers out of the console is part of the trail.
         actor = actor_for(request)
-        with audited(actor=actor, action="export_callback_results", obj=batch, detail=f"{batch.total} rows"):
+        with audited(actor=actor, action=AuditAction.EXPORT_CALLBACK_RESULTS, obj=batch, detail=f"{batch.total} rows"):
             rows = batch_results_rows(batch)
         return csv_download(rows, filename=f"callback-batch-{batch.pk}-results.csv")
 
@@ -289,7 +295,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         return TemplateResponse(request, f"admin/callbacks/callbackbatch/{template}", {**base, **context})
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
-        refuse_unless(request, "callbacks.add_callbackbatch", action="upload_callbacks")
+        refuse_unless(request, "callbacks.add_callbackbatch", action=AuditAction.CREATE_CALLBACK_BATCH)
         bound = request.method == "POST"
         form = CallbackUploadForm(request.POST if bound else None, request.FILES if bound else None, user=request.user)
         if bound and form.is_valid():
@@ -340,7 +346,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         )
 
     def preview_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
-        refuse_unless(request, "callbacks.add_callbackbatch", action="upload_callbacks")
+        refuse_unless(request, "callbacks.add_callbackbatch", action=AuditAction.CREATE_CALLBACK_BATCH)
         upload = self._uploads(request).filter(pk=upload_id).first()
         if upload is None:
             raise Http404("No such upload, or not in your tenants.")
@@ -350,7 +356,7 @@ class CallbackBatchAdmin(ConsoleAdmin):
         return self._render_preview(request, upload, callback_upload_preview(upload))
 
     def confirm_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
-        refuse_unless(request, "callbacks.add_callbackbatch", action="confirm_callback_upload")
+        refuse_unless(request, "callbacks.add_callbackbatch", action=AuditAction.CREATE_CALLBACK_BATCH)
         preview_url = reverse("admin:callbacks_callbackbatch_preview", args=[upload_id])
         if request.method != "POST":
             return HttpResponseRedirect(preview_url)
@@ -518,6 +524,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
     object_actions = (
         ObjectAction(
             name="mark-placed",
+            audit_action=AuditAction.RESOLVE_CALLBACK,
             label="It rang (mark placed)",
             permission="callbacks.retry_queuecallback",
             perform=_mark_placed,
@@ -526,6 +533,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="mark-failed",
+            audit_action=AuditAction.RESOLVE_CALLBACK,
             label="It did not ring (mark failed)",
             permission="callbacks.retry_queuecallback",
             perform=_mark_failed,
@@ -534,6 +542,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="retry",
+            audit_action=AuditAction.RETRY_CALLBACKS,
             label="Retry",
             permission="callbacks.retry_queuecallback",
             perform=_retry_one,
@@ -542,6 +551,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="cancel",
+            audit_action=AuditAction.CANCEL_CALLBACKS,
             label="Cancel",
             permission="callbacks.change_queuecallback",
             perform=_cancel_one,
@@ -582,7 +592,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        refuse_unless(request, "callbacks.add_queuecallback", action="add_queuecallback")
+        refuse_unless(request, "callbacks.add_queuecallback", action=AuditAction.CREATE_CALLBACK)
         form = CallbackCreateForm(request.POST if request.method == "POST" else None, user=request.user)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -616,7 +626,22 @@ class QueueCallbackAdmin(ConsoleAdmin):
 
     # -- bulk actions -------------------------------------------------------------------------------------
     @admin.action(description="Retry failed callbacks", permissions=["retry"])
-    def retry_failed(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> None:
+    @audit_as(AuditAction.RETRY_CALLBACKS)
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> HttpResponse | None:
+        failed_ones = queryset.filter(state=CallbackState.FAILED)
+        if failed_ones.exists():
+            confirmation = bulk_confirmation(
+                self,
+                request,
+                failed_ones,
+                action_name="retry_failed",
+                question="Ring {count} customer(s) again?",
+                consequence="Each failed callback is queued again and dialled within its queue's limits and calling "
+                "hours. Unknown callbacks in the selection are left alone (they may have rung).",
+                submit_label="Yes, retry {count} failed callback(s)",
+            )
+            if confirmation is not None:
+                return confirmation
         by_state = _count_states(queryset)
         failed, unknown = by_state.get(CallbackState.FAILED, 0), by_state.get(CallbackState.UNKNOWN, 0)
         retried = callbacks_retry(actor=actor_for(request), callbacks=queryset) if failed else 0
@@ -641,8 +666,10 @@ class QueueCallbackAdmin(ConsoleAdmin):
         others = sum(by_state.values()) - failed - unknown
         if others:
             messages.info(request, f"{others} callback(s) neither failed nor unknown were left as they are.")
+        return None
 
     @admin.action(description="Retry unknown callbacks…", permissions=["retry"])
+    @audit_as(AuditAction.RETRY_CALLBACKS)
     def retry_unknown(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> HttpResponse | None:
         unknown = queryset.filter(state=CallbackState.UNKNOWN)
         count = unknown.count()
@@ -671,6 +698,7 @@ class QueueCallbackAdmin(ConsoleAdmin):
         return TemplateResponse(request, "admin/callbacks/queuecallback/retry_unknown.html", context)
 
     @admin.action(description="Cancel selected callbacks", permissions=["cancel"])
+    @audit_as(AuditAction.CANCEL_CALLBACKS)
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[QueueCallback]) -> None:
         total = queryset.count()
         cancelled = callbacks_cancel(actor=actor_for(request), callbacks=queryset)

@@ -202,8 +202,11 @@ def _csv_rows(content: bytes) -> Lines:
         raise ImportRefused(f"the file is not text (it has NUL characters); {SAVE_AS}")
     hint = SEP_LINE.match(text)
     if hint:
-        # Excel's "sep=;" first line names the delimiter; blanked, not removed, so line numbers hold.
-        delimiter, text = hint.group(2), hint.group(1) + text[hint.end() :]
+        # Excel's "sep=;" first line names the delimiter, and Excel hides it: the header is its line 1, so the
+        # line goes (with its line break) and the numbers we give are the ones the spreadsheet shows.
+        rest = text[hint.end() :]
+        rest = rest[2:] if rest.startswith("\r\n") else rest[1:]
+        delimiter, text = hint.group(2), hint.group(1) + rest
         if delimiter not in DELIMITERS:
             raise ImportRefused(
                 f"the first line names the delimiter {delimiter!r}; use a comma, semicolon, tab or pipe"

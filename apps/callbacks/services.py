@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.cx.audit import audited
 from apps.cx.client import Actor
-from apps.cx.models import Tenant
+from apps.cx.models import AuditAction, Tenant
 from apps.cx.task_sending import task_send
 from apps.cx.validation import normalize_e164
 
@@ -125,7 +125,7 @@ def batch_create(
     if not items:
         raise CallbackRefused("There is no callback to create.")
     detail = f"{len(items)} callbacks"
-    with audited(actor=actor, action="create_callback_batch", tenant=tenant, detail=detail) as audit:  # noqa: SIM117
+    with audited(actor=actor, action=AuditAction.CREATE_CALLBACK_BATCH, tenant=tenant, detail=detail) as audit:  # noqa: SIM117
         with transaction.atomic():  # inside: a refusal is audited after the rollback
             _refuse_blocked(tenant, items)
             batch = CallbackBatch.objects.create(
@@ -171,7 +171,7 @@ def callback_create(
         contact_id=contact_id,
     )
     detail = f"{item.destination} → {queue_name}"
-    with audited(actor=actor, action="create_callback", tenant=tenant, detail=detail) as audit:  # noqa: SIM117
+    with audited(actor=actor, action=AuditAction.CREATE_CALLBACK, tenant=tenant, detail=detail) as audit:  # noqa: SIM117
         with transaction.atomic():
             _refuse_blocked(tenant, [item])
             (row,) = _rows(tenant, actor, [item], None)
@@ -210,24 +210,28 @@ def _set_batch_status(actor: Actor, batch: CallbackBatch, status: str, action: s
 
 
 def batch_pause(*, actor: Actor, batch: CallbackBatch) -> None:
-    _set_batch_status(actor, batch, BatchStatus.PAUSED, "pause_callback_batch", [BatchStatus.RUNNING])
+    _set_batch_status(actor, batch, BatchStatus.PAUSED, AuditAction.PAUSE_CALLBACK_BATCH, [BatchStatus.RUNNING])
 
 
 def batch_resume(*, actor: Actor, batch: CallbackBatch) -> None:
-    _set_batch_status(actor, batch, BatchStatus.RUNNING, "resume_callback_batch", [BatchStatus.PAUSED])
+    _set_batch_status(actor, batch, BatchStatus.RUNNING, AuditAction.RESUME_CALLBACK_BATCH, [BatchStatus.PAUSED])
 
 
 def batch_cancel(*, actor: Actor, batch: CallbackBatch) -> int:
     """Cancels what has not been claimed; returns how many callbacks that stopped."""
     return _set_batch_status(
-        actor, batch, BatchStatus.CANCELLED, "cancel_callback_batch", [BatchStatus.RUNNING, BatchStatus.PAUSED]
+        actor,
+        batch,
+        BatchStatus.CANCELLED,
+        AuditAction.CANCEL_CALLBACK_BATCH,
+        [BatchStatus.RUNNING, BatchStatus.PAUSED],
     )
 
 
 # -- one callback or a selection ----------------------------------------------------------------------------
 def callbacks_cancel(*, actor: Actor, callbacks: QuerySet[QueueCallback]) -> int:
     now = timezone.now()
-    with audited(actor=actor, action="cancel_callbacks") as audit:
+    with audited(actor=actor, action=AuditAction.CANCEL_CALLBACKS) as audit:
         cancellable = callbacks.filter(state__in=[CallbackState.PENDING, CallbackState.SCHEDULED])
         batch_ids = list(cancellable.exclude(batch=None).values_list("batch_id", flat=True).distinct().order_by())
         changed = cancellable.update(
@@ -247,7 +251,7 @@ def callbacks_retry(*, actor: Actor, callbacks: QuerySet[QueueCallback], include
     states = [CallbackState.FAILED, *([CallbackState.UNKNOWN] if include_unknown else [])]
     now = timezone.now()
     retried = 0
-    with audited(actor=actor, action="retry_callbacks") as audit:
+    with audited(actor=actor, action=AuditAction.RETRY_CALLBACKS) as audit:
         # A cancelled batch claims nothing: a callback queued again there would wait for ever.
         retryable = callbacks.filter(state__in=states).exclude(batch__status=BatchStatus.CANCELLED)
         for callback in retryable.order_by("pk"):
@@ -280,7 +284,7 @@ def callbacks_retry(*, actor: Actor, callbacks: QuerySet[QueueCallback], include
 def callback_resolve(*, actor: Actor, callback: QueueCallback, rang: bool) -> None:
     """A person settles an unknown callback: it rang (placed) or it did not (failed, retryable)."""
     state = CallbackState.PLACED if rang else CallbackState.FAILED
-    with audited(actor=actor, action="resolve_callback", obj=callback, detail=f"unknown → {state}"):
+    with audited(actor=actor, action=AuditAction.RESOLVE_CALLBACK, obj=callback, detail=f"unknown → {state}"):
         changed = QueueCallback.objects.filter(pk=callback.pk, state=CallbackState.UNKNOWN).update(
             state=state,
             state_reason=f"Resolved by {actor.label}: {'it rang' if rang else 'it did not ring'}.",
@@ -298,7 +302,9 @@ def queue_callback_place_now(*, tenant: Tenant, actor: Actor, queue_name: str, d
     The row is created already claimed, so nothing else dials it; its attempt is logged like any other."""
     token = uuid.uuid4()
     now = timezone.now()
-    with audited(actor=actor, action="queue_call", tenant=tenant, detail=f"{destination} → {queue_name}") as audit:
+    with audited(
+        actor=actor, action=AuditAction.QUEUE_CALL, tenant=tenant, detail=f"{destination} → {queue_name}"
+    ) as audit:
         try:
             callback = QueueCallback.objects.create(
                 tenant=tenant,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -19,7 +19,9 @@ from apps.cx.admin_base import (
     ObjectAction,
     ScopedRelatedFieldListFilter,
     actor_for,
+    audit_as,
 )
+from apps.cx.models import AuditAction
 from apps.inboxes.admin import OfferedInboxListFilter
 
 from .forms import ContactChangeForm, ContactCreateForm, StartConversationForm
@@ -64,10 +66,12 @@ class ContactAdmin(ConsoleAdmin):
     )
 
     add_form_class = ContactCreateForm
+    add_audit_action = AuditAction.CREATE_CONTACT
     add_intro = "The contact is saved here first, then created in the CX API; a refusal leaves it here with the reason."
     object_actions = (
         ObjectAction(
             name="start-conversation",
+            audit_action=AuditAction.START_CONVERSATION,
             label="Start conversation",
             permission="contacts.start_conversation",
             perform=_start_conversation,
@@ -82,13 +86,20 @@ class ContactAdmin(ConsoleAdmin):
     def has_queue_callback_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("callbacks.add_callbackbatch")
 
+    def save_model(self, request: HttpRequest, obj: Contact, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        warning: str = getattr(form, "phone_warning", "")
+        if "phone_number" in form.changed_data and warning:
+            messages.warning(request, warning)
+
     @admin.action(description="Queue a callback…", permissions=["queue_callback"])
+    @audit_as(AuditAction.CREATE_CALLBACK_BATCH)
     def queue_callback(self, request: HttpRequest, queryset: QuerySet[Contact]) -> HttpResponse | None:
         return queue_callbacks_for_contacts(self, request, queryset)
 
     def perform_add(self, request: HttpRequest, form: forms.Form) -> Contact:
         data = form.cleaned_data
-        return contact_create(
+        contact = contact_create(
             tenant=data["tenant"],
             actor=actor_for(request),
             name=data["name"],
@@ -96,3 +107,7 @@ class ContactAdmin(ConsoleAdmin):
             phone_number=data["phone_number"],
             inbox=data["inbox"],
         )
+        warning: str = getattr(form, "phone_warning", "")
+        if warning:
+            messages.warning(request, warning)
+        return contact

@@ -11,13 +11,16 @@ from apps.conversations.models import Priority
 from apps.cx.admin_base import TenantChoiceFormMixin
 from apps.cx.models import Tenant
 from apps.cx.selectors import tenants_for
-from apps.cx.validation import check_email, normalize_e164
+from apps.cx.validation import ContactPhone, check_email, contact_phone
 from apps.inboxes.models import Inbox
 from apps.inboxes.selectors import inboxes_offered
 
 from .models import Contact
 
-PHONE_HELP = "E.164, e.g. +14155550123; a number without a country prefix is read in the tenant's region."
+PHONE_HELP = (
+    "E.164, e.g. +14155550123; a number without a country prefix is read in the tenant's region. A number in "
+    "E.164 that is no valid number of its country is kept, with a warning (a callback to it would be refused)."
+)
 
 
 class InboxChoiceField(forms.ModelChoiceField):
@@ -27,9 +30,9 @@ class InboxChoiceField(forms.ModelChoiceField):
         return f"{obj} ({obj.tenant})"
 
 
-def _phone_in_e164(number: str, tenant: Tenant | None) -> str:
+def _phone_in_e164(number: str, tenant: Tenant | None) -> ContactPhone:
     try:
-        return normalize_e164(number, default_region=tenant.default_region if tenant else None)
+        return contact_phone(number, default_region=tenant.default_region if tenant else None)
     except ValueError as exc:
         raise forms.ValidationError(str(exc)) from None
 
@@ -49,6 +52,8 @@ class ContactCreateForm(TenantChoiceFormMixin):
     phone_number = forms.CharField(label="Phone", max_length=32, help_text=PHONE_HELP)
     inbox = InboxChoiceField(queryset=Inbox.objects.none(), help_text="Only inboxes the CX API lists for your tenants.")
 
+    phone_warning = ""  # set by clean(): the admin shows it once the contact is made
+
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, user=user, **kwargs)
         self.fields["inbox"].queryset = inboxes_offered().filter(tenant__in=tenants_for(user))  # type: ignore[attr-defined]
@@ -63,9 +68,11 @@ class ContactCreateForm(TenantChoiceFormMixin):
             self.add_error("inbox", f"This inbox belongs to {inbox.tenant}, not to {tenant}.")
         if cleaned.get("phone_number") and tenant is not None:
             try:
-                cleaned["phone_number"] = _phone_in_e164(cleaned["phone_number"], tenant)
+                phone = _phone_in_e164(cleaned["phone_number"], tenant)
             except forms.ValidationError as exc:
                 self.add_error("phone_number", exc)
+            else:
+                cleaned["phone_number"], self.phone_warning = phone.number, phone.warning
         return cleaned
 
 
@@ -91,9 +98,15 @@ class ContactChangeForm(forms.ModelForm):
         email = self.cleaned_data.get("email", "").strip()
         return _checked_email(email) if email else email
 
+    phone_warning = ""  # set by clean_phone_number(): the admin shows it once saved
+
     def clean_phone_number(self) -> str:
         number = self.cleaned_data.get("phone_number", "").strip()
-        return _phone_in_e164(number, self.instance.tenant) if number else number
+        if not number:
+            return number
+        phone = _phone_in_e164(number, self.instance.tenant)
+        self.phone_warning = phone.warning
+        return phone.number
 
 
 class StartConversationForm(forms.Form):

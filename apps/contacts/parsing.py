@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from apps.cx.validation import Reading, check_email, normalize_e164, own_id, shown
+from apps.cx.validation import Reading, check_email, contact_phone, own_id, shown
 
 NAME_MAX_LENGTH = 200
 
@@ -23,9 +23,10 @@ class ContactPayload:
 
 
 def _phone(value: Any) -> str:
-    # Chatwoot keeps numbers in E.164: one without its country prefix is not read in some region by guess.
+    # Chatwoot keeps numbers in E.164: one without its country prefix is not read in some region by guess; one
+    # it took that is no valid number of its country is still the contact's number.
     try:
-        return normalize_e164(value)
+        return contact_phone(value, typed=False).number
     except ValueError:
         raise ValueError(f"{shown(value)} is not a valid phone number in E.164 (+ and the country code)") from None
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from apps.cx.client import Actor, CxClient
 from apps.cx.mirror import remote_object_push, synced_fields, update_fields
-from apps.cx.models import SyncSource, SyncState, Tenant
-from apps.cx.validation import check_email, normalize_e164
+from apps.cx.models import AuditAction, SyncSource, SyncState, Tenant
+from apps.cx.validation import check_email, contact_phone
 from apps.inboxes.models import Inbox
 
 from .models import Contact
@@ -21,13 +21,14 @@ def contact_create(*, tenant: Tenant, actor: Actor, name: str, email: str, phone
     if not inbox.remote_id:
         raise ValueError("The inbox must exist remotely before a contact can be created in it.")
     email = check_email(email)
-    phone_number = normalize_e164(phone_number, default_region=tenant.default_region)
+    # Not dialled: any number the platform takes (see contact_phone); a callback checks it strictly itself.
+    phone_number = contact_phone(phone_number, default_region=tenant.default_region).number
     contact = Contact.objects.create(tenant=tenant, name=name, email=email, phone_number=phone_number, inbox=inbox)
     client = CxClient(tenant, actor=actor)
     remote_object_push(
         contact,
         actor=actor,
-        action="create_contact",
+        action=AuditAction.CREATE_CONTACT,
         create=lambda: client.create_contact(
             name=name, email=email, phone_number=phone_number, inbox_id=str(inbox.remote_id)
         ),

@@ -33,10 +33,13 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
     api_calls_link,
+    audit_as,
+    bulk_confirmation,
     offered_links,
     refuse_unless,
 )
 from apps.cx.masking import masker_for
+from apps.cx.models import AuditAction
 from apps.cx.paging import CappedCountPaginator
 from apps.cx.spreadsheet import csv_download
 from apps.inboxes.admin import OfferedInboxListFilter
@@ -143,6 +146,12 @@ def _field_texts(conversation: Conversation) -> dict[str, str]:
     return texts
 
 
+def _described(conversation: Conversation) -> str:
+    """A conversation as a confirmation page lists it: which customer, where, and as it is now."""
+    who, where = conversation.contact or "no contact", conversation.inbox or "no inbox"
+    return f"{conversation} — {who}, {where} ({conversation.get_status_display()})"
+
+
 def _timeline_cursors(request: HttpRequest, conversation: Conversation) -> tuple[Cursor | None, Cursor | None]:
     """The page of the timeline a request asks for, as (before, after): ``before``/``after`` (a cursor),
     ``date`` (from that day on, in the viewer's time zone) or ``message`` (from that message on, for a link
@@ -220,6 +229,7 @@ class ConversationAdmin(ConsoleAdmin):
     object_actions = (
         ObjectAction(
             name="send-message",
+            audit_action=AuditAction.SEND_MESSAGE,
             label="Send message",
             permission="conversations.send_message",
             perform=_send_message,
@@ -228,6 +238,7 @@ class ConversationAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="deliver",
+            audit_action=AuditAction.DELIVER_TO_AGENT,
             label="Deliver to agent",
             permission="conversations.deliver_conversation",
             perform=_deliver,
@@ -236,6 +247,7 @@ class ConversationAdmin(ConsoleAdmin):
         ),
         ObjectAction(
             name="finish",
+            audit_action=AuditAction.FINISH,
             label="Finish",
             permission="conversations.finish_conversation",
             perform=_finish,
@@ -270,7 +282,9 @@ class ConversationAdmin(ConsoleAdmin):
         conversation = self.get_object(request, unquote(object_id))
         if conversation is None:
             raise Http404("No such object, or not in your tenants.")
-        refuse_unless(request, "conversations.export_transcript", action="export_conversations", obj=conversation)
+        refuse_unless(
+            request, "conversations.export_transcript", action=AuditAction.EXPORT_CONVERSATIONS, obj=conversation
+        )
         fmt = request.GET.get("format", "csv")
         if fmt not in CONTENT_TYPES:
             raise Http404("No such export format.")
@@ -432,12 +446,40 @@ class ConversationAdmin(ConsoleAdmin):
         return request.user.has_perm("conversations.export_transcript")
 
     @admin.action(description="Deliver to agent (in background)", permissions=["deliver_conversation"])
-    def deliver_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+    @audit_as(AuditAction.BULK_DELIVER)
+    def deliver_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse | None:
+        confirmation = bulk_confirmation(
+            self,
+            request,
+            queryset.select_related("contact", "inbox"),
+            action_name="deliver_in_background",
+            question="Deliver {count} conversation(s) to an agent?",
+            describe=_described,
+            consequence="Each is handed from the bot to a human agent in the CX API, in the background.",
+            submit_label="Yes, deliver {count} to an agent",
+        )
+        if confirmation is not None:
+            return confirmation
         self._queue_bulk(request, queryset, BulkKind.DELIVER)
+        return None
 
     @admin.action(description="Finish (in background)", permissions=["finish_conversation"])
-    def finish_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+    @audit_as(AuditAction.BULK_FINISH)
+    def finish_in_background(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse | None:
+        confirmation = bulk_confirmation(
+            self,
+            request,
+            queryset.select_related("contact", "inbox"),
+            action_name="finish_in_background",
+            question="Finish {count} conversation(s)?",
+            describe=_described,
+            consequence="Each is closed in the CX API, in the background: the customer needs nothing more.",
+            submit_label="Yes, finish {count}",
+        )
+        if confirmation is not None:
+            return confirmation
         self._queue_bulk(request, queryset, BulkKind.FINISH)
+        return None
 
     def _queue_bulk(self, request: HttpRequest, queryset: QuerySet[Conversation], kind: str) -> None:
         try:
@@ -459,14 +501,17 @@ class ConversationAdmin(ConsoleAdmin):
         )
 
     @admin.action(description="Export transcripts (CSV)", permissions=["export_transcript"])
+    @audit_as(AuditAction.EXPORT_CONVERSATIONS)
     def export_transcripts(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
         return self._export(request, queryset, "csv")
 
     @admin.action(description="Export transcripts (JSON Lines)", permissions=["export_transcript"])
+    @audit_as(AuditAction.EXPORT_CONVERSATIONS)
     def export_transcripts_jsonl(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
         return self._export(request, queryset, "jsonl")
 
     @admin.action(description="Export a summary (CSV, a row per conversation)", permissions=["export_transcript"])
+    @audit_as(AuditAction.EXPORT_CONVERSATIONS)
     def export_summary(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
         return self._export(request, queryset, "summary")
 

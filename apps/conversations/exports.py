@@ -23,7 +23,7 @@ from django.db.models.functions import Coalesce
 
 from apps.cx.audit import audited
 from apps.cx.masking import Masker, masker_for
-from apps.cx.models import AuditEntry, AuditOutcome, Tenant
+from apps.cx.models import AuditAction, AuditEntry, AuditOutcome, Tenant
 from apps.cx.spreadsheet import spreadsheet_cell, spreadsheet_time
 
 from .models import Conversation, Message
@@ -224,7 +224,7 @@ def summary_rows(conversations: QuerySet[Conversation]) -> Iterator[tuple[str, .
         done = AuditEntry.objects.filter(
             content_type=content_type,
             object_id__in=[str(i) for i in ids],
-            action="deliver_to_agent",
+            action=AuditAction.DELIVER_TO_AGENT,
             outcome=AuditOutcome.OK,
         ).values_list("object_id", "created_at")
         for object_id, at in done:
@@ -267,7 +267,7 @@ def conversations_export(
     tenant = Tenant.objects.get(pk=tenant_ids.pop()) if len(tenant_ids) == 1 else None
     detail = f"{count} conversation(s) as {fmt}" + (f"; {described}" if described else "")
     # Nothing goes to the API: the entry is the record of who took the customer data out.
-    with audited(actor=actor, action="export_conversations", tenant=tenant, detail=detail):
+    with audited(actor=actor, action=AuditAction.EXPORT_CONVERSATIONS, tenant=tenant, detail=detail):
         pass
     show = masker_for(viewer)
     if fmt == "summary":

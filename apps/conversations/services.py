@@ -26,7 +26,7 @@ from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
 from apps.cx.masking import mask_json, mask_text, masked_at_rest
 from apps.cx.mirror import get_or_reference, synced_fields, update_fields
-from apps.cx.models import SyncSource, SyncState, Tenant
+from apps.cx.models import AuditAction, SyncSource, SyncState, Tenant
 from apps.cx.task_sending import task_send
 from apps.cx.validation import UnusablePayload
 from apps.inboxes.models import Inbox
@@ -297,7 +297,7 @@ def conversation_start(
     source_id = source_id or contact.email
     if not source_id:
         raise ValueError("A source id is needed: the contact has no email to use.")
-    with audited(actor=actor, action="start_conversation", obj=contact, detail=f"in {inbox}") as audit:
+    with audited(actor=actor, action=AuditAction.START_CONVERSATION, obj=contact, detail=f"in {inbox}") as audit:
         answer = CxClient(contact.tenant, actor=actor).create_conversation(
             source_id=source_id,
             contact_id=contact.remote_id,
@@ -349,7 +349,7 @@ def message_send(
     _refuse_if_resolved(conversation, "nothing can be sent into it.")
     is_outgoing = message_type == MessageType.OUTGOING
     as_whom = "as the bot" if is_outgoing else "as the customer"
-    with audited(actor=actor, action="send_message", obj=conversation, detail=f"{as_whom}: {content[:200]}"):
+    with audited(actor=actor, action=AuditAction.SEND_MESSAGE, obj=conversation, detail=f"{as_whom}: {content[:200]}"):
         answer = CxClient(conversation.tenant, actor=actor).send_message(
             conversation_id=_remote_id(conversation),
             content=content,
@@ -370,7 +370,7 @@ def message_send(
 def conversation_deliver_to_agent(*, conversation: Conversation, actor: Actor) -> Conversation:
     """Hands the conversation from the bot to a human agent, unless it is resolved (``ConversationStateError``)."""
     _refuse_if_resolved(conversation, "it cannot be delivered to an agent.")
-    with audited(actor=actor, action="deliver_to_agent", obj=conversation):
+    with audited(actor=actor, action=AuditAction.DELIVER_TO_AGENT, obj=conversation):
         answer = CxClient(conversation.tenant, actor=actor).deliver_to_agent(conversation_id=_remote_id(conversation))
         return _apply_conversation_answer(
             conversation,
@@ -386,7 +386,7 @@ def conversation_deliver_to_agent(*, conversation: Conversation, actor: Actor) -
 def conversation_finish(*, conversation: Conversation, actor: Actor) -> Conversation:
     """Closes the conversation, unless it is resolved already (``ConversationStateError``)."""
     _refuse_if_resolved(conversation, "there is nothing left to finish.")
-    with audited(actor=actor, action="finish", obj=conversation):
+    with audited(actor=actor, action=AuditAction.FINISH, obj=conversation):
         answer = CxClient(conversation.tenant, actor=actor).finish_conversation(
             conversation_id=_remote_id(conversation)
         )
@@ -421,7 +421,14 @@ def bulk_operation_create(*, kind: str, conversations: Iterable[Conversation], a
         raise ValueError("No conversations were selected.")
     tenant_ids = {tenant_id for _, tenant_id in selection}
     tenant = Tenant.objects.get(pk=tenant_ids.pop()) if len(tenant_ids) == 1 else None
-    with transaction.atomic(), audited(actor=actor, action=f"bulk_{kind}", tenant=tenant) as audit:
+    with (
+        transaction.atomic(),
+        audited(
+            actor=actor,
+            action=AuditAction.BULK_DELIVER if kind == BulkKind.DELIVER else AuditAction.BULK_FINISH,
+            tenant=tenant,
+        ) as audit,
+    ):
         operation = BulkOperation.objects.create(
             kind=kind, tenant=tenant, requested_by_id=actor.user_id, actor=actor.label
         )

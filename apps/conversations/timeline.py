@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_datetime
 
 from apps.bots.models import AgentBotAssignment, BotReply
 from apps.cx.masking import Masker, masker_for
-from apps.cx.models import ApiCall, AuditEntry, AuditOutcome
+from apps.cx.models import ApiCall, AuditAction, AuditEntry, AuditOutcome
 
 from .models import Conversation, Holder, Message, MessageType, SenderKind
 
@@ -426,7 +426,7 @@ def conversation_figures(conversation: Conversation) -> Figures:
     handoffs = AuditEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Conversation),
         object_id=str(conversation.pk),
-        action="deliver_to_agent",
+        action=AuditAction.DELIVER_TO_AGENT,
         outcome=AuditOutcome.OK,
     ).values_list("created_at", flat=True)
     return figures_from(conversation, list(messages), list(handoffs))

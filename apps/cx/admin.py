@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
@@ -15,10 +15,18 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from .admin_base import ReadOnlyAdminMixin, ScopedRelatedFieldListFilter, with_tenant_column
+from .admin_base import (
+    ReadOnlyAdminMixin,
+    ReadOnlyHistoryMixin,
+    RefusesUnpermittedActionsMixin,
+    ScopedRelatedFieldListFilter,
+    with_tenant_column,
+)
 from .masking import pattern_error, shown
 from .models import ApiCall, AuditEntry, Tenant, TenantAccess
+from .roles import ROLE_NAMES
 from .selectors import scope_to_user
+from .services import user_login_for_new_roles
 
 
 class TenantForm(forms.ModelForm):
@@ -39,7 +47,7 @@ class TenantForm(forms.ModelForm):
 
 
 @admin.register(Tenant)
-class TenantAdmin(SimpleHistoryAdmin):
+class TenantAdmin(RefusesUnpermittedActionsMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     form = TenantForm
     list_display = ("domain", "name", "is_active", "signs_events", "time_zone", "default_region", "created_at")
     list_filter = ("is_active",)
@@ -68,13 +76,35 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class ConsoleUserAdmin(UserAdmin):
+class ConsoleUserAdmin(RefusesUnpermittedActionsMixin, UserAdmin):
     inlines = [*UserAdmin.inlines, TenantAccessInline]
     list_display = ("username", "email", "is_active", "is_staff", "roles", "last_login")
     list_filter = ("is_active", "is_staff", "groups")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).prefetch_related("groups")
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "groups" and field is not None:
+            field.help_text = (
+                f"The user's roles ({', '.join(ROLE_NAMES)}). Putting a user in a role lets them log in: "
+                "Staff status is ticked for them when you save."
+            )
+        return field
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        roles_before = {
+            group.name for group in (form.initial.get("groups") or []) if getattr(group, "name", None) in ROLE_NAMES
+        }
+        super().save_related(request, form, formsets, change)
+        granted = user_login_for_new_roles(user=form.instance, roles_before=roles_before)
+        if granted:
+            messages.info(
+                request,
+                f"{form.instance.username} can now log in to the console: Staff status was ticked because they "
+                f"hold the role {', '.join(granted)}.",
+            )
 
     @admin.display(description="roles")
     def roles(self, user: Any) -> str:

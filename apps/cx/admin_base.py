@@ -13,8 +13,8 @@ from typing import Any, NoReturn
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import RelatedFieldListFilter
-from django.contrib.admin.utils import unquote
+from django.contrib.admin import RelatedFieldListFilter, helpers
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -27,7 +27,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .audit import audit_refusal, collect_api_calls, entries_for
 from .client import Actor
 from .exceptions import CxError, CxUnknownOutcome, error_text
-from .models import Tenant
+from .models import AuditAction, Tenant
 from .selectors import scope_to_user, tenants_for
 
 # What every mirror row carries about its remote twin; shown, never edited.
@@ -47,6 +47,20 @@ def actor_for(request: HttpRequest) -> Actor:
     """The user of an admin request: a person waits for the answer, so the API is asked once, never retried
     in place (a task retries; the page says what failed)."""
     return Actor.for_user(request.user, person_waiting=True)
+
+
+def audit_as(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Names the audit action of a bulk (changelist) action, for its refusals: the name its service writes."""
+
+    def mark(function: Callable[..., Any]) -> Callable[..., Any]:
+        function.audit_action = action  # type: ignore[attr-defined]
+        return function
+
+    return mark
+
+
+# Django's own bulk action, offered on every list.
+DJANGO_ACTIONS = {"delete_selected": AuditAction.DELETE}
 
 
 def refuse(request: HttpRequest, *, action: str, obj: Any = None, detail: str = "") -> NoReturn:
@@ -106,7 +120,63 @@ class ScopedRelatedFieldListFilter(RelatedFieldListFilter):
         return [(str(obj.pk), str(obj)) for obj in queryset]
 
 
-class ReadOnlyAdminMixin:
+class RefusesUnpermittedActionsMixin:
+    """A bulk action the user may not run is refused with 403 and an audit entry, on every console admin.
+
+    Django leaves such an action out of the list and answers a POST naming it with "No action selected"
+    (200): a stale page or a crafted request would look accepted, and nothing would show it was tried.
+    """
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        self.refuse_unpermitted_action(request)
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
+
+    def refuse_unpermitted_action(self, request: HttpRequest) -> None:
+        name = request.POST.get("action", "") if request.method == "POST" else ""
+        if not name or name in self.get_actions(request):  # type: ignore[attr-defined]
+            return
+        for function, action_name, description in self._get_base_actions():  # type: ignore[attr-defined]
+            if action_name == name:
+                needed = ", ".join(getattr(function, "allowed_permissions", ())) or "?"
+                audit_action = getattr(function, "audit_action", "") or DJANGO_ACTIONS.get(name, name)
+                refuse(request, action=audit_action, detail=f"missing permission {needed} ({description})")
+
+
+class ReadOnlyHistoryMixin:
+    """django-simple-history's page of one past version, shown read-only: nobody reverts from here.
+
+    Reverting would write an old copy over a mirror of a remote object (the API would not follow) or over a
+    row only its services may write; so the page shows the values as text, with no Revert, and a POST to it
+    is refused (403 and an audit entry).
+    """
+
+    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if request.method == "POST":
+            model = self.opts.model_name  # type: ignore[attr-defined]
+            refuse(request, action=AuditAction.REVERT, detail=f"revert {model} {object_id} to version {version_id}")
+        request._cx_history_read_only = True  # type: ignore[attr-defined]
+        try:
+            return super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
+        finally:
+            request._cx_history_read_only = False  # type: ignore[attr-defined]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if not getattr(request, "_cx_history_read_only", False):
+            return super().get_readonly_fields(request, obj)  # type: ignore[misc]
+        # Every field the page shows, as text (as Django's own view-only page does).
+        request._cx_history_read_only = False  # type: ignore[attr-defined]
+        try:
+            return flatten_fieldsets(self.get_fieldsets(request, obj))  # type: ignore[attr-defined]
+        finally:
+            request._cx_history_read_only = True  # type: ignore[attr-defined]
+
+
+class ReadOnlyAdminMixin(RefusesUnpermittedActionsMixin):
     """Logs are evidence: nobody adds, edits or deletes their rows from the admin."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -117,6 +187,55 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def bulk_confirmation(
+    model_admin: Any,
+    request: HttpRequest,
+    queryset: models.QuerySet[Any],
+    *,
+    action_name: str,
+    question: str,
+    submit_label: str,
+    consequence: str = "",
+    describe: Callable[[Any], str] = str,
+    shown: int = 100,
+) -> TemplateResponse | None:
+    """The page that asks before a bulk action reaching the CX API runs, as a single action's "Are you sure?"
+    does: how many rows and which (the first ``shown``, each linked). None once the user confirmed it (the page
+    posts ``post=yes`` back, as Django's delete-selected confirmation does), or when nothing is selected (the
+    action itself says so). ``question`` and ``submit_label`` may hold ``{count}``."""
+    if request.POST.get("post") == "yes":
+        return None
+    count = queryset.count()
+    if not count:
+        return None
+    opts = model_admin.opts
+    rows = [
+        format_html(
+            '<a href="{}">{}</a>',
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]),
+            describe(obj),
+        )
+        for obj in queryset[:shown]
+    ]
+    label = next((d for _, name, d in model_admin._get_base_actions() if name == action_name), action_name)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": opts,
+        "title": question.format(count=count),
+        "consequence": consequence,
+        "action_label": label,
+        "count": count,
+        "rows": rows,
+        "more": count - len(rows),
+        "action_name": action_name,
+        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+        "submit_label": submit_label.format(count=count),
+        "back_url": request.get_full_path(),
+    }
+    return TemplateResponse(request, "admin/cx/bulk_confirmation.html", context)
 
 
 @dataclass
@@ -150,6 +269,7 @@ class ObjectAction:
     label: str
     permission: str
     perform: Callable[..., str]
+    audit_action: str  # the AuditAction its service writes; a refusal is written under the same name
     form_class: type[forms.Form] | None = None
     intro: str = ""
     available: Callable[[Any], bool] = lambda obj: True
@@ -190,7 +310,7 @@ def offered_links(request: HttpRequest, *links: tuple[str, str, str]) -> tuple[t
     return tuple((label, reverse(name)) for permission, label, name in links if request.user.has_perm(permission))
 
 
-class ConsoleAdmin(SimpleHistoryAdmin):
+class ConsoleAdmin(RefusesUnpermittedActionsMixin, ReadOnlyHistoryMixin, SimpleHistoryAdmin):
     """Base admin: rows limited to the user's tenants, object actions, audit trail on the object's page."""
 
     tenant_field = "tenant"
@@ -274,34 +394,21 @@ class ConsoleAdmin(SimpleHistoryAdmin):
         return None
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        self.refuse_unpermitted_action(request)
         context = {**(extra_context or {}), "cx_empty_state": self.empty_state(request)}
         return super().changelist_view(request, context)
-
-    def refuse_unpermitted_action(self, request: HttpRequest) -> None:
-        """A bulk action the user may not run is refused with 403 and an audit entry.
-
-        Django leaves such an action out of the list and answers a POST naming it with "No action selected"
-        (200): a stale page or a crafted request would look accepted, and nothing would show it was tried.
-        """
-        name = request.POST.get("action", "") if request.method == "POST" else ""
-        if not name or name in self.get_actions(request):
-            return
-        for function, action_name, description in self._get_base_actions():
-            if action_name == name:
-                needed = ", ".join(getattr(function, "allowed_permissions", ())) or "?"
-                refuse(request, action=name, detail=f"missing permission {needed} ({description})")
 
     def _action_view(self, request: HttpRequest, object_id: str, action_name: str) -> HttpResponse:
         action = next(a for a in self.object_actions if a.name == action_name)
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404("No such object, or not in your tenants.")
-        refuse_unless(request, action.permission, action=action.name, obj=obj)
+        refuse_unless(request, action.permission, action=action.audit_action, obj=obj)
         if not action.available(obj):
             messages.warning(request, f"“{action.label}” does not apply to {obj} as it is now; nothing was sent.")
             return HttpResponseRedirect(self.object_url(obj))
-        form = action.form_class(request.POST or None, obj=obj) if action.form_class else None  # type: ignore[call-arg]
+        # A POST with nothing ticked is still a submission (a bot taken off every inbox), not a first visit.
+        data = request.POST if request.method == "POST" else None
+        form = action.form_class(data, obj=obj) if action.form_class else None  # type: ignore[call-arg]
         if request.method == "POST" and (form is None or form.is_valid()):
             cleaned = form.cleaned_data if form is not None else {}
             outcome = call_service(
@@ -342,6 +449,7 @@ class ConsoleAdmin(SimpleHistoryAdmin):
     # -- add views that call a service ---------------------------------------------------------------------
     add_form_class: type[forms.Form] | None = None
     add_intro = ""
+    add_audit_action = ""  # the AuditAction its perform_add writes
 
     def perform_add(self, request: HttpRequest, form: forms.Form) -> Any:  # pragma: no cover - per admin
         raise NotImplementedError
@@ -352,7 +460,7 @@ class ConsoleAdmin(SimpleHistoryAdmin):
         if self.add_form_class is None:
             return super().add_view(request, form_url, extra_context)
         if not self.has_add_permission(request):
-            refuse(request, action=f"add_{self.opts.model_name}")
+            refuse(request, action=self.add_audit_action)
         form = self.add_form_class(request.POST or None, user=request.user)  # type: ignore[call-arg]
         what = f"Creating the {self.opts.verbose_name}"
         if request.method == "POST" and form.is_valid():

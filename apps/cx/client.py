@@ -192,6 +192,12 @@ class CxClient:
         body = {"inbox_id": str(inbox_id), "agent_bot_id": str(agent_bot_id)}
         return self._write("assign_agent_bot", body, idempotent=True)
 
+    def unassign_agent_bot(self, *, inbox_id: int | str) -> dict[str, Any]:
+        # The contract does not say how; the platform underneath (Chatwoot's set_agent_bot) takes the bot off
+        # an inbox when the bot is null, so the assign endpoint is sent a null bot. Idempotent as assigning.
+        body = {"inbox_id": str(inbox_id), "agent_bot_id": None}
+        return self._write("assign_agent_bot", body, idempotent=True)
+
     def create_webhook(self, *, url: str, subscriptions: list[str]) -> dict[str, Any]:
         body = {"url": url, "subscriptions": list(subscriptions)}
         return unwrap_object(self._write("create_webhook", body, idempotent=False))

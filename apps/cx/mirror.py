@@ -11,7 +11,7 @@ from django.utils import timezone
 from .audit import audited
 from .exceptions import CxBadResponse, CxError
 from .hooks import hook_url, new_hook_secret
-from .models import RemoteObject, SyncSource, SyncState, Tenant
+from .models import AuditAction, RemoteObject, SyncSource, SyncState, Tenant
 from .redaction import redact, redact_text
 from .validation import checked_remote_id, clean_json
 
@@ -118,7 +118,7 @@ def endpoint_secret_rotate(
     """
     secret, secret_hash = new_hook_secret()
     url = hook_url(kind, secret)
-    with audited(actor=actor, action="rotate_hook_secret", obj=endpoint, detail=detail):
+    with audited(actor=actor, action=AuditAction.ROTATE_HOOK_SECRET, obj=endpoint, detail=detail):
         answer = register(url)
         update_fields(
             endpoint,

@@ -162,6 +162,46 @@ class AuditOutcome(models.TextChoices):
     REFUSED = "refused", "Refused (permission)"
 
 
+class AuditAction(models.TextChoices):
+    """What the audit trail calls each action: one name, whoever did it (a person in the admin, the CLI, the
+    bot, a task) and however it ended (done, failed, unknown or refused)."""
+
+    # inboxes, bots, webhooks, events
+    SYNC_INBOXES = "sync_inboxes", "Sync inboxes"
+    CREATE_BOT = "create_bot", "Create bot"
+    ASSIGN_BOT = "assign_bot", "Assign bot to inbox"
+    UNASSIGN_BOT = "unassign_bot", "Take bot off inbox"
+    ROTATE_HOOK_SECRET = "rotate_hook_secret", "Rotate secret"
+    REGISTER_WEBHOOK = "register_webhook", "Register webhook"
+    REPLAY_EVENTS = "replay_events", "Replay events"
+    SET_EVENT_SIGNING_SECRET = "set_event_signing_secret", "Set event signing secret"
+    CLEAR_EVENT_SIGNING_SECRET = "clear_event_signing_secret", "Clear event signing secret"
+    # contacts and conversations
+    CREATE_CONTACT = "create_contact", "Create contact"
+    START_CONVERSATION = "start_conversation", "Start conversation"
+    SEND_MESSAGE = "send_message", "Send message"
+    DELIVER_TO_AGENT = "deliver_to_agent", "Deliver to agent"
+    FINISH = "finish", "Finish"
+    BULK_DELIVER = "bulk_deliver", "Deliver to agent (bulk)"
+    BULK_FINISH = "bulk_finish", "Finish (bulk)"
+    EXPORT_CONVERSATIONS = "export_conversations", "Export conversations"
+    # calls and callbacks
+    AGENT_CALL = "agent_call", "Agent call"
+    QUEUE_CALL = "queue_call", "Queue call"
+    CREATE_CALLBACK_BATCH = "create_callback_batch", "Create callback batch"
+    CREATE_CALLBACK = "create_callback", "Create callback"
+    PAUSE_CALLBACK_BATCH = "pause_callback_batch", "Pause callback batch"
+    RESUME_CALLBACK_BATCH = "resume_callback_batch", "Resume callback batch"
+    CANCEL_CALLBACK_BATCH = "cancel_callback_batch", "Cancel callback batch"
+    CANCEL_CALLBACKS = "cancel_callbacks", "Cancel callbacks"
+    RETRY_CALLBACKS = "retry_callbacks", "Retry callbacks"
+    RESOLVE_CALLBACK = "resolve_callback", "Settle unknown callback"
+    EXPORT_CALLBACK_RESULTS = "export_callback_results", "Export callback results"
+    # any admin page
+    DELETE = "delete", "Delete"
+    REVERT = "revert", "Revert to an older version"
+
+
 class AuditEntry(models.Model):
     """One action a person, the CLI or a task took: who, when, on what, and how it ended."""
 
@@ -171,7 +211,7 @@ class AuditEntry(models.Model):
     )
     actor = models.CharField(max_length=200, help_text="user:…, cli:…, task:…")
     tenant = models.ForeignKey(Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    action = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64, choices=AuditAction.choices, db_index=True)
     content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=200, blank=True)

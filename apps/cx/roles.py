@@ -15,6 +15,10 @@ from django.db import migrations
 
 Grants = Mapping[str, Iterable[str]]
 
+# The groups ``cx 0002_roles`` makes: holding one is what lets a person into the console.
+SUPERVISOR, AUDITOR, ADMINISTRATOR = "Supervisor", "Auditor", "Administrator"
+ROLE_NAMES = (SUPERVISOR, AUDITOR, ADMINISTRATOR)
+
 
 def _permissions(apps: Any, app_label: str, codenames: Iterable[str]) -> list[Any]:
     wanted = set(codenames)

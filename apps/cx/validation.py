@@ -164,17 +164,71 @@ def checked_moment(value: Any, *, now: datetime | None = None) -> datetime:
 
 
 # -- phone numbers, emails ----------------------------------------------------------------------------------
+def _unparsable(number: str, exc: phonenumbers.NumberParseException) -> str:
+    """What a person reads when phonenumbers cannot read ``number``: never the library's own wording."""
+    kind = phonenumbers.NumberParseException
+    if exc.error_type == kind.INVALID_COUNTRY_CODE:
+        if number.strip().startswith("+"):
+            return f"{shown(number)} does not start with a known country code (e.g. +1, +44)."
+        return f"{shown(number)} has no country code: write it with + and the country code, e.g. +14155550123."
+    if exc.error_type in (kind.TOO_SHORT_NSN, kind.TOO_SHORT_AFTER_IDD):
+        return f"{shown(number)} is too short to be a phone number."
+    if exc.error_type == kind.TOO_LONG:
+        return f"{shown(number)} is too long to be a phone number."
+    return f"{shown(number)} is not a phone number: it should be digits, e.g. +14155550123."
+
+
 def normalize_e164(number: str, *, default_region: str | None = None) -> str:
-    """``number`` in E.164 (``+14155550123``), read with ``default_region`` when it has no country prefix."""
+    """``number`` in E.164 (``+14155550123``), read with ``default_region`` when it has no country prefix;
+    it must be a valid number of its country (a callback dials it). ValueError with a reason a person reads."""
     if not isinstance(number, str):
         raise ValueError(f"{shown(number)} is not a phone number.")
     try:
         parsed = phonenumbers.parse(number, default_region)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"{shown(number)} is not a phone number ({exc}).") from None
+        raise ValueError(_unparsable(number, exc)) from None
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError(f"{shown(number)} is not a valid phone number.")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+# What the platform itself takes as a contact's number (Chatwoot checks /\+[1-9]\d{1,14}\z/): + and up to 15
+# digits, the first not 0. The vendor's own example, +199999999, is one though no country uses it.
+PLATFORM_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_SEPARATORS = re.compile(r"[\s().\-/]")
+
+
+@dataclass(frozen=True)
+class ContactPhone:
+    number: str  # E.164
+    warning: str = ""  # why a callback would refuse it, when it is not a valid number of its country
+
+
+def contact_phone(number: str, *, default_region: str | None = None, typed: bool = True) -> ContactPhone:
+    """A contact's number: a valid number (read in ``default_region`` without a prefix), or else any number
+    written in E.164 that the platform takes, with a warning; a contact is written to, never dialled.
+    ``typed``: a person wrote it, so spaces, dashes, dots and brackets are dropped first (the platform's own
+    answers hold none). ValueError with a reason a person reads when it is neither."""
+    try:
+        return ContactPhone(normalize_e164(number, default_region=default_region))
+    except ValueError as strict:
+        compact = "" if not isinstance(number, str) else _SEPARATORS.sub("", number) if typed else number
+        if not PLATFORM_E164.fullmatch(compact):
+            raise strict from None
+    country = phonenumbers.region_code_for_country_code(_country_code(compact))
+    where = f"a number of {country} (+{_country_code(compact)})" if country != "ZZ" else "a number of any country"
+    return ContactPhone(
+        compact,
+        f"{compact} is kept as written, but it is not {where}: the platform accepts it, a callback to it "
+        "would be refused.",
+    )
+
+
+def _country_code(e164: str) -> int:
+    try:
+        return phonenumbers.parse(e164, None).country_code or 0
+    except phonenumbers.NumberParseException:
+        return 0
 
 
 def check_email(email: str) -> str:

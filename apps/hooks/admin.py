@@ -20,11 +20,13 @@ from apps.cx.admin_base import (
     ReadOnlyAdminMixin,
     ScopedRelatedFieldListFilter,
     actor_for,
+    audit_as,
+    bulk_confirmation,
     offered_links,
 )
 from apps.cx.client import Actor
 from apps.cx.masking import shown
-from apps.cx.models import Tenant
+from apps.cx.models import AuditAction, Tenant
 from apps.cx.selectors import scope_to_user
 from apps.cx.text import clean_text
 
@@ -115,6 +117,7 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
     object_actions = (
         ObjectAction(
             name="replay",
+            audit_action=AuditAction.REPLAY_EVENTS,
             label="Replay",
             permission="hooks.replay_inboundevent",
             perform=_replay_one,
@@ -162,9 +165,23 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
         return _pre(shown(pretty_json(event.body), event.tenant))
 
     @admin.action(description="Replay selected events", permissions=["replay"])
-    def replay_selected(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
+    @audit_as(AuditAction.REPLAY_EVENTS)
+    def replay_selected(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> HttpResponse | None:
+        confirmation = bulk_confirmation(
+            self,
+            request,
+            queryset,
+            action_name="replay_selected",
+            question="Replay {count} event(s)?",
+            consequence="Each is mapped again from its stored body. Nothing is duplicated, but a message that "
+            "reaches a bot's inbox may now be answered by the bot through the CX API.",
+            submit_label="Yes, replay {count}",
+        )
+        if confirmation is not None:
+            return confirmation
         count = events_replay(events=queryset, actor=actor_for(request))
         messages.success(request, f"{count} event(s) queued to be mapped again from their stored bodies.")
+        return None
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("hooks.replay_inboundevent")

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 
 from apps.cx.audit import audited
 from apps.cx.client import Actor
-from apps.cx.models import Tenant
+from apps.cx.models import AuditAction, Tenant
 
 from .models import InboundEvent
 from .processing import replay
@@ -18,7 +18,7 @@ from .processing import replay
 
 def event_signing_secret_set(*, tenant: Tenant, secret: str, actor: Actor) -> None:
     """Stores (sealed) or, with an empty value, removes the secret the platform signs events with."""
-    action = "set_event_signing_secret" if secret else "clear_event_signing_secret"
+    action = AuditAction.SET_EVENT_SIGNING_SECRET if secret else AuditAction.CLEAR_EVENT_SIGNING_SECRET
     with audited(actor=actor, action=action, obj=tenant):
         tenant.set_event_signing_secret(secret)
         tenant.save(update_fields=["event_signing_secret"])  # the endpoints forget the old one (apps.py)
@@ -26,7 +26,7 @@ def event_signing_secret_set(*, tenant: Tenant, secret: str, actor: Actor) -> No
 
 def events_replay(*, events: QuerySet[InboundEvent], actor: Actor) -> int:
     """Maps the chosen events again from their stored bodies; upserts by vendor id make it idempotent."""
-    with audited(actor=actor, action="replay_events") as record:
+    with audited(actor=actor, action=AuditAction.REPLAY_EVENTS) as record:
         count = replay(events)
         record.detail = f"{count} event(s)"
     return count

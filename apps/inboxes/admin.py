@@ -14,11 +14,12 @@ from apps.cx.admin_base import (
     ConsoleAdmin,
     ScopedRelatedFieldListFilter,
     actor_for,
+    audit_as,
     call_service,
     refuse,
     report_success,
 )
-from apps.cx.models import Tenant
+from apps.cx.models import AuditAction, Tenant
 from apps.cx.selectors import scope_to_user, tenants_for
 
 from .models import Inbox
@@ -89,14 +90,15 @@ class InboxAdmin(ConsoleAdmin):
 
     def sync_view(self, request: HttpRequest) -> HttpResponse:
         """Pulls the inbox list of every tenant the user may see."""
+        if not self.has_sync_permission(request):
+            refuse(request, action=AuditAction.SYNC_INBOXES, detail="missing permission inboxes.sync_inbox")
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:inboxes_inbox_changelist"))
-        if not self.has_sync_permission(request):
-            refuse(request, action="sync_inboxes", detail="missing permission inboxes.sync_inbox")
         self._sync(request, tenants_for(request.user))
         return HttpResponseRedirect(reverse("admin:inboxes_inbox_changelist"))
 
     @admin.action(description="Sync the inboxes of the selected rows' tenants now", permissions=["sync"])
+    @audit_as(AuditAction.SYNC_INBOXES)
     def sync_selected_tenants(self, request: HttpRequest, queryset: QuerySet[Inbox]) -> None:
         self._sync(request, Tenant.objects.filter(pk__in=queryset.values("tenant_id")))
 

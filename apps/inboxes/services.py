@@ -7,7 +7,7 @@ from django.db import transaction
 from apps.cx.audit import audited
 from apps.cx.client import Actor, CxClient
 from apps.cx.mirror import remote_id_of, synced_fields
-from apps.cx.models import SyncSource, SyncState, Tenant
+from apps.cx.models import AuditAction, SyncSource, SyncState, Tenant
 from apps.cx.validation import checked_remote_id, stored_text
 
 from .models import Inbox
@@ -15,7 +15,7 @@ from .models import Inbox
 
 def inbox_sync(*, tenant: Tenant, actor: Actor) -> list[Inbox]:
     """Upserts every inbox the API lists; inboxes it no longer lists are kept but marked unlisted."""
-    with audited(actor=actor, action="sync_inboxes", tenant=tenant) as audit:
+    with audited(actor=actor, action=AuditAction.SYNC_INBOXES, tenant=tenant) as audit:
         answer = CxClient(tenant, actor=actor).list_inboxes()
         inboxes = _upsert(tenant, answer)
         audit.detail = f"{len(inboxes)} inbox(es) listed"

@@ -15,6 +15,7 @@ from apps.cx.admin_base import (
     ScopedRelatedFieldListFilter,
     actor_for,
 )
+from apps.cx.models import AuditAction
 
 from .forms import WebhookRegisterForm
 from .models import WebhookSubscription
@@ -31,6 +32,7 @@ def _rotate(model_admin: ConsoleAdmin, request: HttpRequest, subscription: Webho
 
 ROTATE = ObjectAction(
     name="rotate",
+    audit_action=AuditAction.ROTATE_HOOK_SECRET,
     label="Rotate secret",
     permission="webhooks.add_webhooksubscription",
     perform=_rotate,
@@ -49,6 +51,7 @@ class WebhookSubscriptionAdmin(ConsoleAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ("tenant", "url", "subscriptions", *REMOTE_READONLY_FIELDS)
     add_form_class = WebhookRegisterForm
+    add_audit_action = AuditAction.REGISTER_WEBHOOK
     add_intro = "The webhook is registered with the CX API at once."
     object_actions = (ROTATE,)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from apps.cx.client import Actor, CxClient
 from apps.cx.hooks import hook_url, new_hook_secret
 from apps.cx.mirror import endpoint_secret_rotate, remote_object_push
-from apps.cx.models import Tenant
+from apps.cx.models import AuditAction, Tenant
 from apps.cx.redaction import redact_text
 
 from .models import DEFAULT_SUBSCRIPTIONS, WebhookEvent, WebhookSubscription
@@ -30,7 +30,7 @@ def webhook_subscription_create(
     remote_object_push(
         subscription,
         actor=actor,
-        action="register_webhook",
+        action=AuditAction.REGISTER_WEBHOOK,
         detail=", ".join(events),
         create=lambda: client.create_webhook(url=url, subscriptions=events),
     )

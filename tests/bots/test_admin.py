@@ -134,3 +134,65 @@ def test_a_user_limited_to_another_tenant_cannot_reach_the_bot(client, sandbox, 
     )
     assert "Helper" not in client.get(reverse("admin:bots_agentbot_changelist")).content.decode()
     assert sandbox.requests("agents-bot/assign/") == []
+
+
+# -- taking a bot off inboxes, and seeing who answers each inbox now ---------------------------------------------
+def assigned_in_standin(sandbox) -> dict[str, str]:
+    return {str(a["inbox_id"]): str(a["agent_bot_id"]) for a in sandbox.state()["assignments"]}
+
+
+def test_a_bot_can_be_taken_off_every_inbox(client, sandbox, tenant, inboxes, make_user, bot):
+    assert assigned_in_standin(sandbox) == {inboxes[0].remote_id: bot.remote_id}
+    client.force_login(make_user("Supervisor"))
+    url = reverse("admin:bots_agentbot_assign", args=[bot.pk])
+
+    page = client.post(url, {}, follow=True)  # nothing ticked
+
+    html = page.content.decode()
+    assert "This field is required" not in html
+    assert f"“Helper” now answers: no inbox. Taken off: {inboxes[0]}." in html
+    assert not AgentBotAssignment.objects.exists()
+    assert assigned_in_standin(sandbox) == {}  # the platform's inbox has no bot any more
+    (body,) = [r["body"] for r in sandbox.requests("agents-bot/assign/")][-1:]
+    assert body["agent_bot_id"] is None and body["inbox_id"] == inboxes[0].remote_id
+    entry = AuditEntry.objects.get(action="unassign_bot")
+    assert (entry.outcome, entry.object_id) == ("ok", str(bot.pk))
+
+
+def test_unticking_one_inbox_takes_the_bot_off_it_only(client, sandbox, tenant, inboxes, make_user, bot, actor):
+    from apps.bots.services import agent_bot_assign
+
+    agent_bot_assign(bot=bot, inbox=inboxes[1], actor=actor)
+    client.force_login(make_user("Supervisor"))
+
+    client.post(reverse("admin:bots_agentbot_assign", args=[bot.pk]), {"inboxes": [inboxes[1].pk]})
+
+    assert list(AgentBotAssignment.objects.values_list("inbox_id", flat=True)) == [inboxes[1].pk]
+    assert assigned_in_standin(sandbox) == {inboxes[1].remote_id: bot.remote_id}
+
+
+def test_the_assign_form_shows_which_bot_answers_each_inbox_now(
+    client, sandbox, tenant, inboxes, make_user, bot, actor
+):
+    from apps.bots.services import agent_bot_create
+
+    other = agent_bot_create(tenant=tenant, actor=actor, name="Night shift", outgoing_url="http://127.0.0.1:9/b")
+    client.force_login(make_user("Supervisor"))
+
+    html = client.get(reverse("admin:bots_agentbot_assign", args=[other.pk])).content.decode()
+
+    assert f"{inboxes[0]} (answered by “Helper” now — ticking it replaces that bot)" in html
+    assert f"{inboxes[1]} (no bot now)" in html
+    mine = client.get(reverse("admin:bots_agentbot_assign", args=[bot.pk])).content.decode()
+    assert f"{inboxes[0]} (answered by this bot now)" in mine
+
+
+def test_the_cli_takes_a_bot_off_an_inbox(sandbox, tenant, inboxes, bot):
+    import io
+
+    from django.core.management import call_command
+
+    call_command("cx", "unassign-bot", "--inbox", inboxes[0].remote_id, "--bot", bot.remote_id, stdout=io.StringIO())
+
+    assert assigned_in_standin(sandbox) == {} and not AgentBotAssignment.objects.exists()
+    assert AuditEntry.objects.get(action="unassign_bot").actor.startswith("cli:")

@@ -134,6 +134,11 @@ def log_in(page, live_server):
 
 @pytest.fixture
 def supervisor_login(log_in, django_user_model):
-    """Logs a superuser in through the real login form."""
-    django_user_model.objects.create_superuser("boss", "boss@example.com", "pass-word-123")
+    """Logs a supervisor in through the real login form: a plain member of the Supervisor role, as the demo's
+    login is (not a superuser, so a page a supervisor could not use fails here)."""
+    from apps.cx.roles import SUPERVISOR
+    from apps.cx.services import user_roles_set
+
+    boss = django_user_model.objects.create_user("boss", "boss@example.com", "pass-word-123")
+    user_roles_set(user=boss, roles=[SUPERVISOR])
     return lambda: log_in("boss", "pass-word-123")

@@ -28,7 +28,8 @@ def action_url(callback: QueueCallback, name: str) -> str:
 
 
 def run_action(client, name: str, callbacks, **extra):
-    data = {"action": name, "_selected_action": [c.pk for c in callbacks], **extra}
+    """Runs a bulk action, confirmed (``post=yes``, as its confirmation page sends) where it asks first."""
+    data = {"action": name, "_selected_action": [c.pk for c in callbacks], "post": "yes", **extra}
     return client.post(CHANGELIST, data, follow=True)
 
 
@@ -115,6 +116,28 @@ def test_retry_failed_leaves_unknown_ones_and_says_so(client, tenant, supervisor
     retried = QueueCallback.objects.filter(batch=batch, state="pending").first()
     assert retried.attempts == 0 and "Retried by user:supervisor" in retried.state_reason
     assert AuditEntry.objects.get(action="retry_callbacks").detail == "2 callbacks queued again"
+
+
+def test_retry_failed_asks_first_with_the_count_and_the_numbers(
+    client, tenant, supervisor, django_capture_on_commit_callbacks
+):
+    batch = make_batch(tenant, {"failed": 2, "unknown": 1})
+    selection = list(QueueCallback.objects.filter(batch=batch))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        asked = run_action(client, "retry_failed", selection, post="")
+
+    html = asked.content.decode()
+    assert "Ring 2 customer(s) again?" in html and "Yes, retry 2 failed callback(s)" in html
+    for callback in batch.callbacks.filter(state="failed"):
+        assert callback.destination in html
+    assert batch.callbacks.get(state="unknown").destination not in html  # not retried, so not listed
+    assert callbacks == [] and sorted(batch.callbacks.values_list("state", flat=True)) == [
+        "failed",
+        "failed",
+        "unknown",
+    ]
+    assert not AuditEntry.objects.filter(action="retry_callbacks").exists()
 
 
 def test_retrying_failed_callbacks_places_them_again(

@@ -143,7 +143,7 @@ def test_an_auditor_cannot_queue_callbacks_for_contacts(client, tenant, people, 
     )
     assert response.status_code == 403
     assert not CallbackBatch.objects.exists()
-    assert AuditEntry.objects.get(outcome="refused").action == "queue_callback"
+    assert AuditEntry.objects.get(outcome="refused").action == "create_callback_batch"
 
 
 def test_another_tenants_contacts_cannot_be_selected(client, tenant, people, make_user):

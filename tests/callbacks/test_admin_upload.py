@@ -290,10 +290,10 @@ def test_an_auditor_may_not_upload_or_confirm(client, tenant, make_user, supervi
     assert not CallbackBatch.objects.exists() and CallbackUpload.objects.count() == 1
     refused = AuditEntry.objects.filter(outcome="refused", actor="user:auditor")
     assert sorted(refused.values_list("action", flat=True)) == [
-        "confirm_callback_upload",
-        "upload_callbacks",
-        "upload_callbacks",
-        "upload_callbacks",
+        "create_callback_batch",
+        "create_callback_batch",
+        "create_callback_batch",
+        "create_callback_batch",
     ]
 
 

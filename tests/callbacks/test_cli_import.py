@@ -166,8 +166,7 @@ def test_an_xlsx_file(tmp_path):
 
     assert status == 0
     assert err.splitlines() == [
-        f"{path}:4: destination 'nope' is not a phone number "
-        "((1) The string supplied did not seem to be a phone number.)",
+        f"{path}:4: destination 'nope' is not a phone number: it should be digits, e.g. +14155550123",
         "1 valid, 1 with errors",
     ]
     batch = CallbackBatch.objects.get(pk=json.loads(out)["batch"])

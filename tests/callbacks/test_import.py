@@ -149,7 +149,16 @@ def test_excels_sep_line_names_the_delimiter(tenant, delimiter):
     result = run(tenant, content)
     assert not result.file_errors
     assert [(item.destination, item.note) for item in result.valid_items] == [("+14155550101", "a, b; c")]
-    assert errors_by_line(result) == {4: ["destination '555' is not a valid phone number"]}
+    # Excel hides the "sep=" line: the header is its line 1, so the bad row is line 3, as the spreadsheet shows.
+    assert errors_by_line(result) == {3: ["destination '555' is not a valid phone number"]}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_line_numbers_after_a_sep_line_match_the_spreadsheet_whatever_the_line_breaks(tenant, newline):
+    content = csv_bytes("sep=;", "destination;name", "+14155550101;Ada", "555;Bob", "+14155550102;Cy", newline=newline)
+    result = run(tenant, content)
+    assert errors_by_line(result) == {3: ["destination '555' is not a valid phone number"]}
+    assert [item.line for item in result.rows if item.item is not None] == [2, 4]
 
 
 def test_a_sep_line_with_another_delimiter_is_a_file_error(tenant):
@@ -425,7 +434,7 @@ def test_destination_errors(tenant):
     assert errors_by_line(result) == {
         2: ["destination is empty"],
         3: ["destination '555' is not a valid phone number"],
-        4: ["destination 'call me' is not a phone number ((1) The string supplied did not seem to be a phone number.)"],
+        4: ["destination 'call me' is not a phone number: it should be digits, e.g. +14155550123"],
         5: [
             "destination '1.41556E+10' is a number a spreadsheet shortened (scientific notation): "
             "format the column as text and save the file again"

@@ -394,7 +394,7 @@ def test_a_role_without_the_export_permission_is_refused(client, sandbox, conver
     assert "export_transcripts" not in client.get(CHANGELIST).content.decode()
 
     assert run_action(client, "export_transcripts", [conversation]).status_code == 403
-    refusal = AuditEntry.objects.get(action="export_transcripts")
+    refusal = AuditEntry.objects.get(action="export_conversations")
     assert (refusal.outcome, refusal.actor) == ("refused", "user:administrator")
 
 
@@ -417,12 +417,12 @@ def test_an_auditor_is_refused_every_action_and_the_api_receives_nothing(client,
     assert len(sandbox.requests()) == before
     refused = AuditEntry.objects.filter(outcome="refused", actor="user:auditor", object_id=str(conversation.pk))
     assert sorted(refused.values_list("action", flat=True)) == [
-        "deliver",
-        "deliver",
+        "deliver_to_agent",
+        "deliver_to_agent",
         "finish",
         "finish",
-        "send-message",
-        "send-message",
+        "send_message",
+        "send_message",
     ]
     conversation.refresh_from_db()
     assert conversation.status == "pending" and Message.objects.filter(conversation=conversation).count() == 1

@@ -35,8 +35,10 @@ def notices(page) -> list[str]:
     return [strip_tags(str(message)) for message in page.context["messages"]]
 
 
-def run_action(client, name: str, conversations: list[Conversation]):
-    return client.post(CHANGELIST, {"action": name, "_selected_action": [c.pk for c in conversations]}, follow=True)
+def run_action(client, name: str, conversations: list[Conversation], *, confirmed: bool = True):
+    """Runs a bulk action; ``confirmed``: as its confirmation page posts it back (``post=yes``)."""
+    data = {"action": name, "_selected_action": [c.pk for c in conversations], **({"post": "yes"} if confirmed else {})}
+    return client.post(CHANGELIST, data, follow=True)
 
 
 def conversation_ids(sandbox, suffix: str) -> list[int]:
@@ -171,7 +173,7 @@ def test_an_auditor_can_neither_queue_nor_run_bulk_actions(
     assert callbacks == [] and not BulkOperation.objects.exists()
     assert conversation_ids(sandbox, FINISH) == [] and conversation_ids(sandbox, DELIVER) == []
     refused = AuditEntry.objects.filter(outcome="refused", actor="user:auditor")
-    assert sorted(refused.values_list("action", flat=True)) == ["deliver_in_background", "finish_in_background"]
+    assert sorted(refused.values_list("action", flat=True)) == ["bulk_deliver", "bulk_finish"]
 
 
 def test_a_user_limited_to_another_tenant_neither_sees_nor_selects_this_ones(
@@ -257,3 +259,72 @@ def test_the_progress_json_is_scoped(sandbox, client, conversations, actor, make
     assert client.get(progress_url(operation)).status_code == 404
     client.force_login(make_user(None, username="nobody"))
     assert client.get(progress_url(operation)).status_code == 403
+
+
+# -- asked first, like a single Finish --------------------------------------------------------------------------
+def confirmation_form(page) -> dict:
+    """The hidden fields the confirmation page posts back, read from its HTML."""
+    import re
+
+    html = page.content.decode()
+    form = html[
+        html.index('id="bulk-confirmation-form"') : html.index("</form>", html.index('id="bulk-confirmation-form"'))
+    ]
+    data: dict = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form):
+        if name == "csrfmiddlewaretoken":
+            continue
+        data.setdefault(name, []).append(value)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("action", "question", "suffix"),
+    [
+        ("finish_in_background", "Finish 3 conversation(s)?", FINISH),
+        ("deliver_in_background", "Deliver 3 conversation(s) to an agent?", DELIVER),
+    ],
+)
+def test_a_bulk_action_asks_first_with_the_count_and_the_rows_and_runs_only_when_confirmed(
+    client, sandbox, conversations, make_user, django_capture_on_commit_callbacks, action, question, suffix
+):
+    client.force_login(make_user("Supervisor"))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        asked = run_action(client, action, conversations, confirmed=False)
+
+    html = asked.content.decode()
+    assert asked.status_code == 200 and question in html
+    for conversation in conversations:  # which ones, each linked
+        assert f'href="{reverse("admin:conversations_conversation_change", args=[conversation.pk])}"' in html
+    # Nothing happened yet: no operation, no task, no call, no audit entry.
+    assert callbacks == [] and not BulkOperation.objects.exists()
+    assert (
+        conversation_ids(sandbox, suffix) == []
+        and not AuditEntry.objects.filter(outcome="ok")
+        .exclude(action__in=["start_conversation", "create_contact", "sync_inboxes", "assign_bot", "create_bot"])
+        .exists()
+    )
+
+    # Going back runs nothing; confirming runs it on exactly those rows.
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(CHANGELIST, confirmation_form(asked), follow=True)
+    assert "queued, carried out in the background" in notices(done)[0]
+    assert sorted(conversation_ids(sandbox, suffix)) == sorted(int(c.remote_id) for c in conversations)
+
+
+def test_confirming_all_matching_the_filter_keeps_the_filter(
+    client, sandbox, conversations, make_user, django_capture_on_commit_callbacks
+):
+    client.force_login(make_user("Supervisor"))
+    only = conversations[0]
+    Conversation.objects.filter(pk__in=[c.pk for c in conversations[1:]]).update(status="snoozed")
+    url = f"{CHANGELIST}?status__exact={only.status}"
+    first = {"action": "finish_in_background", "_selected_action": [only.pk], "select_across": "1"}
+
+    asked = client.post(url, first)
+    assert "Finish 1 conversation(s)?" in asked.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, confirmation_form(asked), follow=True)
+
+    assert conversation_ids(sandbox, FINISH) == [int(only.remote_id)]

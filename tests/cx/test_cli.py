@@ -235,9 +235,29 @@ def test_bad_input_is_refused_before_any_call(sandbox, inbox_id):
         "create-contact", "--name", "Ada", "--email", "nope", "--phone", "+14155550123", "--inbox", inbox_id
     )
     assert "not a valid phone number" in cx_fails(
-        "create-contact", "--name", "Ada", "--email", "a@b.co", "--phone", "+1415", "--inbox", inbox_id
+        "create-contact", "--name", "Ada", "--email", "a@b.co", "--phone", "1415", "--inbox", inbox_id
     )
     assert sent(sandbox, "contacts/") == [] and not Contact.objects.exists()
+
+
+def test_a_number_no_country_uses_is_created_with_a_warning(sandbox, inbox_id):
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "cx",
+        "create-contact",
+        "--name",
+        "T",
+        "--email",
+        "t@example.com",
+        "--phone",
+        "+199999999",
+        "--inbox",
+        inbox_id,
+        stdout=out,
+        stderr=err,
+    )
+    assert sent(sandbox, "contacts/")[0]["phone_number"] == "+199999999"
+    assert "warning: +199999999 is kept as written, but it is not a number of US (+1)" in err.getvalue()
 
 
 def test_phone_numbers_are_sent_in_e164(sandbox, inbox_id):

@@ -71,11 +71,24 @@ def test_replay_selected_from_the_list(client, make_user, logged, django_capture
     ids = list(InboundEvent.objects.values_list("pk", flat=True))
 
     with django_capture_on_commit_callbacks(execute=True):
-        page = client.post(LIST, {"action": "replay_selected", "_selected_action": ids}, follow=True)
+        page = client.post(LIST, {"action": "replay_selected", "_selected_action": ids, "post": "yes"}, follow=True)
 
     assert "3 event(s) queued" in page.content.decode()
     assert Message.objects.count() == 1  # mapped again (eagerly, in tests)
     assert AuditEntry.objects.get(action="replay_events").outcome == "ok"
+
+
+def test_replay_selected_asks_first_with_the_count(client, make_user, logged, django_capture_on_commit_callbacks):
+    client.force_login(make_user("Supervisor"))
+    ids = list(InboundEvent.objects.values_list("pk", flat=True))
+    attempts = sorted(InboundEvent.objects.values_list("attempts", flat=True))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        asked = client.post(LIST, {"action": "replay_selected", "_selected_action": ids})
+
+    assert asked.status_code == 200 and f"Replay {len(ids)} event(s)?" in asked.content.decode()
+    assert callbacks == [] and not AuditEntry.objects.filter(action="replay_events").exists()
+    assert sorted(InboundEvent.objects.values_list("attempts", flat=True)) == attempts
 
 
 def test_replay_one_from_its_page(client, make_user, logged, django_capture_on_commit_callbacks):
@@ -94,11 +107,12 @@ def test_an_auditor_cannot_replay(client, make_user, logged):
     event = InboundEvent.objects.first()
     assert client.post(reverse("admin:hooks_inboundevent_replay", args=[event.pk])).status_code == 403
     bulk = client.post(LIST, {"action": "replay_selected", "_selected_action": [event.pk]})
-    assert AuditEntry.objects.filter(action="replay_events").count() == 0
+    assert not AuditEntry.objects.filter(action="replay_events").exclude(outcome="refused").exists()
     # Refused out loud: a 403 and the refusal in the trail, not Django's quiet "No action selected" (200).
     assert bulk.status_code == 403
-    refused = AuditEntry.objects.get(outcome="refused", action="replay_selected")
-    assert refused.actor == "user:auditor" and "replay" in refused.detail
+    # The page's Replay and the list's bulk replay: one name, as when they are done.
+    refusals = AuditEntry.objects.filter(outcome="refused", action="replay_events", actor="user:auditor")
+    assert refusals.count() == 2 and "replay" in refusals.first().detail
     before = event.attempts
     event.refresh_from_db()
     assert event.attempts == before

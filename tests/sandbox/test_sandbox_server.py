@@ -350,6 +350,25 @@ def test_agent_bot_creation_and_assignment_with_string_ids(sx):
     assert sx.state()["assignments"] == [{"inbox_id": inbox_id, "agent_bot_id": bot["id"], "tenant_domain": TENANT}]
 
 
+def test_a_null_agent_bot_takes_the_inboxs_bot_off_and_a_missing_one_is_required(sx):
+    inbox_id = sx.inboxes()[0]["id"]
+    bot = sx.ok("digital-interactions/agents-bot/", {"name": "H", "outgoing_url": "https://bots.example.com/in"})
+    sx.ok(
+        "digital-interactions/agents-bot/assign/",
+        {"inbox_id": str(inbox_id), "agent_bot_id": str(bot["id"])},
+        status=200,
+    )
+
+    off = sx.ok(
+        "digital-interactions/agents-bot/assign/", {"inbox_id": str(inbox_id), "agent_bot_id": None}, status=200
+    )
+
+    assert off == {"inbox_id": inbox_id, "agent_bot_id": None}
+    assert sx.state()["assignments"] == []
+    missing = sx.post("digital-interactions/agents-bot/assign/", {"tenant_domain": TENANT, "inbox_id": str(inbox_id)})
+    assert error_fields(missing) == {"agent_bot_id": "required"}
+
+
 def test_agent_bot_validation(sx):
     bad = sx.post(
         "digital-interactions/agents-bot/", {"tenant_domain": TENANT, "outgoing_url": "ftp://x/", "description": 5}

@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.bots.models import AgentBot
-from apps.bots.services import agent_bot_assign, agent_bot_create
+from apps.bots.services import agent_bot_assign, agent_bot_create, agent_bot_unassign
 from apps.callbacks import importing
 from apps.callbacks.models import BatchSource
 from apps.callbacks.services import queue_callback_place_now
@@ -38,6 +38,7 @@ from apps.cx.exceptions import CxError, error_text
 from apps.cx.mirror import get_or_reference
 from apps.cx.models import Tenant
 from apps.cx.services import UnknownTenant, agent_call_place, tenant_resolve
+from apps.cx.validation import contact_phone
 from apps.inboxes.models import Inbox
 from apps.inboxes.services import inbox_sync
 from apps.webhooks.models import WebhookEvent
@@ -71,6 +72,9 @@ class Command(BaseCommand):
         p.add_argument("--description", default="")
         p.add_argument("--outgoing-url", metavar="URL", help="default: this console's bot endpoint")
         p = add("assign-bot", "assign an agent bot to an inbox")
+        p.add_argument("--inbox", required=True, metavar="ID")
+        p.add_argument("--bot", required=True, metavar="ID")
+        p = add("unassign-bot", "take an agent bot off an inbox (the inbox is left with no bot)")
         p.add_argument("--inbox", required=True, metavar="ID")
         p.add_argument("--bot", required=True, metavar="ID")
         p = add("create-webhook", "register a webhook (default: this console's ingest endpoint, both events)")
@@ -165,6 +169,11 @@ class Command(BaseCommand):
         inbox = get_or_reference(Inbox, tenant, o["inbox"])
         agent_bot_assign(bot=bot, inbox=inbox, actor=actor)
 
+    def do_unassign_bot(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
+        bot = get_or_reference(AgentBot, tenant, o["bot"])
+        inbox = get_or_reference(Inbox, tenant, o["inbox"])
+        agent_bot_unassign(bot=bot, inbox=inbox, actor=actor)
+
     def do_create_webhook(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         webhook_subscription_create(tenant=tenant, actor=actor, url=o["url"], subscriptions=o["subscription"])
 
@@ -173,6 +182,9 @@ class Command(BaseCommand):
         contact_create(
             tenant=tenant, actor=actor, name=o["name"], email=o["email"], phone_number=o["phone"], inbox=inbox
         )
+        warning = contact_phone(o["phone"], default_region=tenant.default_region).warning
+        if warning:
+            self.stderr.write(f"cx create-contact: warning: {warning}")
 
     def do_start_conversation(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
         contact = get_or_reference(Contact, tenant, o["contact"])

@@ -19,7 +19,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.cx.services import tenant_resolve
+from apps.cx.roles import SUPERVISOR
+from apps.cx.services import tenant_resolve, user_roles_set
 
 DEMO_USERNAME = "supervisor"
 STOP_GRACE_SECONDS = 10
@@ -164,12 +165,14 @@ class Command(BaseCommand):
 
     # -- set-up ----------------------------------------------------------------------------------------------
     def _demo_login(self) -> tuple[str, str]:
-        """A supervisor login for the demo; a new password each start, so none is ever stored in clear."""
+        """A supervisor login for the demo: a plain member of the Supervisor role (not a superuser), so the demo
+        shows what a supervisor really sees; a new password each start, so none is ever stored in clear."""
         password = secrets.token_urlsafe(9)
         user, _ = get_user_model().objects.get_or_create(username=DEMO_USERNAME, defaults={"email": ""})
-        user.is_staff = user.is_superuser = True
+        user.is_superuser = False  # a var/ from before this change made it one
         user.set_password(password)
         user.save()
+        user_roles_set(user=user, roles=[SUPERVISOR])
         return DEMO_USERNAME, password
 
     def _wire_demo(self, tenant: Any) -> list[str]:
