@@ -69,6 +69,33 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
+# ------------------------------------------------------------------------------
+# HTTPS
+# ------------------------------------------------------------------------------
+# A deployment (DEBUG off, not the embedded demo on http://127.0.0.1) is reached over HTTPS: cookies only over
+# TLS, HSTS, http redirected to https. No variable is needed to get this; DJANGO_HTTPS=false turns it off for
+# a console served on plain http on purpose (the integration tests on 127.0.0.1, a closed network).
+HTTPS = env.bool("DJANGO_HTTPS", default=not DEBUG and not DEMO_MODE)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+# Browsers remember to use https for a year. includeSubDomains covers the console's own subdomains only;
+# preload does nothing until someone submits the domain at hstspreload.org (DJANGO_HSTS_PRELOAD=false to drop it).
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
+# A load balancer polls /health/ on plain http inside the network: answered, not redirected (the pattern is
+# matched against the path without its leading slash).
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^healthz$"]
+# Behind a proxy that terminates TLS, the request reaching gunicorn is http: the proxy says what the client
+# used in a header, e.g. DJANGO_SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (value "https"). Set it only when
+# the proxy always sets (or strips) that header: a client could send it itself otherwise.
+_proxy_header = env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.strip().upper().replace("-", "_"), "https")
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
 ROOT_URLCONF = "cxconsole.urls"
 WSGI_APPLICATION = "cxconsole.wsgi.application"
 
