@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Each request runs under an id (X-Request-ID) that its log lines and the tasks it sends carry.
+    "apps.cx.tracing.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Inbound events (/hooks/…) are answered here, before the browser middleware below (apps/hooks/middleware.py).
     "apps.hooks.middleware.InboundEventsMiddleware",
@@ -258,11 +260,24 @@ CONSOLE_PUBLIC_URL = env.str("CONSOLE_PUBLIC_URL", default=f"http://127.0.0.1:{e
 # ------------------------------------------------------------------------------
 # Logging
 # ------------------------------------------------------------------------------
+# LOG_FORMAT=json writes one JSON object per line (time, level, logger, message, request_id, task_id): what a log
+# collector reads without a parser. Web, workers and beat all log through this (cxconsole/celery.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "apps.cx.tracing.ContextFilter"}},
+    "formatters": {
+        "plain": {"()": "apps.cx.tracing.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "apps.cx.tracing.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # urllib3 logs full URLs and headers at DEBUG; keep it quiet so nothing secret leaks.

@@ -68,7 +68,8 @@ def test_check_deploy_passes_with_the_documented_production_variables_alone():
 
 
 def test_check_deploy_fails_when_the_https_defaults_are_turned_off():
-    done = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], {**PRODUCTION_ENV, "DJANGO_HTTPS": "false"})
+    plain_http = {**PRODUCTION_ENV, "DJANGO_HTTPS": "false"}
+    done = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], plain_http)
 
     assert done.returncode != 0
     assert "SECURE_SSL_REDIRECT" in done.stderr and "SESSION_COOKIE_SECURE" in done.stderr
@@ -135,9 +136,8 @@ def test_the_vendors_posts_through_the_proxy_are_accepted(client, tenant, produc
     )
     body = json.dumps({"event": "conversation_created", "id": 5, "inbox_id": 1})
 
-    answer = client.generic(
-        "POST", f"/hooks/webhook/{secret}/", body, content_type="application/json", headers={"X-Forwarded-Proto": "https"}
-    )
+    proxied = {"X-Forwarded-Proto": "https"}
+    answer = client.generic("POST", f"/hooks/webhook/{secret}/", body, content_type="application/json", headers=proxied)
 
     assert answer.status_code in (200, 202), answer.content
     assert InboundEvent.objects.count() == 1
