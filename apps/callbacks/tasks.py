@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import dispatch
+from . import dispatch, uploads
 
 
 @shared_task(name="callbacks.tick", ignore_result=True)
@@ -23,3 +23,18 @@ def kick_task() -> dict[str, int]:
 def place_task(callback_id: int, token: str) -> str:
     # Safe to receive twice: only the delivery that starts the attempt (sent_at) places the call.
     return dispatch.place(callback_id, token)
+
+
+@shared_task(
+    name="callbacks.confirm_upload",
+    ignore_result=True,
+    # Safe to run twice: the upload's row is locked and a second run finds the batch the first made. A worker
+    # lost mid-run rolled its transaction back, so the message goes back to the queue for another.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # 50,000 rows take about 20 s on 2 cores (bench/import_preview.py); the limits leave room for a slow host.
+    soft_time_limit=600,
+    time_limit=660,
+)
+def confirm_upload_task(upload_id: int) -> str:
+    return uploads.callback_upload_confirm_run(upload_id)
