@@ -176,7 +176,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "control", "processed"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 else:
-    # Tasks are short; a visibility timeout longer than any of them avoids double execution on Redis.
+    # On Redis a task taken and not acknowledged goes back to the queue after this many seconds. It must be longer
+    # than the longest hard time limit (callbacks.confirm_upload's, 660 s; `manage.py check` says so otherwise),
+    # or a task still running would be handed to a second worker. It is also how long a task held by a worker
+    # host that vanished waits before another takes it: the claim timeouts of the callbacks and the sweep of
+    # the events recover that work sooner.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 # Progress lives in our own rows; nothing reads Celery's result backend.
 CELERY_TASK_IGNORE_RESULT = True
@@ -184,9 +188,23 @@ CELERY_TASK_IGNORE_RESULT = True
 # per task) unless this is set; cxconsole/celery.py closes them as Django does after a request instead.
 CELERY_DB_REUSE_MAX = 2**31
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ACKS_LATE = True
+# Reliability (README: "Celery, set for reliability"). Each task says for itself whether it may be delivered
+# again after a crash: acks_late=True only where running it twice does no harm (a claim row, a conditional
+# UPDATE, an upsert); the default acknowledges a message as the worker takes it, so a task that is not
+# idempotent is at most lost, never repeated.
+CELERY_TASK_ACKS_LATE = False
+# A worker process that dies mid-task (OOM killer, SIGKILL): by default its late-acked message is acknowledged
+# as failed. Tasks where a second run completes the first one's work set reject_on_worker_lost=True themselves.
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
+# A worker process takes one message at a time: a slow task does not hold others that an idle process could run,
+# and a worker that dies holds at most one unacknowledged message per process.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Soft limit: SoftTimeLimitExceeded is raised in the task, which rolls its transaction back; hard limit: the
+# process is killed and replaced. Every task is short (one API call, one event, one tick) or works through a
+# backlog for at most CX_TASK_SLICE_SECONDS and leaves the rest to its next run; the upload confirm has its own.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+CX_TASK_SLICE_SECONDS = env.float("CX_TASK_SLICE_SECONDS", default=120.0)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE

@@ -6,6 +6,7 @@ from django.urls import path, re_path
 from django.views.generic import RedirectView
 
 from apps.cx.health import health_view
+from apps.cx.workers import workers_view
 from apps.hooks.views import HOOK_ROUTE, receive
 
 
@@ -25,5 +26,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", alive, name="alive"),
     path("health/", health_view, name="health"),
+    path("admin/workers/", admin.site.admin_view(workers_view), name="admin-workers"),
     path("admin/", admin.site.urls),
 ]

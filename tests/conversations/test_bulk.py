@@ -214,3 +214,20 @@ def test_operations_are_read_only(client, sandbox, conversations, actor, make_us
     assert client.post(operation_url(operation), {"status": "done"}).status_code == 403
     page = client.get(operation_url(operation))
     assert page.status_code == 200 and "0 done, 0 failed, 0 skipped, 3 pending" in page.content.decode()
+
+
+def test_a_long_selection_is_carried_out_in_slices_each_row_once(
+    sandbox, tenant, conversations, actor, settings, django_capture_on_commit_callbacks
+):
+    # Every run stops after its first row and hands the rest to the next run (as after CX_TASK_SLICE_SECONDS).
+    settings.CX_TASK_SLICE_SECONDS = 0
+    operation = bulk_operation_create(kind="finish", conversations=conversations, actor=actor)
+
+    with django_capture_on_commit_callbacks(execute=True) as runs:
+        bulk_operation_run(operation_id=operation.pk)
+
+    operation.refresh_from_db()
+    assert operation.status == "done"
+    assert set(operation.items.values_list("state", flat=True)) == {"ok"}
+    assert sum(task.args[0] == "conversations.bulk_operation_run" for task in runs) >= 2
+    assert sorted(conversation_ids(sandbox, FINISH)) == sorted(int(c.remote_id) for c in conversations)
