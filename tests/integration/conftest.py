@@ -133,6 +133,7 @@ def celery_worker(django_db_setup, redis_flushed, sandbox_process) -> Iterator[s
     if not ready.wait(60):
         process.kill()
         pytest.fail("The Celery worker did not start:\n" + "".join(output[-40:]))
+    process.output = output  # type: ignore[attr-defined]  # what it logged so far, for tests that read its lines
     yield process
     _stop(process)
 
