@@ -158,8 +158,9 @@ def callback_upload_confirm_request(
             return uploads.filter(pk=upload_id).first()
         if upload.batch_id:
             return upload
-        waiting = upload.confirm_state in PENDING and upload.confirm_requested_at is not None
-        if waiting and upload.confirm_requested_at > now - CONFIRM_RESEND_AFTER:
+        requested = upload.confirm_requested_at
+        waiting = upload.confirm_state in PENDING and requested is not None
+        if waiting and requested is not None and requested > now - CONFIRM_RESEND_AFTER:
             return upload
         if not waiting:
             upload.confirm_digest = digest[:64]
