@@ -132,11 +132,23 @@ else:
     # before use (DB_CONN_HEALTH_CHECKS) costs a round trip per request.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A database host that does not answer fails a request (and /health/) in seconds, not after the
+        # operating system's TCP timeout of minutes. DATABASE_URL's own ?connect_timeout= wins.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5)
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The API token cache must be shared by every process (web, worker, beat): the database cache by
 # default, Redis in production form. Never a per-process memory cache.
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://cx_cache")}
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # A cache server that does not answer costs a request seconds at most (redis-py waits forever by default).
+    _cache_timeout = env.float("CACHE_SOCKET_TIMEOUT", default=2.0)
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": _cache_timeout, "socket_timeout": _cache_timeout}
+    )
 
 # ------------------------------------------------------------------------------
 # Auth, i18n, static
