@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Each request runs under an id (X-Request-ID) that its log lines and the tasks it sends carry.
+    "apps.cx.tracing.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Inbound events (/hooks/…) are answered here, before the browser middleware below (apps/hooks/middleware.py).
     "apps.hooks.middleware.InboundEventsMiddleware",
@@ -68,6 +70,33 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
+
+# ------------------------------------------------------------------------------
+# HTTPS
+# ------------------------------------------------------------------------------
+# A deployment (DEBUG off, not the embedded demo on http://127.0.0.1) is reached over HTTPS: cookies only over
+# TLS, HSTS, http redirected to https. No variable is needed to get this; DJANGO_HTTPS=false turns it off for
+# a console served on plain http on purpose (the integration tests on 127.0.0.1, a closed network).
+HTTPS = env.bool("DJANGO_HTTPS", default=not DEBUG and not DEMO_MODE)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+# Browsers remember to use https for a year. includeSubDomains covers the console's own subdomains only;
+# preload does nothing until someone submits the domain at hstspreload.org (DJANGO_HSTS_PRELOAD=false to drop it).
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
+# A load balancer polls /health/ on plain http inside the network: answered, not redirected (the pattern is
+# matched against the path without its leading slash).
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^healthz$"]
+# Behind a proxy that terminates TLS, the request reaching gunicorn is http: the proxy says what the client
+# used in a header, e.g. DJANGO_SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (value "https"). Set it only when
+# the proxy always sets (or strips) that header: a client could send it itself otherwise.
+_proxy_header = env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.strip().upper().replace("-", "_"), "https")
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
 
 ROOT_URLCONF = "cxconsole.urls"
 WSGI_APPLICATION = "cxconsole.wsgi.application"
@@ -103,11 +132,23 @@ else:
     # before use (DB_CONN_HEALTH_CHECKS) costs a round trip per request.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A database host that does not answer fails a request (and /health/) in seconds, not after the
+        # operating system's TCP timeout of minutes. DATABASE_URL's own ?connect_timeout= wins.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5)
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The API token cache must be shared by every process (web, worker, beat): the database cache by
 # default, Redis in production form. Never a per-process memory cache.
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://cx_cache")}
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # A cache server that does not answer costs a request seconds at most (redis-py waits forever by default).
+    _cache_timeout = env.float("CACHE_SOCKET_TIMEOUT", default=2.0)
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": _cache_timeout, "socket_timeout": _cache_timeout}
+    )
 
 # ------------------------------------------------------------------------------
 # Auth, i18n, static
@@ -154,7 +195,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "control", "processed"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 else:
-    # Tasks are short; a visibility timeout longer than any of them avoids double execution on Redis.
+    # On Redis a task taken and not acknowledged goes back to the queue after this many seconds. It must be longer
+    # than the longest hard time limit (callbacks.confirm_upload's, 660 s; `manage.py check` says so otherwise),
+    # or a task still running would be handed to a second worker. It is also how long a task held by a worker
+    # host that vanished waits before another takes it: the claim timeouts of the callbacks and the sweep of
+    # the events recover that work sooner.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 # Progress lives in our own rows; nothing reads Celery's result backend.
 CELERY_TASK_IGNORE_RESULT = True
@@ -162,9 +207,23 @@ CELERY_TASK_IGNORE_RESULT = True
 # per task) unless this is set; cxconsole/celery.py closes them as Django does after a request instead.
 CELERY_DB_REUSE_MAX = 2**31
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ACKS_LATE = True
+# Reliability (README: "Celery, set for reliability"). Each task says for itself whether it may be delivered
+# again after a crash: acks_late=True only where running it twice does no harm (a claim row, a conditional
+# UPDATE, an upsert); the default acknowledges a message as the worker takes it, so a task that is not
+# idempotent is at most lost, never repeated.
+CELERY_TASK_ACKS_LATE = False
+# A worker process that dies mid-task (OOM killer, SIGKILL): by default its late-acked message is acknowledged
+# as failed. Tasks where a second run completes the first one's work set reject_on_worker_lost=True themselves.
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
+# A worker process takes one message at a time: a slow task does not hold others that an idle process could run,
+# and a worker that dies holds at most one unacknowledged message per process.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Soft limit: SoftTimeLimitExceeded is raised in the task, which rolls its transaction back; hard limit: the
+# process is killed and replaced. Every task is short (one API call, one event, one tick) or works through a
+# backlog for at most CX_TASK_SLICE_SECONDS and leaves the rest to its next run; the upload confirm has its own.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+CX_TASK_SLICE_SECONDS = env.float("CX_TASK_SLICE_SECONDS", default=120.0)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -238,12 +297,27 @@ CONSOLE_PUBLIC_URL = env.str("CONSOLE_PUBLIC_URL", default=f"http://127.0.0.1:{e
 # ------------------------------------------------------------------------------
 # Logging
 # ------------------------------------------------------------------------------
+# LOG_FORMAT=json writes one JSON object per line (time, level, logger, message, request_id, task_id): what a log
+# collector reads without a parser. Web, workers and beat all log through this (cxconsole/celery.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"one_line_refusals": {"()": "cxconsole.log_filters.OneLineRefusals"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "apps.cx.tracing.ContextFilter"},
+        "one_line_refusals": {"()": "cxconsole.log_filters.OneLineRefusals"},
+    },
+    "formatters": {
+        "plain": {"()": "apps.cx.tracing.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "apps.cx.tracing.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # A 403 or 404 is an answer, not a fault: one line with the path and reason, no traceback.

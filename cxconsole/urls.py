@@ -5,10 +5,13 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
+from apps.cx.health import health_view
+from apps.cx.workers import workers_view
 from apps.hooks.views import HOOK_ROUTE, receive
 
 
-def health(request: HttpRequest) -> JsonResponse:
+def alive(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers (process managers, `make run`). /health/ also checks what it depends on."""
     return JsonResponse({"ok": True})
 
 
@@ -28,6 +31,8 @@ urlpatterns = [
     # First, so the busiest route is matched without trying the others.
     re_path("^" + HOOK_ROUTE, receive, name="hooks-receive"),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
-    path("healthz", health, name="health"),
+    path("healthz", alive, name="alive"),
+    path("health/", health_view, name="health"),
+    path("admin/workers/", admin.site.admin_view(workers_view), name="admin-workers"),
     path("admin/", admin.site.urls),
 ]

@@ -19,6 +19,7 @@ from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
@@ -56,6 +57,7 @@ from .models import (
     CallbackBatch,
     CallbackState,
     CallbackUpload,
+    ConfirmState,
     DoNotCall,
     QueueCallback,
     QueueLimit,
@@ -72,7 +74,13 @@ from .services import (
     callbacks_retry,
     queue_limit_save,
 )
-from .uploads import callback_upload_confirm, callback_upload_preview, callback_upload_store
+from .uploads import (
+    CONFIRM_RESEND_AFTER,
+    PENDING,
+    callback_upload_confirm_request,
+    callback_upload_preview,
+    callback_upload_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +205,11 @@ class CallbackBatchAdmin(ConsoleAdmin):
             path("upload/", wrap(self.upload_view), name="callbacks_callbackbatch_upload"),
             path("upload/<int:upload_id>/preview/", wrap(self.preview_view), name="callbacks_callbackbatch_preview"),
             path("upload/<int:upload_id>/confirm/", wrap(self.confirm_view), name="callbacks_callbackbatch_confirm"),
+            path(
+                "upload/<int:upload_id>/confirming/",
+                wrap(self.confirming_view),
+                name="callbacks_callbackbatch_confirming",
+            ),
             path("<int:batch_id>/progress/", wrap(self.progress_view), name="callbacks_callbackbatch_progress"),
             path("<int:batch_id>/export.csv", wrap(self.export_view), name="callbacks_callbackbatch_export"),
         ]
@@ -353,44 +366,66 @@ class CallbackBatchAdmin(ConsoleAdmin):
         if upload.batch_id:
             messages.info(request, f"“{upload.file_name}” was confirmed already: this is its batch.")
             return HttpResponseRedirect(batch_url(upload.batch_id))
+        if upload.confirm_state in PENDING:
+            return HttpResponseRedirect(reverse("admin:callbacks_callbackbatch_confirming", args=[upload.pk]))
         return self._render_preview(request, upload, callback_upload_preview(upload))
 
     def confirm_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
+        """Hands the confirm to a worker and answers at once with the page that waits for the batch."""
         refuse_unless(request, "callbacks.add_callbackbatch", action=AuditAction.CREATE_CALLBACK_BATCH)
-        preview_url = reverse("admin:callbacks_callbackbatch_preview", args=[upload_id])
         if request.method != "POST":
-            return HttpResponseRedirect(preview_url)
-        done = callback_upload_confirm(
+            return HttpResponseRedirect(reverse("admin:callbacks_callbackbatch_preview", args=[upload_id]))
+        upload = callback_upload_confirm_request(
             uploads=self._uploads(request),
             upload_id=upload_id,
             digest=request.POST.get("digest", ""),
             actor=actor_for(request),
         )
-        if done is None:
+        if upload is None:
             raise Http404("No such upload, or not in your tenants.")
-        if done.already and done.batch is not None:
-            messages.info(request, f"“{done.upload.file_name}” was confirmed already: this is its batch.")
-            return HttpResponseRedirect(batch_url(done.batch))
-        if done.refused:
-            messages.error(request, f"Nothing was created: {done.refused}")
+        if upload.batch_id:
+            messages.info(request, f"“{upload.file_name}” was confirmed already: this is its batch.")
+            return HttpResponseRedirect(batch_url(upload.batch_id))
+        return HttpResponseRedirect(reverse("admin:callbacks_callbackbatch_confirming", args=[upload.pk]))
+
+    def confirming_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
+        """Waits for the worker (reloading itself each second), then leads to the batch, or back to the preview
+        (a new one if the file's check changed since) with what happened."""
+        refuse_unless(request, "callbacks.add_callbackbatch", action=AuditAction.CREATE_CALLBACK_BATCH)
+        upload = self._uploads(request).filter(pk=upload_id).first()
+        if upload is None:
+            raise Http404("No such upload, or not in your tenants.")
+        preview_url = reverse("admin:callbacks_callbackbatch_preview", args=[upload.pk])
+        if upload.batch_id:
+            done = upload.confirm_message or f"“{upload.file_name}” is confirmed: this is its batch."
+            messages.success(request, done)
+            return HttpResponseRedirect(batch_url(upload.batch_id))
+        if upload.confirm_state == ConfirmState.CHANGED:
+            messages.warning(
+                request,
+                "Nothing was created: the check gives another result than the preview you confirmed "
+                "(a number may have got a callback or been put on the do-not-call list meanwhile). "
+                "Here is the new preview; confirm again if it is right.",
+            )
             return HttpResponseRedirect(preview_url)
-        assert done.preview is not None
-        if done.batch is None:
-            if done.changed:
-                messages.warning(
-                    request,
-                    "Nothing was created: the check gives another result than the preview you confirmed "
-                    "(a number may have got a callback or been put on the do-not-call list meanwhile). "
-                    "Here is the new preview; confirm again if it is right.",
-                )
-            else:
-                messages.error(request, "Nothing was created: the file has no row that can be queued.")
-            return self._render_preview(request, done.upload, done.preview)
-        left_out = len(done.preview.error_rows)
-        text = f"Created the batch “{done.batch}” with {len(done.preview.valid_items)} callback(s)"
-        text += f"; {left_out} row(s) with errors were left out." if left_out else "."
-        messages.success(request, text)
-        return HttpResponseRedirect(batch_url(done.batch))
+        if upload.confirm_state not in PENDING:
+            if upload.confirm_message:
+                messages.error(request, upload.confirm_message)
+            return HttpResponseRedirect(preview_url)
+        now = timezone.now()
+        waited = int((now - (upload.confirm_requested_at or now)).total_seconds())
+        running = upload.confirm_state == ConfirmState.RUNNING
+        return self._render(
+            request,
+            "confirming.html",
+            f"Creating the batch from “{upload.file_name}”",
+            upload=upload,
+            running=running,
+            waited=waited,
+            ran=int((now - upload.confirm_started_at).total_seconds()) if running and upload.confirm_started_at else 0,
+            stalled=not running and waited >= CONFIRM_RESEND_AFTER.total_seconds(),
+            confirm_url=reverse("admin:callbacks_callbackbatch_confirm", args=[upload.pk]),
+        )
 
 
 # ==================================================================================================

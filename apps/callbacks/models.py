@@ -236,6 +236,19 @@ class CallbackAttempt(models.Model):
         return f"Attempt {self.number} of {self.callback}"
 
 
+class ConfirmState(models.TextChoices):
+    """Where the confirm of an upload is: a worker creates the batch (a 50,000-row file takes seconds)."""
+
+    NONE = "", "Not confirmed"
+    QUEUED = "queued", "Waiting for a worker"
+    RUNNING = "running", "Creating the batch"
+    DONE = "done", "Batch created"
+    CHANGED = "changed", "Changed since the preview: nothing created"
+    NOTHING = "nothing", "No valid row: nothing created"
+    REFUSED = "refused", "Refused: nothing created"
+    FAILED = "failed", "Failed: nothing created"
+
+
 class CallbackUpload(models.Model):
     """An uploaded file between its preview and its confirmation; confirming twice makes one batch."""
 
@@ -255,6 +268,16 @@ class CallbackUpload(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     batch = models.OneToOneField(CallbackBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="upload")
+    # The confirm, as asked for in the admin and carried out by the callbacks.confirm_upload task.
+    confirm_state = models.CharField(max_length=16, choices=ConfirmState.choices, blank=True, default="")
+    confirm_digest = models.CharField(max_length=64, blank=True, help_text="Of the preview the person confirmed.")
+    confirm_actor = models.CharField(max_length=200, blank=True)
+    confirm_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    confirm_requested_at = models.DateTimeField(null=True, blank=True)
+    confirm_started_at = models.DateTimeField(null=True, blank=True)
+    confirm_message = models.TextField(blank=True, help_text="What the confirm ended with, as the person is told.")
 
     class Meta:
         ordering = ["-created_at"]

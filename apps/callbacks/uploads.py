@@ -2,11 +2,14 @@
 
 The admin's upload pages only show what these return; the checks of a confirm (the upload is locked, a
 second confirm finds the first one's batch, the preview confirmed must still be what the file gives
-now) live here.
+now) live here. A confirm is asked for by the web request (``callback_upload_confirm_request``, which
+answers at once) and carried out by the ``callbacks.confirm_upload`` task (``callback_upload_confirm_run``):
+checking 50,000 rows again and inserting them takes longer than a request should.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -14,14 +17,21 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from apps.cx.client import Actor
 from apps.cx.models import Tenant
+from apps.cx.task_sending import task_send
 
 from . import importing
-from .models import CallbackBatch, CallbackUpload
+from .models import CallbackBatch, CallbackUpload, ConfirmState
 
 logger = logging.getLogger(__name__)
+
+PENDING = (ConfirmState.QUEUED, ConfirmState.RUNNING)
+# A confirm still waiting after this long (its task lost with the broker, no worker running) is sent again
+# when the person confirms again; the task is safe to run twice (row lock, then "is there a batch?").
+CONFIRM_RESEND_AFTER = dt.timedelta(seconds=60)
 
 
 def callback_upload_store(
@@ -118,6 +128,97 @@ def callback_upload_confirm(
             refused = str(exc)
         else:
             upload.batch = batch
-            upload.save(update_fields=["batch"])
+            upload.confirm_state = ConfirmState.DONE
+            upload.confirm_message = _created_text(batch, preview)
+            upload.save(update_fields=["batch", "confirm_state", "confirm_message"])
             return UploadConfirmation(upload, batch=batch, preview=preview)
     return UploadConfirmation(upload, preview=preview, refused=refused)
+
+
+def _created_text(batch: CallbackBatch, preview: importing.Preview) -> str:
+    left_out = len(preview.error_rows)
+    text = f"Created the batch “{batch}” with {len(preview.valid_items)} callback(s)"
+    return text + (f"; {left_out} row(s) with errors were left out." if left_out else ".")
+
+
+def callback_upload_confirm_request(
+    *, uploads: QuerySet[CallbackUpload], upload_id: int, digest: str, actor: Actor
+) -> CallbackUpload | None:
+    """Asks a worker to confirm the upload ``upload_id`` (among ``uploads``: the person's) against the preview
+    they saw (``digest``), and returns at once; None when there is no such upload.
+
+    A confirm already waiting or running is not asked for twice (unless it has waited CONFIRM_RESEND_AFTER:
+    then its task is sent again); an upload with a batch is left as it is.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        # A worker creating the batch holds the row: then the confirm is under way, and nothing waits for it.
+        upload = uploads.select_for_update(skip_locked=True, of=("self",)).filter(pk=upload_id).first()
+        if upload is None:
+            return uploads.filter(pk=upload_id).first()
+        if upload.batch_id:
+            return upload
+        requested = upload.confirm_requested_at
+        waiting = upload.confirm_state in PENDING and requested is not None
+        if waiting and requested is not None and requested > now - CONFIRM_RESEND_AFTER:
+            return upload
+        if not waiting:
+            upload.confirm_digest = digest[:64]
+            upload.confirm_actor = actor.label[:200]
+            upload.confirm_user_id = actor.user_id
+            upload.confirm_started_at = None
+            upload.confirm_message = ""
+        upload.confirm_state = ConfirmState.QUEUED
+        upload.confirm_requested_at = now
+        upload.save(
+            update_fields=[
+                "confirm_state",
+                "confirm_digest",
+                "confirm_actor",
+                "confirm_user",
+                "confirm_requested_at",
+                "confirm_started_at",
+                "confirm_message",
+            ]
+        )
+        task_send("callbacks.confirm_upload", upload.pk)
+    return upload
+
+
+def callback_upload_confirm_run(upload_id: int) -> str:
+    """The task's work: the confirm the person asked for, its outcome kept on the upload for the waiting page.
+    Returns the state it ended in ('' when there was nothing to do)."""
+    upload = CallbackUpload.objects.filter(pk=upload_id).first()
+    if upload is None or upload.batch_id or upload.confirm_state not in PENDING:
+        return ""
+    CallbackUpload.objects.filter(pk=upload_id, confirm_state=ConfirmState.QUEUED).update(
+        confirm_state=ConfirmState.RUNNING, confirm_started_at=timezone.now()
+    )
+    actor = Actor(label=upload.confirm_actor or "task:callbacks.confirm_upload", user_id=upload.confirm_user_id)
+    try:
+        done = callback_upload_confirm(
+            uploads=CallbackUpload.objects.all(), upload_id=upload_id, digest=upload.confirm_digest, actor=actor
+        )
+    except BaseException:
+        # Soft time limit, database gone: the transaction rolled back, nothing was created.
+        with contextlib.suppress(Exception):
+            _confirm_settle(
+                upload_id, ConfirmState.FAILED, "The batch could not be created (the worker broke off); confirm again."
+            )
+        raise
+    if done is None or done.batch is not None:
+        return ConfirmState.DONE
+    if done.refused:
+        state, message = ConfirmState.REFUSED, f"Nothing was created: {done.refused}"
+    elif done.changed:
+        state, message = ConfirmState.CHANGED, ""
+    else:
+        state, message = ConfirmState.NOTHING, "Nothing was created: the file has no row that can be queued."
+    _confirm_settle(upload_id, state, message)
+    return state
+
+
+def _confirm_settle(upload_id: int, state: str, message: str) -> None:
+    CallbackUpload.objects.filter(pk=upload_id, batch__isnull=True, confirm_state__in=PENDING).update(
+        confirm_state=state, confirm_message=message
+    )

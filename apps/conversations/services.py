@@ -8,13 +8,16 @@ and then sent as an event) leaves one row.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchVector
 from django.db import connection, transaction
-from django.db.models import QuerySet, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -454,7 +457,12 @@ def bulk_operation_run(*, operation_id: int) -> None:
     )
     actor = Actor(label=operation.actor, user_id=operation.requested_by_id)
     pending = list(operation.items.filter(state=BulkItemState.PENDING).values_list("pk", flat=True))
-    for item_id in pending:
+    stop_at = time.monotonic() + settings.CX_TASK_SLICE_SECONDS
+    for done, item_id in enumerate(pending):
+        if done and time.monotonic() > stop_at:
+            # The rest goes to a run of its own (one row at least per run), so none nears the task's time limit.
+            task_send("conversations.bulk_operation_run", operation.pk)
+            return
         claimed = BulkOperationItem.objects.filter(pk=item_id, state=BulkItemState.PENDING).update(
             state=BulkItemState.RUNNING, started_at=timezone.now()
         )
@@ -464,6 +472,29 @@ def bulk_operation_run(*, operation_id: int) -> None:
         BulkOperation.objects.filter(pk=operation.pk).exclude(status=BulkStatus.DONE).update(
             status=BulkStatus.DONE, finished_at=timezone.now()
         )
+
+
+# A bulk action with rows still pending and no row started or finished for this long is handed to a worker
+# again: its task message was lost (Redis lost its data) or its run was cut off. Rows are claimed one by one,
+# so a run still going on meanwhile does no row twice. Longer than one row can take (four attempts with backoff).
+BULK_STALL_AFTER = dt.timedelta(minutes=5)
+
+
+def bulk_operations_resume(*, now: dt.datetime | None = None) -> int:
+    """Beat's safety net: sends every stalled bulk action to a worker again; returns how many."""
+    quiet_since = (now or timezone.now()) - BULK_STALL_AFTER
+    items = BulkOperationItem.objects.filter(operation=OuterRef("pk"))
+    stalled = (
+        BulkOperation.objects.filter(status__in=[BulkStatus.QUEUED, BulkStatus.RUNNING], created_at__lt=quiet_since)
+        .filter(Exists(items.filter(state=BulkItemState.PENDING)))
+        .exclude(Exists(items.filter(Q(started_at__gte=quiet_since) | Q(finished_at__gte=quiet_since))))
+        .values_list("pk", flat=True)
+    )
+    resumed = list(stalled)
+    for operation_id in resumed:
+        logger.warning("Bulk operation %s has stalled with rows pending; sending it to a worker again", operation_id)
+        task_send("conversations.bulk_operation_run", operation_id)
+    return len(resumed)
 
 
 def _bulk_item_run(*, kind: str, item_id: int, actor: Actor) -> None:

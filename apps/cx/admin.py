@@ -124,7 +124,7 @@ class ApiCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "tenant",
     )
     list_filter = ("outcome", "operation", ("tenant", ScopedRelatedFieldListFilter), "method")
-    search_fields = ("path", "triggered_by", "=group_id", "response_body", "error")
+    search_fields = ("path", "triggered_by", "=group_id", "=task_id", "response_body", "error")
     date_hierarchy = "created_at"
     list_select_related = ("tenant",)
     readonly_fields = (
@@ -135,6 +135,7 @@ class ApiCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "operation",
         "triggered_by",
         "user",
+        "task_id",
         "method",
         "path",
         "status_code",

@@ -95,6 +95,10 @@ class TokenProvider:
         cached = self._cached()
         return cached if cached else self._fetch_under_lock(stale=None)
 
+    def cached_token(self) -> str | None:
+        """The cached token if it is still valid; never fetches one (``/health/`` asks this every second)."""
+        return self._cached()
+
     def refresh(self, stale: str) -> str:
         """After a 401 with ``stale``: fetch anew, unless another process already replaced it."""
         return self._fetch_under_lock(stale=stale)

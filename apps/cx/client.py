@@ -34,6 +34,7 @@ from .exceptions import (
 from .models import ApiCall, ApiCallOutcome, Tenant
 from .paths import fallback_path_for, path_for
 from .redaction import redact, redact_text
+from .tracing import current_task_id
 
 logger = logging.getLogger(__name__)
 
@@ -471,6 +472,7 @@ class CxClient:
                 attempt=self._attempt,
                 triggered_by=self.actor.label,
                 user_id=self.actor.user_id,
+                task_id=current_task_id(),
                 **fields,
             )
         except Exception:  # noqa: BLE001 - the log must never turn a placed call into a reported failure

@@ -144,6 +144,8 @@ class ApiCall(models.Model):
     request_body = models.JSONField(null=True, blank=True, help_text="Secrets redacted.")
     response_body = models.TextField(blank=True, help_text="Capped; secrets redacted.")
     error = models.TextField(blank=True)
+    # The Celery task that made the call (empty for a request or the CLI): its log lines carry the same id.
+    task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -45,16 +45,26 @@ def _send(name: str, args: tuple[Any, ...], *, queue: str | None, quietly: bool)
         logger.warning("Could not queue %s; the periodic sweep will take up its work", name, exc_info=True)
 
 
+def registered_tasks() -> dict[str, Any]:
+    """Every task of every app, by name (their modules imported if they were not)."""
+    _import_tasks_modules()
+    return dict(current_app.tasks)
+
+
+def _import_tasks_modules() -> None:
+    # What the worker's autodiscovery imports; not Celery's own, which returns nothing to a second thread
+    # calling it meanwhile.
+    with _discovery:
+        for config in apps.get_app_configs():
+            module = f"{config.name}.tasks"
+            if importlib.util.find_spec(module) is not None:
+                importlib.import_module(module)
+
+
 def _registered(name: str) -> Any:
     """The task of that name; the apps' tasks modules are imported the first time one is not registered yet
     (a web process imports none of them itself)."""
     tasks = current_app.tasks
     if name not in tasks:
-        # What the worker's autodiscovery imports; not Celery's own, which returns nothing to a second thread
-        # calling it meanwhile.
-        with _discovery:
-            for config in apps.get_app_configs():
-                module = f"{config.name}.tasks"
-                if importlib.util.find_spec(module) is not None:
-                    importlib.import_module(module)
+        _import_tasks_modules()
     return tasks[name]

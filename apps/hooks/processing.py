@@ -137,12 +137,14 @@ def process_batch(limit: int | None = None, *, received_before: Any = None) -> i
 
 
 def process_all(max_batches: int = 1000, *, received_before: Any = None) -> int:
-    """Maps everything due (a bounded number of batches, so one task never runs forever)."""
+    """Maps everything due: a bounded number of batches and at most CX_TASK_SLICE_SECONDS, so one task ends
+    well inside its time limit; what is left waits for the next wake-up or sweep."""
     total = 0
+    stop_at = time.monotonic() + settings.CX_TASK_SLICE_SECONDS
     for _ in range(max_batches):
         handled = process_batch(received_before=received_before)
         total += handled
-        if not handled:
+        if not handled or time.monotonic() > stop_at:
             break
     return total
 

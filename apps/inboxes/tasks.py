@@ -14,12 +14,14 @@ from .services import inbox_sync
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="inboxes.sync_tenant")
+# Late ack, and back to the queue if the worker dies: a sync reads the list and upserts it, twice is as once.
+@shared_task(name="inboxes.sync_tenant", acks_late=True, reject_on_worker_lost=True)
 def inbox_sync_task(tenant_id: int) -> int:
     tenant = Tenant.objects.get(pk=tenant_id)
     return len(inbox_sync(tenant=tenant, actor=Actor.system("task:inboxes.sync_tenant")))
 
 
+# Acknowledged on receipt: beat sends it again in 15 minutes.
 @shared_task(name="inboxes.sync_all")
 def inbox_sync_all_task() -> None:
     """Fans out one sync per active tenant, so one failing tenant does not hold up the others."""

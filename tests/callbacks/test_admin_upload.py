@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.callbacks.models import CallbackBatch, CallbackUpload, DoNotCall, QueueCallback
 from apps.cx.models import AuditEntry, Tenant
@@ -47,6 +49,27 @@ def upload_file(client, tenant: Tenant, content: bytes | str, name: str = "novem
     return client.post(UPLOAD, form, follow=True)
 
 
+def confirming_url(upload: CallbackUpload) -> str:
+    return reverse("admin:callbacks_callbackbatch_confirming", args=[upload.pk])
+
+
+@pytest.fixture
+def confirm(client, django_capture_on_commit_callbacks):
+    """POSTs a confirm as the browser does, then follows where it leads; the task the request sends once
+    committed runs (eagerly, in unit tests) when the request is over."""
+
+    def post(upload: CallbackUpload, digest: str):
+        with django_capture_on_commit_callbacks(execute=True):
+            posted = client.post(confirm_url(upload), {"digest": digest})
+        if posted.status_code != 302:
+            return posted
+        followed = client.get(posted["Location"], follow=True)
+        followed.redirect_chain.insert(0, (posted["Location"], 302))
+        return followed
+
+    return post
+
+
 @pytest.fixture
 def supervisor(client, make_user):
     user = make_user("Supervisor")
@@ -64,7 +87,9 @@ def test_the_add_button_leads_to_the_upload_form(client, tenant, supervisor):
     assert list(form.context["form"].fields["tenant"].queryset) == [tenant]
 
 
-def test_preview_shows_each_error_with_its_line_then_confirm_creates_exactly_the_valid_rows(client, tenant, supervisor):
+def test_preview_shows_each_error_with_its_line_then_confirm_creates_exactly_the_valid_rows(
+    client, tenant, supervisor, confirm
+):
     page = upload_file(client, tenant, GOOD_AND_BAD)
 
     upload = CallbackUpload.objects.get()
@@ -92,10 +117,13 @@ def test_preview_shows_each_error_with_its_line_then_confirm_creates_exactly_the
         "+14155550105",
     ]
 
-    done = client.post(confirm_url(upload), {"digest": page.context["digest"]}, follow=True)
+    done = confirm(upload, page.context["digest"])
 
     batch = CallbackBatch.objects.get()
-    assert done.redirect_chain[-1][0] == reverse("admin:callbacks_callbackbatch_change", args=[batch.pk])
+    assert [url for url, _ in done.redirect_chain] == [
+        confirming_url(upload),
+        reverse("admin:callbacks_callbackbatch_change", args=[batch.pk]),
+    ]
     assert notices(done) == [f"Created the batch “{batch}” with 3 callback(s); 3 row(s) with errors were left out."]
     rows = QueueCallback.objects.filter(batch=batch).order_by("line_number")
     assert [(r.line_number, r.destination, r.queue_name, r.name) for r in rows] == [
@@ -116,43 +144,92 @@ def test_preview_shows_each_error_with_its_line_then_confirm_creates_exactly_the
     assert AuditEntry.objects.get(action="create_callback_batch").outcome == "ok"
 
 
-def test_confirming_twice_makes_one_batch(client, tenant, supervisor):
+def test_the_confirm_answers_at_once_and_the_page_waits_for_the_worker(
+    client, tenant, supervisor, django_capture_on_commit_callbacks
+):
+    page = upload_file(client, tenant, GOOD_AND_BAD)
+    upload = CallbackUpload.objects.get()
+
+    with django_capture_on_commit_callbacks() as sent:  # the task is sent, no worker has run it yet
+        posted = client.post(confirm_url(upload), {"digest": page.context["digest"]})
+
+    assert posted.status_code == 302 and posted["Location"] == confirming_url(upload)
+    assert not CallbackBatch.objects.exists()
+    waiting = client.get(confirming_url(upload))
+    html = waiting.content.decode()
+    assert waiting.status_code == 200 and "Waiting for a worker" in html and 'http-equiv="refresh"' in html
+    # Back to the preview, the person is led to the waiting page rather than offered a second confirm.
+    assert client.get(preview_url(upload))["Location"] == confirming_url(upload)
+    # Confirming again meanwhile sends no second task.
+    with django_capture_on_commit_callbacks() as sent_again:
+        client.post(confirm_url(upload), {"digest": page.context["digest"]})
+    assert list(sent_again) == []
+
+    for task in sent:  # the worker takes it
+        task()
+
+    done = client.get(confirming_url(upload), follow=True)
+    batch = CallbackBatch.objects.get()
+    assert done.redirect_chain[-1][0] == reverse("admin:callbacks_callbackbatch_change", args=[batch.pk])
+    assert notices(done) == [f"Created the batch “{batch}” with 3 callback(s); 3 row(s) with errors were left out."]
+
+
+def test_a_confirm_left_waiting_is_sent_again_when_confirmed_again(
+    client, tenant, supervisor, django_capture_on_commit_callbacks
+):
+    page = upload_file(client, tenant, GOOD_AND_BAD)
+    upload = CallbackUpload.objects.get()
+    with django_capture_on_commit_callbacks():  # its task is lost (the broker lost it, say)
+        client.post(confirm_url(upload), {"digest": page.context["digest"]})
+    CallbackUpload.objects.filter(pk=upload.pk).update(confirm_requested_at=timezone.now() - dt.timedelta(minutes=2))
+
+    waiting = client.get(confirming_url(upload)).content.decode()
+    assert "No worker has taken it for 120 seconds" in waiting and "Confirm again" in waiting
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        client.post(confirm_url(upload), {"digest": page.context["digest"]})
+
+    assert [task.args[0] for task in sent].count("callbacks.confirm_upload") == 1
+    assert CallbackBatch.objects.get().total == 3
+
+
+def test_confirming_twice_makes_one_batch(client, tenant, supervisor, confirm):
     page = upload_file(client, tenant, GOOD_AND_BAD)
     upload = CallbackUpload.objects.get()
     digest = page.context["digest"]
 
-    first = client.post(confirm_url(upload), {"digest": digest})
-    second = client.post(confirm_url(upload), {"digest": digest}, follow=True)
+    first = confirm(upload, digest)
+    second = confirm(upload, digest)
 
     batch = CallbackBatch.objects.get()
-    assert first["Location"] == reverse("admin:callbacks_callbackbatch_change", args=[batch.pk])
-    assert second.redirect_chain[-1][0] == first["Location"]
+    batch_page = reverse("admin:callbacks_callbackbatch_change", args=[batch.pk])
+    assert first.redirect_chain[-1][0] == batch_page
+    assert second.redirect_chain[-1][0] == batch_page
     assert any("was confirmed already" in notice for notice in notices(second))
     assert QueueCallback.objects.count() == 3
     # Going back to the preview also leads to the batch, not to a second confirm.
-    assert client.get(preview_url(upload))["Location"] == first["Location"]
+    assert client.get(preview_url(upload))["Location"] == batch_page
 
 
-def test_a_change_since_the_preview_shows_the_new_preview_instead_of_creating(client, tenant, supervisor):
+def test_a_change_since_the_preview_shows_the_new_preview_instead_of_creating(client, tenant, supervisor, confirm):
     page = upload_file(client, tenant, GOOD_AND_BAD)
     upload = CallbackUpload.objects.get()
     # Meanwhile, someone puts one of the numbers on the do-not-call list.
     DoNotCall.objects.create(tenant=tenant, destination="+14155550105")
 
-    again = client.post(confirm_url(upload), {"digest": page.context["digest"]})
+    again = confirm(upload, page.context["digest"])
 
-    assert again.status_code == 200
+    assert again.status_code == 200 and again.redirect_chain[-1][0] == preview_url(upload)
     assert not CallbackBatch.objects.exists() and not QueueCallback.objects.exists()
     assert "Nothing was created: the check gives another result" in notices(again)[0]
     errors = {row.line: row.errors for row in again.context["error_rows"]}
     assert errors[7] == ["+14155550105 is on the do-not-call list"]
     assert again.context["valid_count"] == 2
     # The new preview can be confirmed as it now stands.
-    client.post(confirm_url(upload), {"digest": again.context["digest"]})
+    confirm(upload, again.context["digest"])
     assert QueueCallback.objects.count() == 2
 
 
-def test_a_file_without_a_valid_row_creates_nothing(client, tenant, supervisor):
+def test_a_file_without_a_valid_row_creates_nothing(client, tenant, supervisor, confirm):
     page = upload_file(client, tenant, "destination,name\nnope,Bob\n,Empty\n")
 
     upload = CallbackUpload.objects.get()
@@ -161,7 +238,7 @@ def test_a_file_without_a_valid_row_creates_nothing(client, tenant, supervisor):
     assert 'name="_confirm"' not in html and "Nothing can be created from this file" in html
     assert "Upload another file" in html
     # A crafted confirm creates nothing either, and says so.
-    forced = client.post(confirm_url(upload), {"digest": ""})
+    forced = confirm(upload, "")
     assert forced.status_code == 200 and "Nothing was created" in notices(forced)[0]
     assert not CallbackBatch.objects.exists() and not QueueCallback.objects.exists()
 
@@ -174,7 +251,7 @@ def test_a_file_without_a_valid_row_creates_nothing(client, tenant, supervisor):
         (b"PK\x03\x04 not really a workbook", "list.xlsx", "XLSX workbook"),
     ],
 )
-def test_a_bad_file_shows_the_file_error_and_creates_nothing(client, tenant, supervisor, content, name, error):
+def test_a_bad_file_shows_the_file_error_and_creates_nothing(client, tenant, supervisor, confirm, content, name, error):
     page = upload_file(client, tenant, content, name=name)
 
     assert page.status_code == 200
@@ -182,11 +259,11 @@ def test_a_bad_file_shows_the_file_error_and_creates_nothing(client, tenant, sup
     assert "The file cannot be imported" in page.content.decode()
     assert 'name="_confirm"' not in page.content.decode()
     upload = CallbackUpload.objects.get()
-    client.post(confirm_url(upload), {"digest": ""})
+    confirm(upload, "")
     assert not CallbackBatch.objects.exists()
 
 
-def test_an_xlsx_file_is_read_like_a_csv(client, tenant, supervisor):
+def test_an_xlsx_file_is_read_like_a_csv(client, tenant, supervisor, confirm):
     import openpyxl
 
     workbook = openpyxl.Workbook()
@@ -199,7 +276,7 @@ def test_an_xlsx_file_is_read_like_a_csv(client, tenant, supervisor):
 
     page = upload_file(client, tenant, buffer.getvalue(), name="list.xlsx")
     assert (page.context["valid_count"], page.context["error_count"]) == (2, 0)
-    client.post(confirm_url(CallbackUpload.objects.get()), {"digest": page.context["digest"]})
+    confirm(CallbackUpload.objects.get(), page.context["digest"])
     assert sorted(QueueCallback.objects.values_list("destination", flat=True)) == ["+14155550111", "+14155550112"]
 
 
@@ -252,7 +329,7 @@ def test_a_file_over_the_size_cap_is_refused(client, tenant, supervisor, setting
     assert not CallbackUpload.objects.exists()
 
 
-def test_batch_options_reach_the_batch_in_the_tenants_time(client, tenant, supervisor):
+def test_batch_options_reach_the_batch_in_the_tenants_time(client, tenant, supervisor, confirm):
     tenant.time_zone = "Europe/Paris"
     tenant.save()
     page = upload_file(
@@ -268,7 +345,7 @@ def test_batch_options_reach_the_batch_in_the_tenants_time(client, tenant, super
     summary = page.content.decode()
     assert "starts at 2030-01-15 10:00 (Europe/Paris)" in summary and "deadline 2030-01-16 18:00" in summary
     assert "daily window 10:00–12:00" in summary
-    client.post(confirm_url(CallbackUpload.objects.get()), {"digest": page.context["digest"]})
+    confirm(CallbackUpload.objects.get(), page.context["digest"])
 
     batch = CallbackBatch.objects.get()
     assert batch.starts_at.isoformat() == "2030-01-15T09:00:00+00:00"  # 10:00 in Paris

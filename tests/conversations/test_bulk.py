@@ -328,3 +328,50 @@ def test_confirming_all_matching_the_filter_keeps_the_filter(
         client.post(url, confirmation_form(asked), follow=True)
 
     assert conversation_ids(sandbox, FINISH) == [int(only.remote_id)]
+
+
+def test_a_long_selection_is_carried_out_in_slices_each_row_once(
+    sandbox, tenant, conversations, actor, settings, django_capture_on_commit_callbacks
+):
+    # Every run stops after its first row and hands the rest to the next run (as after CX_TASK_SLICE_SECONDS).
+    settings.CX_TASK_SLICE_SECONDS = 0
+    operation = bulk_operation_create(kind="finish", conversations=conversations, actor=actor)
+
+    with django_capture_on_commit_callbacks(execute=True) as runs:
+        bulk_operation_run(operation_id=operation.pk)
+
+    operation.refresh_from_db()
+    assert operation.status == "done"
+    assert set(operation.items.values_list("state", flat=True)) == {"ok"}
+    assert sum(task.args[0] == "conversations.bulk_operation_run" for task in runs) >= 2
+    assert sorted(conversation_ids(sandbox, FINISH)) == sorted(int(c.remote_id) for c in conversations)
+
+
+def test_a_bulk_action_whose_task_was_lost_is_sent_again_and_done_once(
+    sandbox, tenant, conversations, actor, django_capture_on_commit_callbacks
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.conversations.services import bulk_operations_resume
+
+    # Queued ten minutes ago; its task message never reached a worker (Redis lost it).
+    lost = bulk_operation_create(kind="finish", conversations=conversations[:2], actor=actor)
+    # Another one is being worked on right now: a row started a moment ago.
+    busy = bulk_operation_create(kind="finish", conversations=conversations[2:], actor=actor)
+    long_ago = timezone.now() - dt.timedelta(minutes=10)
+    BulkOperation.objects.filter(pk__in=[lost.pk, busy.pk]).update(created_at=long_ago)
+    BulkOperationItem.objects.filter(operation=busy).update(started_at=timezone.now())
+
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        assert bulk_operations_resume() == 1
+
+    assert [task.args for task in sent] == [("conversations.bulk_operation_run", (lost.pk,))]
+    lost.refresh_from_db()
+    assert lost.status == "done" and set(lost.items.values_list("state", flat=True)) == {"ok"}
+    # Done now: the next look sends nothing.
+    with django_capture_on_commit_callbacks(execute=True) as sent_again:
+        bulk_operations_resume()
+    assert [task.args[0] for task in sent_again] == []
+    assert sorted(conversation_ids(sandbox, FINISH)) == sorted(int(c.remote_id) for c in conversations[:2])

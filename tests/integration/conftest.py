@@ -58,6 +58,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=missing))
 
 
+@pytest.fixture(autouse=True)
+def _plain_http(settings) -> None:
+    """This process is the production form too (DATABASE_URL is set), reached over plain http by the test
+    client: as DJANGO_HTTPS=false sets it for the processes the tests start (worker_env)."""
+    settings.SECURE_SSL_REDIRECT = settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.SECURE_HSTS_SECONDS = 0
+
+
 @pytest.fixture(scope="session")
 def redis_flushed() -> None:
     """Starts from an empty broker and cache: a task left from an earlier run must not execute here."""
@@ -90,6 +98,8 @@ def worker_env(sandbox_process) -> dict[str, str]:
         "CX_CALLBACK_RETRY_BASE": str(CALLBACK_RETRY_BASE),
         "CX_CALLBACK_RETRY_MAX": str(CALLBACK_RETRY_MAX),
         "PYTHONUNBUFFERED": "1",
+        # The production form redirects http to https; these tests talk plain http on 127.0.0.1.
+        "DJANGO_HTTPS": "false",
     }
 
 
@@ -123,6 +133,7 @@ def celery_worker(django_db_setup, redis_flushed, sandbox_process) -> Iterator[s
     if not ready.wait(60):
         process.kill()
         pytest.fail("The Celery worker did not start:\n" + "".join(output[-40:]))
+    process.output = output  # type: ignore[attr-defined]  # what it logged so far, for tests that read its lines
     yield process
     _stop(process)
 

@@ -8,6 +8,7 @@ from requirements.txt fails here before it fails a deployment.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
@@ -125,6 +126,7 @@ def production_form(runtime_python, transactional_db, sandbox_process, tmp_path)
         "CELERY_BROKER_URL": broker,
         "CONSOLE_PUBLIC_URL": url,
         "CX_VAR_DIR": str(var_dir),
+        "LOG_FORMAT": "json",
     }
     env.pop("PYTHONPATH", None)  # nothing of the dev venv may reach these processes
     celery = [runtime_python, "-m", "celery", "-A", "cxconsole"]
@@ -165,6 +167,9 @@ def test_the_production_form_of_requirements_txt_alone_serves_the_admin_and_answ
 ):
     url = production_form.url
     assert requests.get(f"{url}/healthz", timeout=5).ok
+    # What a load balancer polls: database, broker, cache and the API token all answer.
+    health = requests.get(f"{url}/health/", timeout=5)
+    assert health.status_code == 200 and health.json()["failed"] == [], health.text
     login = requests.get(f"{url}/admin/login/", timeout=5)
     assert login.status_code == 200 and 'name="username"' in login.text and 'name="password"' in login.text
     styles = requests.get(f"{url}/static/admin/css/base.css", timeout=5)  # whitenoise, from the collected files
@@ -207,5 +212,10 @@ def test_the_production_form_of_requirements_txt_alone_serves_the_admin_and_answ
     sent = wait_until(lambda: BotReply.objects.filter(bot=bot, state="sent").values_list("decision", flat=True))
     replies = list(BotReply.objects.filter(bot=bot).values_list("decision", "state", "error"))
     assert list(sent) == ["greeting"], f"{replies}\n{production_form.report()}"
+    # The workers log JSON lines; the task that mapped the delivery ran under the delivery's request id.
+    worker_lines = [line for child in production_form.children[:-2] for line in child.output if line.startswith("{")]
+    records = [json.loads(line) for line in worker_lines]
+    handled = [r for r in records if "hooks.handle_event" in r["message"] and "succeeded" in r["message"]]
+    assert handled and all(len(r.get("request_id", "")) == 32 for r in handled), records[-20:]
     # Nothing of the form fell over along the way (beat, say, on its first look at the schedule).
     assert [c.name for c in production_form.children if c.process.poll() is not None] == [], production_form.report()

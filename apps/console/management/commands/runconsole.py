@@ -53,8 +53,8 @@ def gunicorn_command(python: str, port: int) -> list[str]:
         "cxconsole.gunicorn_logging.RedactingLogger",
         "--graceful-timeout",
         "5",
-        # Confirming a 50,000-row callback file checks it again and inserts it in one transaction: about
-        # 20 s on a 2-core machine (bench/import_preview.py), within gunicorn's default 30 s only just.
+        # Previewing a 50,000-row callback file reads and checks it in the request: up to about 11 s (XLSX) on a
+        # 2-core machine (bench/import_preview.py); its confirm runs in a worker (callbacks.confirm_upload).
         "--timeout",
         "120",
     ]
