@@ -299,7 +299,7 @@ def test_error_pages_are_inside_the_console_with_the_reason_and_a_way_back(live_
     refused = laptop.goto(f"{batches}upload/", referer=batches)
     assert refused.status == 403
     assert laptop.locator("#error-reason").inner_text() == (
-        "You may not upload callbacks: missing permission callbacks.add_callbackbatch."
+        "You may not create callback batch: missing permission callbacks.add_callbackbatch."
     )
     assert laptop.locator("#nav-sidebar").is_visible() and laptop.locator("#user-tools").is_visible()
     shoot(laptop, "look-error-403")
