@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.callbacks",
     "apps.webhooks",
     "apps.hooks",
+    "apps.dashboard",  # the admin home: reads the other apps, none imports it
     "apps.console",  # the top: the CLI, runconsole and the demo; imports the others, none imports it
 ]
 

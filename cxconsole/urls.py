@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from apps.hooks.views import HOOK_ROUTE, receive
@@ -22,5 +22,8 @@ urlpatterns = [
     re_path("^" + HOOK_ROUTE, receive, name="hooks-receive"),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", health, name="health"),
+    # The admin home is the dashboard (Django's list of models is on it, below the figures); before the admin's
+    # own routes so that /admin/ is answered here.
+    path("admin/", include("apps.dashboard.urls")),
     path("admin/", admin.site.urls),
 ]

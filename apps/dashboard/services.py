@@ -1,0 +1,130 @@
+"""The dashboard's one write: bringing the conversations' figures rollup up to date."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from apps.bots.models import AgentBotAssignment, BotReply
+from apps.conversations.models import Conversation, Message
+from apps.conversations.timeline import figures_of
+
+from .models import ConversationFigures, RollupMark
+
+CHUNK = 200
+MESSAGES_MARK = "messages"
+FIGURE_FIELDS = (
+    "tenant",
+    "inbox",
+    "bot",
+    "created_at",
+    "first_response_seconds",
+    "handed_off",
+    "handed_off_at",
+    "resolved_at",
+    "resolution_seconds",
+    "seen_updated_at",
+    "seen_activity_at",
+    "computed_at",
+)
+
+
+def _stale_conversations(limit: int) -> list[int]:
+    """Conversations with no figures yet, or changed since theirs were read (state, or last activity)."""
+    conversations = Conversation.objects.annotate(stamp=Coalesce("last_activity_at", "updated_at"))
+    current = ConversationFigures.objects.filter(
+        pk=OuterRef("pk"), seen_updated_at=OuterRef("updated_at"), seen_activity_at=OuterRef("stamp")
+    )
+    return list(conversations.filter(~Exists(current)).order_by().values_list("pk", flat=True)[:limit])
+
+
+def _conversations_with_new_messages(mark: RollupMark, newest: int, limit: int) -> list[int]:
+    """Conversations given a message since the last run, whatever its time: a message that arrives late, older
+    than the conversation's last activity, leaves the conversation's row as it was, yet may change its figures."""
+    rows = (
+        Message.objects.filter(pk__gt=mark.value, pk__lte=newest).order_by().values_list("conversation_id", flat=True)
+    )
+    return list(rows.distinct()[:limit])
+
+
+def _bots_of(conversations: Iterable[Conversation]) -> dict[int, int | None]:
+    """Each conversation's bot: the one that answered it first, else its inbox's bot now."""
+    ids = [conversation.pk for conversation in conversations]
+    answered: dict[int, int] = {}
+    for conversation_id, bot_id in (
+        BotReply.objects.filter(conversation_id__in=ids)
+        .order_by("-created_at", "-id")
+        .values_list("conversation_id", "bot_id")
+    ):
+        answered[conversation_id] = bot_id  # the oldest reply is seen last
+    inboxes = {conversation.inbox_id for conversation in conversations if conversation.inbox_id}
+    assigned = dict(AgentBotAssignment.objects.filter(inbox_id__in=inboxes).values_list("inbox_id", "bot_id"))
+    return {
+        conversation.pk: answered.get(conversation.pk) or assigned.get(conversation.inbox_id)  # type: ignore[arg-type]
+        for conversation in conversations
+    }
+
+
+def _figures_rows(conversation_ids: list[int]) -> list[ConversationFigures]:
+    conversations = list(
+        Conversation.objects.filter(pk__in=conversation_ids).annotate(stamp=Coalesce("last_activity_at", "updated_at"))
+    )
+    figured = figures_of(conversations)
+    bots = _bots_of(conversations)
+    now = timezone.now()
+    rows = []
+    for conversation in conversations:
+        figures = figured[conversation.pk]
+        first_response, resolution = figures.to_first_response, figures.to_resolution
+        rows.append(
+            ConversationFigures(
+                conversation_id=conversation.pk,
+                tenant_id=conversation.tenant_id,
+                inbox_id=conversation.inbox_id,
+                bot_id=bots[conversation.pk],
+                created_at=figures.created_at,
+                first_response_seconds=first_response.total_seconds() if first_response is not None else None,
+                handed_off=figures.handed_off,
+                handed_off_at=figures.handed_off_at,
+                resolved_at=figures.resolved_at,
+                resolution_seconds=resolution.total_seconds() if resolution is not None else None,
+                seen_updated_at=conversation.updated_at,
+                seen_activity_at=conversation.stamp,  # type: ignore[attr-defined]
+                computed_at=now,
+            )
+        )
+    return rows
+
+
+def conversation_figures_refresh(*, limit: int = 20_000, seconds: float = 20.0) -> int:
+    """Reads again the figures of every conversation that changed since the last run (or has none), at most
+    ``limit`` of them or for about ``seconds``; the next run takes the rest. Returns how many were read.
+
+    The figures are ``figures_from``'s, the rule of a conversation's page and of the summary export. Each
+    chunk is written in its own transaction, with the conversation's state as it was read: a conversation
+    that changes meanwhile differs from its row and is read again next time.
+    """
+    started = time.monotonic()
+    mark, created = RollupMark.objects.get_or_create(name=MESSAGES_MARK)
+    newest = Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    # On the first run every conversation lacks figures: the messages before it need no second look.
+    touched = [] if created else _conversations_with_new_messages(mark, newest, limit)
+    todo = list(dict.fromkeys([*touched, *_stale_conversations(limit)]))[:limit]
+    done = 0
+    for start in range(0, len(todo), CHUNK):
+        rows = _figures_rows(todo[start : start + CHUNK])
+        with transaction.atomic():
+            ConversationFigures.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["conversation"], update_fields=list(FIGURE_FIELDS)
+            )
+        done += len(rows)
+        if time.monotonic() - started > seconds:
+            return done  # the mark stays: the conversations left are read next time
+    if len(touched) < limit:
+        RollupMark.objects.filter(pk=mark.pk, value__lt=newest).update(value=newest, updated_at=timezone.now())
+    return done

@@ -1,0 +1,13 @@
+"""The dashboard's periodic task: keeps the conversations' figures rollup current."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from .services import conversation_figures_refresh
+
+
+@shared_task(name="dashboard.refresh_figures", ignore_result=True)
+def refresh_figures_task() -> int:
+    # Safe to run twice at once: both write the same figures of the same rows (an upsert per conversation).
+    return conversation_figures_refresh()
