@@ -6,8 +6,8 @@ import time
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from apps.bots.models import AgentBotAssignment, BotReply
@@ -43,13 +43,14 @@ def _stale_conversations(limit: int) -> list[int]:
     return list(conversations.filter(~Exists(current)).order_by().values_list("pk", flat=True)[:limit])
 
 
-def _conversations_with_new_messages(mark: RollupMark, newest: int, limit: int) -> list[int]:
-    """Conversations given a message since the last run, whatever its time: a message that arrives late, older
-    than the conversation's last activity, leaves the conversation's row as it was, yet may change its figures."""
-    rows = (
-        Message.objects.filter(pk__gt=mark.value, pk__lte=newest).order_by().values_list("conversation_id", flat=True)
-    )
-    return list(rows.distinct()[:limit])
+def _conversations_with_new_messages(mark: RollupMark, count: int) -> tuple[list[int], int]:
+    """Conversations given one of the next ``count`` messages after the mark, whatever the message's time (one
+    that arrives late, older than the conversation's last activity, leaves the conversation's row as it was
+    yet may change its figures), and the id of the last of those messages."""
+    rows = list(Message.objects.filter(pk__gt=mark.value).order_by("pk").values_list("pk", "conversation_id")[:count])
+    if not rows:
+        return [], mark.value
+    return list(dict.fromkeys(conversation_id for _, conversation_id in rows)), rows[-1][0]
 
 
 def _bots_of(conversations: Iterable[Conversation]) -> dict[int, int | None]:
@@ -101,9 +102,10 @@ def _figures_rows(conversation_ids: list[int]) -> list[ConversationFigures]:
     return rows
 
 
-def conversation_figures_refresh(*, limit: int = 20_000, seconds: float = 20.0) -> int:
+def conversation_figures_refresh(*, limit: int = 20_000, messages: int = 50_000, seconds: float = 20.0) -> int:
     """Reads again the figures of every conversation that changed since the last run (or has none), at most
-    ``limit`` of them or for about ``seconds``; the next run takes the rest. Returns how many were read.
+    ``limit`` of them (and those of the next ``messages`` new messages) or for about ``seconds``; the next run
+    takes the rest. Returns how many were read.
 
     The figures are ``figures_from``'s, the rule of a conversation's page and of the summary export. Each
     chunk is written in its own transaction, with the conversation's state as it was read: a conversation
@@ -111,10 +113,13 @@ def conversation_figures_refresh(*, limit: int = 20_000, seconds: float = 20.0) 
     """
     started = time.monotonic()
     mark, created = RollupMark.objects.get_or_create(name=MESSAGES_MARK)
-    newest = Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    # On the first run every conversation lacks figures: the messages before it need no second look.
-    touched = [] if created else _conversations_with_new_messages(mark, newest, limit)
-    todo = list(dict.fromkeys([*touched, *_stale_conversations(limit)]))[:limit]
+    if created:
+        # On the first run every conversation lacks figures: the messages before it need no second look.
+        newest = Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        touched, upto = [], newest
+    else:
+        touched, upto = _conversations_with_new_messages(mark, messages)
+    todo = list(dict.fromkeys([*touched, *_stale_conversations(max(limit - len(touched), 0))]))
     done = 0
     for start in range(0, len(todo), CHUNK):
         rows = _figures_rows(todo[start : start + CHUNK])
@@ -123,8 +128,8 @@ def conversation_figures_refresh(*, limit: int = 20_000, seconds: float = 20.0) 
                 rows, update_conflicts=True, unique_fields=["conversation"], update_fields=list(FIGURE_FIELDS)
             )
         done += len(rows)
-        if time.monotonic() - started > seconds:
-            return done  # the mark stays: the conversations left are read next time
-    if len(touched) < limit:
-        RollupMark.objects.filter(pk=mark.pk, value__lt=newest).update(value=newest, updated_at=timezone.now())
+        if time.monotonic() - started > seconds and start + CHUNK < len(todo):
+            return done  # the mark stays: what is left is read next time
+    # updated_at: when the rollup was last complete (the dashboard says so).
+    RollupMark.objects.filter(pk=mark.pk).update(value=Greatest(F("value"), Value(upto)), updated_at=timezone.now())
     return done
