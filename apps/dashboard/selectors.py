@@ -156,7 +156,7 @@ def _seconds(value: Any) -> float | None:
 
 
 def duration_text(seconds: float | None) -> str:
-    """``seconds`` as a reader says it: "850 ms", "42 s", "3 min 5 s", "2 h 10 min", "3 d 4 h"; "–" for none."""
+    """``seconds`` as a reader says it: "850 ms", "42 s", "3 min 5 s", "2 min", "2 h 10 min"; "–" for none."""
     if seconds is None:
         return "–"
     if seconds < 1:
@@ -164,11 +164,11 @@ def duration_text(seconds: float | None) -> str:
     if seconds < 60:
         return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
     whole = round(seconds)
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    if whole < 86400:
-        return f"{whole // 3600} h {whole % 3600 // 60} min"
-    return f"{whole // 86400} d {whole % 86400 // 3600} h"
+    for size, unit, part_size, part_unit in ((86400, "d", 3600, "h"), (3600, "h", 60, "min"), (60, "min", 1, "s")):
+        if whole >= size:
+            part = whole % size // part_size
+            return f"{whole // size} {unit} {part} {part_unit}" if part else f"{whole // size} {unit}"
+    return f"{whole} s"
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
@@ -11,8 +12,6 @@ from django.template.response import TemplateResponse
 from apps.cx.selectors import tenants_for
 
 from .selectors import Period, dashboard_figures, period_from
-
-REFRESH_SECONDS = 20
 
 
 def _chosen(request: HttpRequest) -> tuple[Period, int | None, list[Any], list[str]]:
@@ -39,7 +38,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "tenants": tenants,
         "tenant_id": tenant_id,
         "problems": problems,
-        "refresh_seconds": REFRESH_SECONDS,
+        "refresh_seconds": max(5, settings.CX_DASHBOARD_REFRESH_SECONDS),
         "query": request.GET.urlencode(),
         "app_list": admin.site.get_app_list(request),
     }

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.dashboard.selectors import Period, dashboard_figures, duration_text, period_from
 
-from .conftest import DAY, NOW, Builder, at
+from .known_day import DAY, NOW, Builder, at
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def test_conversations_opened_with_the_bot_handed_off_and_finished(known_day, bo
 def test_first_response_and_resolution_times_are_the_conversations_own_figures(known_day, boss):
     times = figures_for(boss)["conversations"]["times"]
     # First responses 5, 30, 60, 120 s (c4 has none): nearest-rank median 30 s, 90th percentile 120 s.
-    assert times["first_response"] == {"p50": 30.0, "p90": 120.0, "p50_text": "30 s", "p90_text": "2 min 0 s"}
+    assert times["first_response"] == {"p50": 30.0, "p90": 120.0, "p50_text": "30 s", "p90_text": "2 min"}
     # Resolutions 600 (c1), 1,200 (b1), 3,600 (c3) s.
     assert times["resolution"]["p50"] == 1200.0 and times["resolution"]["p90"] == 3600.0
 
@@ -157,13 +157,15 @@ def test_bad_ranges_fall_back_to_today_and_say_why():
 
 
 def test_durations_read_as_a_person_says_them():
-    assert [duration_text(s) for s in (None, 0.25, 4, 42, 185, 7800, 200000)] == [
+    assert [duration_text(s) for s in (None, 0.25, 4, 42, 185, 120, 7800, 3600, 200000)] == [
         "–",
         "250 ms",
         "4.0 s",
         "42 s",
         "3 min 5 s",
+        "2 min",
         "2 h 10 min",
+        "1 h",
         "2 d 7 h",
     ]
 

@@ -13,7 +13,7 @@ from apps.dashboard.models import ConversationFigures
 from apps.dashboard.services import conversation_figures_refresh
 from apps.dashboard.tasks import refresh_figures_task
 
-from .conftest import Builder, at
+from .known_day import Builder, at
 
 pytestmark = pytest.mark.django_db
 

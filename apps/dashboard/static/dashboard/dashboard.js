@@ -9,7 +9,7 @@
   const charts = {};
   const COLOURS = {
     placed: "#2e7d32", failed: "#c62828", unknown: "#ef6c00", skipped: "#9e9e9e", cancelled: "#546e7a",
-    with_bot: "#42a5f5", with_agent: "#ab47bc", contained: "#2e7d32", finished_by_agent: "#7e57c2",
+    with_bot: "#42a5f5", with_agent: "#ab47bc", contained: "#2e7d32", finished_by_agent: "#00897b",
     received: "#90a4ae", processed: "#2e7d32", ignored: "#bdbdbd",
     ok: "#66bb6a", errors: "#c62828", rate_limited: "#ef6c00",
   };
