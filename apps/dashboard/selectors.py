@@ -256,14 +256,14 @@ def _callbacks(period: Period, tenant_ids: list[int] | None, links: Links, now: 
             "key": state,
             "label": str(labels[state]),
             "counts": ended.get(state, [0] * len(period.buckets())),
-            "link": links.to("callbacks_queuecallback", state=state),
+            "link": links.to("callbacks_queuecallback", state__exact=state),
             "time_field": "finished_at",
         }
         for state in ENDED_STATES
     ]
     for line in series:
         line["total"] = sum(line["counts"])
-        line["total_link"] = links.to("callbacks_queuecallback", time_field="finished_at", state=line["key"])
+        line["total_link"] = links.to("callbacks_queuecallback", time_field="finished_at", state__exact=line["key"])
     now_by_state = dict(
         callbacks.filter(state__in=[*WAITING_STATES, CallbackState.UNKNOWN])
         .values_list("state")
@@ -275,7 +275,7 @@ def _callbacks(period: Period, tenant_ids: list[int] | None, links: Links, now: 
             "key": state,
             "label": str(labels[state]),
             "count": now_by_state.get(state, 0),
-            "link": links.to("callbacks_queuecallback", state=state),
+            "link": links.to("callbacks_queuecallback", state__exact=state),
         }
         for state in WAITING_STATES
     ]
@@ -284,7 +284,7 @@ def _callbacks(period: Period, tenant_ids: list[int] | None, links: Links, now: 
         "waiting": waiting,
         "unknown": {
             "count": now_by_state.get(CallbackState.UNKNOWN, 0),
-            "link": links.to("callbacks_queuecallback", state=CallbackState.UNKNOWN),
+            "link": links.to("callbacks_queuecallback", state__exact=CallbackState.UNKNOWN),
         },
         "queues": _calls_per_minute(tenant_ids, links, now),
     }
@@ -329,7 +329,7 @@ def _calls_per_minute(tenant_ids: list[int] | None, links: Links, now: datetime)
                 "peak": max(per_minute),
                 "link": Links(links.period, tenant_id).to(
                     "callbacks_callbackattempt",
-                    queue_name=queue_name,
+                    queue_name__exact=queue_name,
                     started_at__gte=_moment(first),
                 ),
                 "limit_link": reverse("admin:callbacks_queuelimit_change", args=[limit.pk]) if limit else "",
@@ -377,10 +377,10 @@ def _conversations(period: Period, tenant_ids: list[int] | None, links: Links) -
         if at is not None:
             by_fate[names[(bool(is_finished), bool(is_handed))]][at] += n
     series_filters = {
-        "with_bot": {"holder": "bot"},
-        "with_agent": {"holder": "agent"},
-        "contained": {"status": "resolved", "handled": "bot"},
-        "finished_by_agent": {"status": "resolved", "handled": "agent"},
+        "with_bot": {"holder__exact": "bot"},
+        "with_agent": {"holder__exact": "agent"},
+        "contained": {"status__exact": "resolved", "handled": "bot"},
+        "finished_by_agent": {"status__exact": "resolved", "handled": "agent"},
     }
     series_labels = {
         "with_bot": "still with the bot",
@@ -394,6 +394,7 @@ def _conversations(period: Period, tenant_ids: list[int] | None, links: Links) -
             "label": series_labels[key],
             "counts": by_fate[key],
             "link": links.conversations(**series_filters[key]),
+            "day_field": "remote_created_at",
         }
         for key in names.values()
     ]
@@ -414,11 +415,11 @@ def _conversations(period: Period, tenant_ids: list[int] | None, links: Links) -
         "totals": totals,
         "links": {
             "opened": links.conversations(),
-            "with_bot": links.conversations(holder="bot"),
-            "with_agent": links.conversations(holder="agent"),
+            "with_bot": links.conversations(holder__exact="bot"),
+            "with_agent": links.conversations(holder__exact="agent"),
             "handed": links.conversations(handled="agent"),
-            "finished": links.conversations(status="resolved"),
-            "contained": links.conversations(status="resolved", handled="bot"),
+            "finished": links.conversations(status__exact="resolved"),
+            "contained": links.conversations(status__exact="resolved", handled="bot"),
         },
         "series": series,
         "times": times,
@@ -467,14 +468,14 @@ def _events(period: Period, tenant_ids: list[int] | None, links: Links, *, refus
             "key": status,
             "label": str(labels[status]),
             "counts": by_status.get(status, [0] * len(period.buckets())),
-            "link": links.to("hooks_inboundevent", status=status),
+            "link": links.to("hooks_inboundevent", status__exact=status),
             "time_field": "received_at",
         }
         for status in EventStatus.values
     ]
     for line in series:
         line["total"] = sum(line["counts"])
-        line["total_link"] = links.to("hooks_inboundevent", time_field="received_at", status=line["key"])
+        line["total_link"] = links.to("hooks_inboundevent", time_field="received_at", status__exact=line["key"])
     lag = _percentiles(
         events.filter(processed_at__isnull=False),
         ExpressionWrapper(F("processed_at") - F("received_at"), output_field=DurationField()),
@@ -506,7 +507,7 @@ def _events(period: Period, tenant_ids: list[int] | None, links: Links, *, refus
                 "reason": reason,
                 "label": str(reasons[reason]),
                 "count": counted.get(reason, 0),
-                "link": links.to("hooks_refusalcount", tenant=None, reason=reason, **day_range),
+                "link": links.to("hooks_refusalcount", tenant=None, reason__exact=reason, **day_range),
             }
             for reason in RefusalReason.values
         ]
@@ -528,7 +529,7 @@ def _api_calls(period: Period, tenant_ids: list[int] | None, links: Links) -> di
                 "key": "ok",
                 "label": "answered",
                 "counts": ok,
-                "link": links.to("cx_apicall", outcome="ok"),
+                "link": links.to("cx_apicall", outcome__exact="ok"),
                 "time_field": "created_at",
             },
             {
@@ -542,7 +543,7 @@ def _api_calls(period: Period, tenant_ids: list[int] | None, links: Links) -> di
                 "key": "rate_limited",
                 "label": "429 rate limited",
                 "counts": limited,
-                "link": links.to("cx_apicall", outcome="rate_limited"),
+                "link": links.to("cx_apicall", outcome__exact="rate_limited"),
                 "time_field": "created_at",
             },
         ],
@@ -555,7 +556,7 @@ def _api_calls(period: Period, tenant_ids: list[int] | None, links: Links) -> di
         "links": {
             "calls": links.to("cx_apicall", time_field="created_at"),
             "errors": links.to("cx_apicall", time_field="created_at", **error_link),
-            "rate_limited": links.to("cx_apicall", time_field="created_at", outcome="rate_limited"),
+            "rate_limited": links.to("cx_apicall", time_field="created_at", outcome__exact="rate_limited"),
         },
     }
 
@@ -587,6 +588,7 @@ def dashboard_figures(
         "generated_at_text": timezone.localtime(now).strftime("%H:%M:%S"),
         "labels": [start.strftime(label_format) for start in buckets],
         "bounds": [_moment(start) for start in [*buckets, period.end]],
+        "bucket_days": [start.date().isoformat() for start in buckets],
         "callbacks": None,
         "conversations": None,
         "events": None,

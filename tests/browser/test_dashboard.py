@@ -60,9 +60,25 @@ def test_the_dashboard_draws_refreshes_and_links_to_the_rows(browser, live_serve
         assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # still the same page
 
         unknown.click()
-        page.wait_for_url("**/admin/callbacks/queuecallback/?state=unknown")
+        page.wait_for_url("**/admin/callbacks/queuecallback/?state__exact=unknown")
         assert page.locator("#result_list tbody tr").count() == 3
         screenshot("dashboard-followed-unknown")
+
+        # A bar opens the rows of its hour: the callbacks placed between 9:00 and 10:00.
+        page.goto(f"{live_server.url}/admin/?since={DAY.isoformat()}&until={DAY.isoformat()}")
+        page.wait_for_selector(".glance[data-drawn=yes]")
+        bar = page.evaluate(
+            """() => {
+              const chart = Chart.getChart(document.getElementById('chart-callbacks'));
+              const bar = chart.getDatasetMeta(0).data[9];
+              const box = chart.canvas.getBoundingClientRect();
+              return {x: box.left + bar.x, y: box.top + (bar.y + bar.base) / 2};
+            }"""
+        )
+        page.mouse.click(bar["x"], bar["y"])
+        page.wait_for_url("**/admin/callbacks/queuecallback/?*")
+        assert "state__exact=placed" in page.url and "finished_at__gte=2026-11-02T09" in page.url
+        assert page.locator("#result_list tbody tr").count() == 3
 
         # Django's list of everything stays reachable from the home.
         page.goto(f"{live_server.url}/admin/")

@@ -94,10 +94,10 @@ def test_a_links_filters_are_the_ones_shown(client, boss, known_day):
     client.force_login(boss)
     link = data(client)["callbacks"]["unknown"]["link"]
     assert urlsplit(link).path == "/admin/callbacks/queuecallback/"
-    assert parse_qs(urlsplit(link).query) == {"state": ["unknown"]}
+    assert parse_qs(urlsplit(link).query) == {"state__exact": ["unknown"]}
     refusal = next(row for row in data(client)["events"]["refusals"] if row["reason"] == "bad_signature")
     assert parse_qs(urlsplit(refusal["link"]).query) == {
-        "reason": ["bad_signature"],
+        "reason__exact": ["bad_signature"],
         "day__gte": [DAY.isoformat()],
         "day__lte": [DAY.isoformat()],
     }

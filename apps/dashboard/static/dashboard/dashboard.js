@@ -20,13 +20,19 @@
   }
 
   function rowsLink(line, index) {
-    // The series' rows, narrowed to the bar's hour (or day) on the list's own time field.
-    if (!line.time_field) return line.link;
+    // The series' rows, narrowed to the bar's hour (or day) on the list's own time field; a list that
+    // filters by whole days (conversations) to the bar's day.
+    const url = new URL(line.link, window.location.href);
     const bounds = figures.bounds;
-    const params = new URLSearchParams();
-    params.set(line.time_field + "__gte", bounds[index]);
-    params.set(line.time_field + "__lt", bounds[index + 1]);
-    return line.link + (line.link.includes("?") ? "&" : "?") + params.toString();
+    if (line.time_field) {
+      url.searchParams.set(line.time_field + "__gte", bounds[index]);
+      url.searchParams.set(line.time_field + "__lt", bounds[index + 1]);
+    } else if (line.day_field) {
+      const day = figures.bucket_days[index];
+      url.searchParams.set(line.day_field + "__from", day);
+      url.searchParams.set(line.day_field + "__to", day);
+    }
+    return url.pathname + url.search;
   }
 
   function barChart(id, series, extra) {
