@@ -53,3 +53,45 @@ class RollupMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} = {self.value}"
+
+
+class LogKind(models.TextChoices):
+    EVENTS = "events", "Inbound events by status"
+    EVENT_LAG = "event_lag", "Inbound events by lag (received → mapped)"
+    API_CALLS = "api_calls", "API calls by outcome"
+
+
+class DailyCount(models.Model):
+    """How many rows of a log a tenant had on a day that is over, by status, outcome or lag bucket.
+
+    The event log and the API call log grow by tens of thousands of rows a day and a range of weeks would
+    read them all on every poll; a day's counts change little once it is over (``services.daily_counts_refresh``
+    counts the last days again), so ranges of several days read these, and today live.
+    """
+
+    day = models.DateField()
+    zone = models.CharField(max_length=64, help_text="The time zone the day is counted in.")
+    tenant = models.ForeignKey("cx.Tenant", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    log = models.CharField(max_length=16, choices=LogKind.choices)
+    key = models.CharField(max_length=32, help_text="The status, the outcome, or the lag bucket's upper bound in ms.")
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["zone", "log", "day"], name="dashboard_daily_log_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.log} {self.key}: {self.count}"
+
+
+class CountedDay(models.Model):
+    """A day whose ``DailyCount`` rows are complete, and when they were counted."""
+
+    day = models.DateField()
+    zone = models.CharField(max_length=64)
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "zone"], name="dashboard_counted_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} ({self.zone})"

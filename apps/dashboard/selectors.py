@@ -23,7 +23,6 @@ from django.db.models import (
     Aggregate,
     BooleanField,
     Count,
-    DurationField,
     ExpressionWrapper,
     F,
     Q,
@@ -40,7 +39,8 @@ from apps.cx.models import ApiCall, ApiCallOutcome
 from apps.cx.selectors import tenant_ids_for
 from apps.hooks.models import EventStatus, InboundEvent, RefusalCount, RefusalReason
 
-from .models import ConversationFigures, RollupMark
+from .models import ConversationFigures, CountedDay, DailyCount, LogKind, RollupMark
+from .services import LAG_BOUNDS_MS, LAG_MORE, event_lag, event_lag_bucket
 
 MAX_DAYS = 366
 HOURLY_UP_TO_DAYS = 2  # longer ranges are drawn per day
@@ -239,6 +239,94 @@ def _bucketed(rows: QuerySet[Any], field: str, period: Period, key: str) -> dict
 
 def _scoped(rows: QuerySet[Any], tenant_ids: list[int] | None) -> QuerySet[Any]:
     return rows if tenant_ids is None else rows.filter(tenant_id__in=tenant_ids)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Where a range is read from: the logs' daily counts for ``rolled`` (consecutive days over and counted),
+    the logs themselves for the rest of the range (today, and days not counted yet)."""
+
+    period: Period
+    rolled: tuple[date, ...]
+
+    def live(self, field: str) -> Q:
+        """The rows of the range not in the counted days, by their time ``field``."""
+        if not self.rolled:
+            return Q(**{f"{field}__gte": self.period.start, f"{field}__lt": self.period.end})
+        zone = self.period.zone
+        first = timezone.make_aware(datetime.combine(self.rolled[0], time.min), zone)
+        after = timezone.make_aware(datetime.combine(self.rolled[-1] + timedelta(days=1), time.min), zone)
+        return Q(**{f"{field}__gte": self.period.start, f"{field}__lt": first}) | Q(
+            **{f"{field}__gte": after, f"{field}__lt": self.period.end}
+        )
+
+
+def _split(period: Period) -> Split:
+    """Ranges of whole days read the days over from the daily counts (the latest run of counted days: they are
+    counted newest first); a range drawn per hour reads the logs."""
+    if period.bucket != "day":
+        return Split(period, ())
+    last = min(period.last_day, timezone.localdate() - timedelta(days=1))
+    counted = set(
+        CountedDay.objects.filter(zone=str(period.zone), day__gte=period.first_day, day__lte=last).values_list(
+            "day", flat=True
+        )
+    )
+    rolled: list[date] = []
+    day = last
+    while day >= period.first_day and day in counted:
+        rolled.insert(0, day)
+        day -= timedelta(days=1)
+    if not rolled:  # the newest day over is not counted yet: read any earlier counted days' logs too
+        return Split(period, ())
+    return Split(period, tuple(rolled))
+
+
+def _daily(
+    split: Split, period: Period, tenant_ids: list[int] | None, log: str, *, by_day: bool = True
+) -> dict[str, Any]:
+    """The daily counts of ``log`` over the split's counted days: {key: [count per day]}, or {key: count}."""
+    if period.bucket != "day":
+        return {}
+    rows = _scoped(DailyCount.objects.filter(zone=str(period.zone), log=log), tenant_ids)
+    # Asked even when no day is counted (an empty span): the same queries whatever the rollup holds.
+    first, last = (
+        (split.rolled[0], split.rolled[-1])
+        if split.rolled
+        else (period.first_day, period.first_day - timedelta(days=1))
+    )
+    rows = rows.filter(day__gte=first, day__lte=last)
+    if not by_day:
+        return dict(rows.values_list("key").annotate(n=Sum("count")).order_by())
+    found: dict[str, list[int]] = {}
+    size = len(period.buckets())
+    for day, key, n in rows.values_list("day", "key").annotate(n=Sum("count")).order_by():
+        found.setdefault(key, [0] * size)[(day - period.first_day).days] += n
+    return found
+
+
+def _merged(live: dict[str, list[int]], counted: dict[str, list[int]]) -> dict[str, list[int]]:
+    merged = {key: list(counts) for key, counts in live.items()}
+    for key, counts in counted.items():
+        mine = merged.setdefault(key, [0] * len(counts))
+        for n, count in enumerate(counts):
+            mine[n] += count
+    return merged
+
+
+def _bucket_percentile(counts: dict[str, int], fraction: float) -> float | None:
+    """The upper bound (seconds; ``inf`` past the last bucket) of the lag bucket holding the nearest-rank
+    percentile ``fraction`` of the counted events; None when there are none."""
+    bounds = sorted((math.inf if key == LAG_MORE else int(key) / 1000, n) for key, n in counts.items())
+    total = sum(n for _, n in bounds)
+    if not total:
+        return None
+    rank, seen = max(math.ceil(fraction * total), 1), 0
+    for bound, n in bounds:
+        seen += n
+        if seen >= rank:
+            return bound
+    return math.inf
 
 
 # -- the sections ----------------------------------------------------------------------------------------------
@@ -459,9 +547,13 @@ def _bots(cohort: QuerySet[ConversationFigures], counts: dict[str, Any], links: 
     return found
 
 
-def _events(period: Period, tenant_ids: list[int] | None, links: Links, *, refusals: bool) -> dict[str, Any]:
-    events = _scoped(InboundEvent.objects.filter(received_at__gte=period.start, received_at__lt=period.end), tenant_ids)
-    by_status = _bucketed(events, "received_at", period, "status")
+def _events(
+    period: Period, split: Split, tenant_ids: list[int] | None, links: Links, *, refusals: bool
+) -> dict[str, Any]:
+    events = _scoped(InboundEvent.objects.filter(split.live("received_at")), tenant_ids)
+    by_status = _merged(
+        _bucketed(events, "received_at", period, "status"), _daily(split, period, tenant_ids, LogKind.EVENTS)
+    )
     labels = dict(EventStatus.choices)
     series = [
         {
@@ -476,21 +568,35 @@ def _events(period: Period, tenant_ids: list[int] | None, links: Links, *, refus
     for line in series:
         line["total"] = sum(line["counts"])
         line["total_link"] = links.to("hooks_inboundevent", time_field="received_at", status__exact=line["key"])
-    lag = _percentiles(
-        events.filter(processed_at__isnull=False),
-        ExpressionWrapper(F("processed_at") - F("received_at"), output_field=DurationField()),
-        (0.5, 0.99),
-    )
+    mapped = events.filter(processed_at__isnull=False)
+    if period.bucket == "hour":
+        exact = _percentiles(mapped, event_lag(), (0.5, 0.99))
+        lag = {"p50": _seconds(exact[0]), "p99": _seconds(exact[1]), "approximate": False}
+        lag["p50_text"], lag["p99_text"] = duration_text(lag["p50"]), duration_text(lag["p99"])
+    else:
+        # Days are counted in lag buckets (services.LAG_BOUNDS_MS): the bucket each percentile falls in.
+        counts = _daily(split, period, tenant_ids, LogKind.EVENT_LAG, by_day=False)
+        live = mapped.annotate(lag=event_lag()).annotate(bucket=event_lag_bucket()).values_list("bucket")
+        for bucket, n in live.annotate(n=Count("pk")).order_by():
+            counts[bucket] = counts.get(bucket, 0) + n
+        lag = {"approximate": True}
+        for name, fraction in (("p50", 0.5), ("p99", 0.99)):
+            bound = _bucket_percentile(counts, fraction)
+            lag[name] = bound
+            lag[f"{name}_text"] = (
+                "–"
+                if bound is None
+                else (
+                    f"> {duration_text(LAG_BOUNDS_MS[-1] / 1000)}" if bound == math.inf else f"≤ {duration_text(bound)}"
+                )
+            )
+            if bound == math.inf:
+                lag[name] = None
     found: dict[str, Any] = {
         "series": series,
         "received": sum(line["total"] for line in series),
         "received_link": links.to("hooks_inboundevent", time_field="received_at"),
-        "lag": {
-            "p50": _seconds(lag[0]),
-            "p99": _seconds(lag[1]),
-            "p50_text": duration_text(_seconds(lag[0])),
-            "p99_text": duration_text(_seconds(lag[1])),
-        },
+        "lag": lag,
         "refusals": None,
     }
     if refusals:
@@ -514,9 +620,11 @@ def _events(period: Period, tenant_ids: list[int] | None, links: Links, *, refus
     return found
 
 
-def _api_calls(period: Period, tenant_ids: list[int] | None, links: Links) -> dict[str, Any]:
-    calls = _scoped(ApiCall.objects.filter(created_at__gte=period.start, created_at__lt=period.end), tenant_ids)
-    by_outcome = _bucketed(calls, "created_at", period, "outcome")
+def _api_calls(period: Period, split: Split, tenant_ids: list[int] | None, links: Links) -> dict[str, Any]:
+    calls = _scoped(ApiCall.objects.filter(split.live("created_at")), tenant_ids)
+    by_outcome = _merged(
+        _bucketed(calls, "created_at", period, "outcome"), _daily(split, period, tenant_ids, LogKind.API_CALLS)
+    )
     size = len(period.buckets())
     errors = [sum(by_outcome.get(outcome, [0] * size)[n] for outcome in API_ERRORS) for n in range(size)]
     limited = by_outcome.get(ApiCallOutcome.RATE_LIMITED, [0] * size)
@@ -598,11 +706,12 @@ def dashboard_figures(
         figures["callbacks"] = _callbacks(period, tenant_ids, links, now)
     if user.has_perm("conversations.view_conversation"):
         figures["conversations"] = _conversations(period, tenant_ids, links)
-    if user.has_perm("hooks.view_inboundevent"):
+    split = _split(period) if user.has_perm("hooks.view_inboundevent") or user.has_perm("cx.view_apicall") else None
+    if split is not None and user.has_perm("hooks.view_inboundevent"):
         # Refusals are counted for the console as a whole (a refused delivery may name no tenant): shown only
         # to users who see every tenant.
         refusals = allowed is None and user.has_perm("hooks.view_refusalcount")
-        figures["events"] = _events(period, tenant_ids, links, refusals=refusals)
-    if user.has_perm("cx.view_apicall"):
-        figures["api"] = _api_calls(period, tenant_ids, links)
+        figures["events"] = _events(period, split, tenant_ids, links, refusals=refusals)
+    if split is not None and user.has_perm("cx.view_apicall"):
+        figures["api"] = _api_calls(period, split, tenant_ids, links)
     return figures

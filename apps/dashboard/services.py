@@ -1,20 +1,25 @@
-"""The dashboard's one write: bringing the conversations' figures rollup up to date."""
+"""The dashboard's writes: its rollups (conversations' figures; the event and API call logs per day) kept current."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Value
+from django.db.models import Case, CharField, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from apps.bots.models import AgentBotAssignment, BotReply
 from apps.conversations.models import Conversation, Message
 from apps.conversations.timeline import figures_of
+from apps.cx.models import ApiCall
+from apps.hooks.models import InboundEvent
 
-from .models import ConversationFigures, RollupMark
+from .models import ConversationFigures, CountedDay, DailyCount, LogKind, RollupMark
 
 CHUNK = 200
 MESSAGES_MARK = "messages"
@@ -133,3 +138,85 @@ def conversation_figures_refresh(*, limit: int = 20_000, messages: int = 50_000,
     # updated_at: when the rollup was last complete (the dashboard says so).
     RollupMark.objects.filter(pk=mark.pk).update(value=Greatest(F("value"), Value(upto)), updated_at=timezone.now())
     return done
+
+
+# -- the logs' daily counts -------------------------------------------------------------------------------------
+# Upper bounds (ms) of the lag buckets events are counted in; a lag above the last is counted as "more".
+LAG_BOUNDS_MS = (100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000, 3_600_000)
+LAG_MORE = "more"
+# Days over are counted again this many days back: events mapped late, retried or replayed soon after.
+RECOUNT_DAYS = 2
+
+
+def event_lag() -> ExpressionWrapper:
+    return ExpressionWrapper(F("processed_at") - F("received_at"), output_field=DurationField())
+
+
+def event_lag_bucket() -> Case:
+    """The upper bound (ms, as text) of the lag bucket an event falls in; "more" above the last one."""
+    return Case(
+        *(When(lag__lte=timedelta(milliseconds=bound), then=Value(str(bound))) for bound in LAG_BOUNDS_MS),
+        default=Value(LAG_MORE),
+        output_field=CharField(),
+    )
+
+
+def _day_span(day: date, zone: Any) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime.combine(day, dt_time.min), zone)
+    return start, timezone.make_aware(datetime.combine(day + timedelta(days=1), dt_time.min), zone)
+
+
+def _count_day(day: date, zone: Any, zone_name: str) -> list[DailyCount]:
+    start, end = _day_span(day, zone)
+    events = InboundEvent.objects.filter(received_at__gte=start, received_at__lt=end).order_by()
+    rows = [
+        DailyCount(day=day, zone=zone_name, tenant_id=tenant_id, log=LogKind.EVENTS, key=status, count=n)
+        for tenant_id, status, n in events.values_list("tenant_id", "status").annotate(n=Count("pk"))
+    ]
+    lags = (
+        events.filter(processed_at__isnull=False)
+        .annotate(lag=event_lag())
+        .annotate(bucket=event_lag_bucket())
+        .values_list("tenant_id", "bucket")
+        .annotate(n=Count("pk"))
+    )
+    rows += [
+        DailyCount(day=day, zone=zone_name, tenant_id=tenant_id, log=LogKind.EVENT_LAG, key=bucket, count=n)
+        for tenant_id, bucket, n in lags
+    ]
+    calls = ApiCall.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
+    rows += [
+        DailyCount(day=day, zone=zone_name, tenant_id=tenant_id, log=LogKind.API_CALLS, key=outcome, count=n)
+        for tenant_id, outcome, n in calls.values_list("tenant_id", "outcome").annotate(n=Count("pk"))
+    ]
+    return rows
+
+
+def daily_counts_refresh(*, today: date | None = None, days: int = 60) -> int:
+    """Counts the event log and the API call log for each day that is over and not counted yet (the newest
+    first, at most ``days`` of them; the next run takes the rest), and again for the last ``RECOUNT_DAYS``
+    days. Returns how many days were counted."""
+    zone = timezone.get_current_timezone()
+    zone_name = str(zone)
+    today = today or timezone.localdate()
+    firsts = [
+        InboundEvent.objects.order_by("received_at").values_list("received_at", flat=True).first(),
+        ApiCall.objects.order_by("created_at").values_list("created_at", flat=True).first(),
+    ]
+    known = [moment for moment in firsts if moment is not None]
+    if not known:
+        return 0
+    first = timezone.localtime(min(known), zone).date()
+    counted = set(
+        CountedDay.objects.filter(zone=zone_name, day__gte=first, day__lt=today).values_list("day", flat=True)
+    )
+    span = (today - first).days
+    wanted = [today - timedelta(days=n) for n in range(1, span + 1)]
+    todo = [day for day in wanted if day not in counted or day >= today - timedelta(days=RECOUNT_DAYS)][:days]
+    for day in todo:
+        rows = _count_day(day, zone, zone_name)
+        with transaction.atomic():
+            DailyCount.objects.filter(day=day, zone=zone_name).delete()
+            DailyCount.objects.bulk_create(rows)
+            CountedDay.objects.update_or_create(day=day, zone=zone_name, defaults={"counted_at": timezone.now()})
+    return len(todo)
