@@ -3,9 +3,9 @@
 Runs on a database that already holds the conversations and messages (a copy of the lead's seeded one, or
 one seeded with ``cx seed-history``): migrates it (the dashboard's tables), adds callbacks with their
 attempts, inbound events, refusal counts and API calls spread over the last 30 days (once: a second run
-finds them), builds the conversations' figures rollup (timed), then times the page and its JSON endpoint
-for today and for ranges of 7, 30 and 180 days through Django's test client in this process: the median
-of ``--repeat`` requests and the number of queries each made.
+finds them), builds the dashboard's rollups (timed: the conversations' figures, the logs' daily counts),
+then times the page and its JSON endpoint for today and for ranges of 7, 30 and 180 days through Django's
+test client in this process: the median of ``--repeat`` requests and the number of queries each made.
 
     createdb -h 127.0.0.1 -U postgres -T cx_big wt_dash_big       # 100,000 conversations, 1,000,000 messages
     .venv/bin/python bench/dashboard.py --database-url postgres://postgres@127.0.0.1:5432/wt_dash_big
@@ -221,7 +221,14 @@ def _analyze() -> None:
 
 def _build_rollup() -> None:
     from apps.conversations.models import Conversation
-    from apps.dashboard.services import conversation_figures_refresh
+    from apps.dashboard.services import conversation_figures_refresh, daily_counts_refresh
+
+    started = time.monotonic()
+    days = daily_counts_refresh(days=400)
+    print(f"Counts:   the logs' {days} days over counted in {time.monotonic() - started:.1f} s", end="; ")
+    started = time.monotonic()
+    days = daily_counts_refresh()
+    print(f"a later run ({days} days again) {(time.monotonic() - started) * 1000:.0f} ms")
 
     started, total = time.monotonic(), 0
     while True:
