@@ -10,7 +10,7 @@ event log.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -371,7 +371,7 @@ def conversation_figures(conversation: Conversation) -> Figures:
     return figures_from(conversation, list(messages), list(handoffs))
 
 
-def figures_of(conversations: list[Conversation]) -> dict[int, Figures]:
+def figures_of(conversations: Sequence[Conversation]) -> dict[int, Figures]:
     """The figures of each of ``conversations`` (see :func:`figures_from`), read in two queries for them all:
     their messages and their handoffs done. For a chunk of rows (an export, the dashboard's rollup)."""
     ids = [conversation.pk for conversation in conversations]

@@ -339,7 +339,7 @@ def _callbacks(period: Period, tenant_ids: list[int] | None, links: Links, now: 
         "state",
     )
     labels = dict(CallbackState.choices)
-    series = [
+    series: list[dict[str, Any]] = [
         {
             "key": state,
             "label": str(labels[state]),
@@ -490,7 +490,7 @@ def _conversations(period: Period, tenant_ids: list[int] | None, links: Links) -
         cohort.filter(first_response_seconds__isnull=False), F("first_response_seconds"), (0.5, 0.9)
     )
     resolution = _percentiles(cohort.filter(resolution_seconds__isnull=False), F("resolution_seconds"), (0.5, 0.9))
-    times = {
+    times: dict[str, dict[str, Any]] = {
         "first_response": {"p50": _seconds(first_response[0]), "p90": _seconds(first_response[1])},
         "resolution": {"p50": _seconds(resolution[0]), "p90": _seconds(resolution[1])},
     }
@@ -555,7 +555,7 @@ def _events(
         _bucketed(events, "received_at", period, "status"), _daily(split, period, tenant_ids, LogKind.EVENTS)
     )
     labels = dict(EventStatus.choices)
-    series = [
+    series: list[dict[str, Any]] = [
         {
             "key": status,
             "label": str(labels[status]),
@@ -571,7 +571,7 @@ def _events(
     mapped = events.filter(processed_at__isnull=False)
     if period.bucket == "hour":
         exact = _percentiles(mapped, event_lag(), (0.5, 0.99))
-        lag = {"p50": _seconds(exact[0]), "p99": _seconds(exact[1]), "approximate": False}
+        lag: dict[str, Any] = {"p50": _seconds(exact[0]), "p99": _seconds(exact[1]), "approximate": False}
         lag["p50_text"], lag["p99_text"] = duration_text(lag["p50"]), duration_text(lag["p99"])
     else:
         # Days are counted in lag buckets (services.LAG_BOUNDS_MS): the bucket each percentile falls in.

@@ -121,7 +121,8 @@ def conversation_figures_refresh(*, limit: int = 20_000, messages: int = 50_000,
     if created:
         # On the first run every conversation lacks figures: the messages before it need no second look.
         newest = Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        touched, upto = [], newest
+        touched: list[int] = []
+        upto = newest
     else:
         touched, upto = _conversations_with_new_messages(mark, messages)
     todo = list(dict.fromkeys([*touched, *_stale_conversations(max(limit - len(touched), 0))]))
