@@ -125,3 +125,13 @@ def test_bad_input_gets_a_clear_message_not_an_error(client, boss, known_day):
         assert response.status_code == 200
         assert 'class="errorlist glance-problems"' in response.content.decode()
         assert client.get("/admin/dashboard/data/", params).json()["problems"]
+
+
+def test_a_new_console_with_no_rows_shows_zeros(client, boss):
+    client.force_login(boss)
+    response = client.get("/admin/")
+    assert response.status_code == 200 and "No conversation opened in the range." in response.content.decode()
+    figures = data(client, since="", until="")
+    assert figures["conversations"]["totals"]["opened"] == 0
+    assert figures["conversations"]["times"]["first_response"]["p50_text"] == "–"
+    assert figures["events"]["lag"]["p99"] is None and figures["api"]["error_rate"] is None

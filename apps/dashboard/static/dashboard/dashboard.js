@@ -187,6 +187,7 @@
   }
 
   function refresh() {
+    if (document.hidden) return; // a tab nobody looks at asks for nothing; it catches up when shown again
     fetch(root.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then((response) => {
         if (!response.ok || !(response.headers.get("Content-Type") || "").includes("json")) {
@@ -209,4 +210,5 @@
   root.dataset.drawn = "yes";
   const every = Math.max(5, parseInt(root.dataset.refresh, 10) || 20) * 1000;
   window.setInterval(refresh, every);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
 })();
