@@ -80,6 +80,13 @@ def test_the_dashboard_draws_refreshes_and_links_to_the_rows(browser, live_serve
         assert "state__exact=placed" in page.url and "finished_at__gte=2026-11-02T09" in page.url
         assert page.locator("#result_list tbody tr").count() == 3
 
+        # A range of days is drawn per day; the lag is the bucket each percentile falls in.
+        page.goto(f"{live_server.url}/admin/?since=2026-11-01&until=2026-11-03")
+        page.wait_for_selector(".glance[data-drawn=yes]")
+        assert page.evaluate("Chart.getChart(document.getElementById('chart-api')).data.labels.length") == 3
+        assert page.locator("[data-value='events.lag.p99_text']").inner_text() == "≤ 5 min"
+        screenshot("dashboard-3-days")
+
         # Django's list of everything stays reachable from the home.
         page.goto(f"{live_server.url}/admin/")
         page.click("text=All sections ↓")
