@@ -77,3 +77,10 @@ def test_a_run_stops_after_its_limit_and_the_next_one_takes_the_rest(known_day):
     assert conversation_figures_refresh(limit=3, messages=3) == 3
     assert conversation_figures_refresh(limit=3, messages=3) == 2
     assert conversation_figures_refresh() == 0
+
+
+def test_beat_runs_the_refresh_every_30_seconds():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="dashboard.refresh_figures")
+    assert task.enabled and (task.interval.every, task.interval.period) == (30, "seconds")
