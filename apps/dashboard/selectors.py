@@ -2,9 +2,11 @@
 
 Every figure is one indexed aggregate query (a ``GROUP BY`` over a time range), whatever the number of
 rows: callbacks by ``finished_at``, callback attempts by ``started_at``, inbound events by
-``received_at``, API calls by ``created_at``, refusals by ``day``. Conversation figures (first response,
-handoff, resolution, contained) need every message of a conversation, so they are read from the rollup rows
-``dashboard.refresh_figures`` keeps (``models.ConversationFigures``), by ``created_at``.
+``received_at``, API calls by ``created_at``, refusals by ``day``. Two kinds of figure read rollup rows that
+``dashboard.refresh_figures`` keeps instead: conversation figures (first response, handoff, resolution,
+contained) need every message of a conversation (``models.ConversationFigures``, by ``created_at``); and a
+range of several days reads the event and API call logs' days that are over from their daily counts
+(``models.DailyCount``), and only today from the logs.
 
 Each figure carries the link to the admin list that shows the rows it counts, with the same filters.
 A section is there only when the user may view the rows it counts.
@@ -277,8 +279,7 @@ def _split(period: Period) -> Split:
     while day >= period.first_day and day in counted:
         rolled.insert(0, day)
         day -= timedelta(days=1)
-    if not rolled:  # the newest day over is not counted yet: read any earlier counted days' logs too
-        return Split(period, ())
+    # When the newest day over is not counted yet, nothing is read from the counts: the logs answer for all.
     return Split(period, tuple(rolled))
 
 
