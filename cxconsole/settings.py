@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.callbacks",
     "apps.webhooks",
     "apps.hooks",
+    "apps.dashboard",  # the admin home: reads the other apps, none imports it
     "apps.console",  # the top: the CLI, runconsole and the demo; imports the others, none imports it
 ]
 
@@ -291,6 +292,8 @@ CX_CALLBACK_CALL_TIMEOUT = env.int("CX_CALLBACK_CALL_TIMEOUT", default=120)
 CX_CALLBACK_UPLOAD_MAX_BYTES = env.int("CX_CALLBACK_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 # Rows one callback file (upload or cx import-callbacks) may have.
 CX_CALLBACK_IMPORT_MAX_ROWS = env.int("CX_CALLBACK_IMPORT_MAX_ROWS", default=50_000)
+# How often the dashboard (the admin home) asks for fresh figures, in seconds (at least 5).
+CX_DASHBOARD_REFRESH_SECONDS = env.int("CX_DASHBOARD_REFRESH_SECONDS", default=20)
 # The address the vendor reaches this console at: webhook and agent-bot callback URLs start here.
 CONSOLE_PUBLIC_URL = env.str("CONSOLE_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from apps.cx.health import health_view
@@ -34,5 +34,8 @@ urlpatterns = [
     path("healthz", alive, name="alive"),
     path("health/", health_view, name="health"),
     path("admin/workers/", admin.site.admin_view(workers_view), name="admin-workers"),
+    # The admin home is the dashboard (Django's list of models is on it, below the figures); before the admin's
+    # own routes so that /admin/ is answered here.
+    path("admin/", include("apps.dashboard.urls")),
     path("admin/", admin.site.urls),
 ]

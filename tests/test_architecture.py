@@ -195,3 +195,17 @@ def test_no_app_imports_the_console():
         i for i in IMPORTS if _in(i.imported, "apps.console") and _app(i.importer) not in ("apps.console", "apps")
     ]
     assert not into_console, "apps.console is the top; nothing imports it:\n" + "\n".join(map(str, into_console))
+
+
+def test_only_the_urls_import_the_dashboard():
+    """apps.dashboard reads every other app; only the URL configuration may import it (none of them may)."""
+    into_dashboard = [
+        i
+        for i in IMPORTS
+        if _in(i.imported, "apps.dashboard")
+        and _app(i.importer) not in ("apps.dashboard", "apps")
+        and i.importer != "cxconsole.urls"
+    ]
+    assert not into_dashboard, "apps.dashboard is at the top; only the URLs import it:\n" + "\n".join(
+        map(str, into_dashboard)
+    )

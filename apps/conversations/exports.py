@@ -19,15 +19,14 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
-from django.db.models.functions import Coalesce
 
 from apps.cx.audit import audited
 from apps.cx.masking import Masker, masker_for
-from apps.cx.models import AuditAction, AuditEntry, AuditOutcome, Tenant
+from apps.cx.models import AuditAction, AuditEntry, Tenant
 from apps.cx.spreadsheet import spreadsheet_cell, spreadsheet_time
 
 from .models import Conversation, Message
-from .timeline import SIDES, figures_from
+from .timeline import SIDES, figures_of
 
 FORMATS = ("csv", "jsonl", "summary")
 CONTENT_TYPES = {
@@ -209,28 +208,10 @@ def _seconds(span: timedelta | None) -> str:
 def summary_rows(conversations: QuerySet[Conversation]) -> Iterator[tuple[str, ...]]:
     """Header, then one row per conversation with its figures (the rules of ``timeline.figures_from``)."""
     yield SUMMARY_HEADER
-    content_type = ContentType.objects.get_for_model(Conversation)
     for chunk in _chunks(conversations):
-        ids = [conversation.pk for conversation in chunk]
-        messages: dict[int, list[tuple[datetime, str, bool, str]]] = defaultdict(list)
-        rows = (
-            Message.objects.filter(conversation_id__in=ids)
-            .annotate(moment=Coalesce("remote_created_at", "created_at"))
-            .values_list("conversation_id", "moment", "message_type", "private", "sender_kind")
-        )
-        for conversation_id, *message in rows:
-            messages[conversation_id].append(tuple(message))  # type: ignore[arg-type]
-        handoffs: dict[int, list[datetime]] = defaultdict(list)
-        done = AuditEntry.objects.filter(
-            content_type=content_type,
-            object_id__in=[str(i) for i in ids],
-            action=AuditAction.DELIVER_TO_AGENT,
-            outcome=AuditOutcome.OK,
-        ).values_list("object_id", "created_at")
-        for object_id, at in done:
-            handoffs[int(object_id)].append(at)
+        figured = figures_of(chunk)
         for conversation in chunk:
-            figures = figures_from(conversation, messages[conversation.pk], handoffs[conversation.pk])
+            figures = figured[conversation.pk]
             contained = "" if figures.contained is None else ("yes" if figures.contained else "no")
             yield (
                 conversation.remote_id or "",
