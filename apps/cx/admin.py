@@ -24,6 +24,7 @@ from .admin_base import (
 )
 from .masking import pattern_error, shown
 from .models import ApiCall, AuditEntry, Tenant, TenantAccess
+from .paging import CappedCountPaginator
 from .roles import ROLE_NAMES
 from .selectors import scope_to_user
 from .services import user_login_for_new_roles
@@ -113,6 +114,8 @@ class ConsoleUserAdmin(RefusesUnpermittedActionsMixin, UserAdmin):
 
 @admin.register(ApiCall)
 class ApiCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    show_full_result_count = False  # a log of every call and action: counted up to a cap, not in full
+    paginator = CappedCountPaginator
     list_display = (
         "created_at",
         "operation",
@@ -167,6 +170,8 @@ class ApiCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    show_full_result_count = False  # a log of every call and action: counted up to a cap, not in full
+    paginator = CappedCountPaginator
     list_display = ("created_at", "actor", "action", "object_link", "outcome", "short_detail", "tenant")
     list_filter = ("outcome", "action", ("tenant", ScopedRelatedFieldListFilter))
     search_fields = ("actor", "object_repr", "detail")

@@ -27,6 +27,7 @@ from apps.cx.admin_base import (
 from apps.cx.client import Actor
 from apps.cx.masking import shown
 from apps.cx.models import AuditAction, Tenant
+from apps.cx.paging import CappedCountPaginator
 from apps.cx.selectors import scope_to_user
 from apps.cx.text import clean_text
 
@@ -94,6 +95,7 @@ class InboundEventAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
     list_select_related = ("tenant", "subscription", "bot")
     list_per_page = 100
     show_full_result_count = False  # counting a big log on every page costs more than it tells
+    paginator = CappedCountPaginator
     actions = ["replay_selected"]
     fields = (
         "received_at",
@@ -218,6 +220,7 @@ class RefusedDeliveryAdmin(ReadOnlyAdminMixin, ConsoleAdmin):
     list_select_related = ("tenant", "subscription", "bot")
     list_per_page = 100
     show_full_result_count = False
+    paginator = CappedCountPaginator
     fields = (
         "received_at",
         "reason",

@@ -102,3 +102,23 @@ def test_the_audit_trail_costs_the_same_queries_for_10_and_100_rows(client, tena
         return len(ctx.captured_queries)
 
     assert queries_for(10) == queries_for(100)
+
+
+@pytest.mark.parametrize(
+    "url_name", ["admin:cx_apicall_changelist", "admin:cx_auditentry_changelist", "admin:hooks_inboundevent_changelist"]
+)
+def test_the_logs_count_their_rows_up_to_a_cap(client, tenant, make_user, monkeypatch, url_name):
+    from apps.cx.paging import CappedCountPaginator
+    from apps.hooks.models import InboundEvent
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 2)
+    for n in range(3):
+        ApiCall.objects.create(tenant=tenant, operation="list_inboxes", method="GET", path="inboxes/", status_code=200)
+        AuditEntry.objects.create(actor="cli:test", tenant=tenant, action="sync_inboxes", outcome="ok")
+        InboundEvent.objects.create(tenant=tenant, source="webhook", event_type="message_created", delivery_id=f"d{n}")
+    client.force_login(make_user("Supervisor"))
+
+    page = client.get(reverse(url_name))
+
+    assert page.context["cl"].result_count == 2 and len(page.context["cl"].result_list) == 3
+    assert "more than 2" in page.content.decode()
