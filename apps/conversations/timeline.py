@@ -470,7 +470,8 @@ def figures_from(
 
     - created: the platform's time, else the earliest known (the row's, or its first message's);
     - first response: the first outgoing public message after the customer's first;
-    - handed off: the first delivery the audit trail shows done (the holder says so when the trail does not);
+    - handed off: the first delivery the audit trail shows done (the holder, or an agent's message, says so
+      when the trail does not);
     - resolved: finished_at; messages per side.
     """
     ordered = sorted(messages, key=lambda message: message[0])
@@ -498,7 +499,8 @@ def figures_from(
         first_incoming_at=first_incoming,
         first_response_at=first_response,
         handed_off_at=handed_off_at,
-        handed_off=handed_off_at is not None or conversation.holder == Holder.AGENT,
+        # The same rule as the list's "who handled it": the column the services keep, the trail, the holder.
+        handed_off=handed_off_at is not None or conversation.holder == Holder.AGENT or conversation.handed_to_agent,
         resolved_at=conversation.finished_at,
         messages_by_side={side: counts.get(kind, 0) for kind, side in SIDES.items()},
     )

@@ -65,6 +65,8 @@ class Builder:
             holder=Holder.NOBODY if finished else holder,
             status=ConversationStatus.RESOLVED if finished else ConversationStatus.OPEN,
             finished_at=finished,
+            # As conversation_upsert_from_remote and conversation_deliver_to_agent keep it.
+            handed_to_agent=holder == Holder.AGENT or handoff_at is not None,
         )
         self.message(conversation, created, SenderKind.CONTACT)
         for seconds, kind in replies:
@@ -93,6 +95,11 @@ class Builder:
             remote_created_at=moment,
         )
         Conversation.objects.filter(pk=conversation.pk, last_activity_at__lt=moment).update(last_activity_at=moment)
+        # Who took part, as message_upsert_from_remote keeps it.
+        if kind == SenderKind.AGENT:
+            Conversation.objects.filter(pk=conversation.pk).update(handed_to_agent=True)
+        elif kind == SenderKind.BOT:
+            Conversation.objects.filter(pk=conversation.pk).update(answered_by_bot=True)
         return message
 
     def callback(self, state: str, finished: datetime | None = None, queue: str = "support") -> QueueCallback:
