@@ -7,6 +7,7 @@ CI=true that is an error instead, because CI machines have them.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import os
@@ -231,11 +232,21 @@ def console_server(django_db_setup, sandbox_process) -> Iterator[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    # Read all along: a pipe nobody reads fills up (64 kB of logged tracebacks, say, while the database is
+    # away) and then blocks every gunicorn thread that logs.
+    errors: collections.deque[str] = collections.deque(maxlen=200)
+
+    def pump() -> None:
+        assert process.stderr
+        errors.extend(process.stderr)
+
+    threading.Thread(target=pump, daemon=True).start()
     url = f"http://127.0.0.1:{port}"
     up = wait_until(lambda: _healthy(requests, url) or process.poll() is not None, timeout=30)
     if not up or process.poll() is not None:
         process.kill()
-        pytest.fail("gunicorn did not start: " + (process.stderr.read() if process.stderr else ""))
+        process.wait(timeout=10)
+        pytest.fail("gunicorn did not start: " + "".join(errors))
     yield url
     _stop(process)
 

@@ -151,8 +151,8 @@ class Stack:
     redis: RedisServer
     workers: list[Worker] = field(default_factory=list)
 
-    def worker(self, name: str, *, concurrency: int = 2, host: str | None = None) -> Worker:
-        worker = Worker.start(self.env, f"{name}@%h", queues="celery", concurrency=concurrency, host=host)
+    def worker(self, name: str, *, host: str | None = None, **env: str) -> Worker:
+        worker = Worker.start({**self.env, **env}, f"{name}@%h", queues="celery", host=host)
         self.workers.append(worker)
         return worker
 
@@ -313,7 +313,8 @@ def test_two_thousand_callbacks_under_faults_ring_each_number_at_most_once(sandb
     open_queue(tenant, in_flight=in_flight)
     numbers = destinations(rows)
     sandbox.set_faults(paths=[CALLS], next=fault_script(3000))
-    stack.worker("faults", concurrency=4)
+    # Claims wait their turn in the broker for longer than the short claim timeout of the tests below would allow.
+    stack.worker("faults", CX_CALLBACK_CLAIM_TIMEOUT="120")
 
     with Ticker() as ticker:
         batch_start(tenant, numbers, "2,000 under faults")
@@ -329,12 +330,12 @@ def test_two_thousand_callbacks_under_faults_ring_each_number_at_most_once(sandb
 
 # -- a worker killed with SIGKILL in the middle of a batch ------------------------------------------------------
 def test_a_worker_killed_mid_batch_loses_nothing_and_dials_nobody_twice(sandbox, stack):
-    rows, in_flight = 300, 8
+    rows, in_flight = 150, 8
     tenant = tenant_resolve()
     open_queue(tenant, in_flight=in_flight)
     numbers = destinations(rows)
     # Every normal answer takes 0.1 s, so the kill lands with calls under way.
-    sandbox.set_faults(paths=[CALLS], next=fault_script(600, seed=7, normal_delay=0.1))
+    sandbox.set_faults(paths=[CALLS], next=fault_script(300, seed=7, normal_delay=0.1))
     first = stack.worker("doomed")
 
     with Ticker():
@@ -381,11 +382,11 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_dials_nobody_twice(sandbox,
 
 # -- Redis restarted in the middle of a batch -------------------------------------------------------------------
 def test_a_batch_finishes_by_itself_after_redis_restarts_empty(sandbox, stack):
-    rows, in_flight = 300, 8
+    rows, in_flight = 150, 8
     tenant = tenant_resolve()
     open_queue(tenant, in_flight=in_flight)
     numbers = destinations(rows)
-    sandbox.set_faults(paths=[CALLS], next=fault_script(600, seed=11, normal_delay=0.1))
+    sandbox.set_faults(paths=[CALLS], next=fault_script(300, seed=11, normal_delay=0.1))
     worker = stack.worker("through-a-restart")
 
     with Ticker() as ticker:
@@ -393,7 +394,7 @@ def test_a_batch_finishes_by_itself_after_redis_restarts_empty(sandbox, stack):
         assert wait_until(lambda: finished(numbers) >= rows // 3, timeout=120, interval=0.1)
         stack.redis.stop()  # every queued task and unacknowledged delivery is lost with it
         down_at = finished(numbers)
-        time.sleep(3)
+        time.sleep(2)
         stack.redis.start()
         restarted = time.monotonic()
         moving = wait_until(lambda: finished(numbers) > down_at + 5, timeout=60, interval=0.1)
@@ -403,7 +404,7 @@ def test_a_batch_finishes_by_itself_after_redis_restarts_empty(sandbox, stack):
 
     counts = check_against_the_standin(sandbox, numbers, in_flight=in_flight)
     print(
-        f"\nRedis down 3 s at {down_at}/{rows} final; the batch moved again {moved_after:.1f} s after the restart "
+        f"\nRedis down 2 s at {down_at}/{rows} final; the batch moved again {moved_after:.1f} s after the restart "
         f"and was final {elapsed:.1f} s later: {dict(counts)}; {ticker.refused} ticks refused while it was down"
     )
     assert worker.process.poll() is None, "the worker died with Redis:\n" + worker.tail()
@@ -411,7 +412,7 @@ def test_a_batch_finishes_by_itself_after_redis_restarts_empty(sandbox, stack):
 
 # -- two worker hosts sharing one batch and one webhook backlog ---------------------------------------------------
 def test_two_worker_hosts_share_a_batch_and_a_webhook_backlog_without_doing_anything_twice(sandbox, stack):
-    rows, in_flight, backlog = 200, 8, 400
+    rows, in_flight, backlog = 120, 8, 240
     tenant = tenant_resolve()
     open_queue(tenant, in_flight=in_flight)
     alone, together = destinations(2 * rows)[:rows], destinations(2 * rows)[rows:]
