@@ -162,10 +162,16 @@ class Worker:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            _stop(self.process)
+        """A warm shutdown of the whole group (under `unshare` the worker is not the group's first process)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
         with contextlib.suppress(ProcessLookupError):  # pool processes left behind by a worker that hung
             os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
 
 
 @functools.cache
