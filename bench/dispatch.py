@@ -19,13 +19,13 @@ from bench.common import code_version  # noqa: E402
 from bench.stack import (  # noqa: E402
     CALLS,
     QUEUE,
-    Ticker,
     batch_start,
     default_database_url,
     final_count,
     numbers,
     open_queue,
     stack,
+    ticker,
 )
 
 LIMITED = "limited"
@@ -104,7 +104,7 @@ def main() -> None:
 
         built.worker("bench")
         destinations = numbers(options.calls)
-        with Ticker():
+        with ticker(1.0):
             started = time.perf_counter()
             batch_start(tenant, destinations, "throughput")
             wait_final(destinations, timeout=600)
@@ -121,7 +121,7 @@ def main() -> None:
         # Another queue: the first batch's calls of the last minute would count against this one's limit.
         open_queue(per_minute=options.limit, in_flight=options.in_flight, queue=LIMITED)
         limited = numbers(int(options.limit * options.window / 60 * 1.5) + 20, offset=20_000)
-        with Ticker():
+        with ticker(1.0):
             batch_start(tenant, limited, "the limit", queue=LIMITED)
             time.sleep(options.window + 5)
         times = posts_times(built.sandbox, limited)

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import code_version  # noqa: E402
-from bench.stack import CALLS, Ticker, batch_start, default_database_url, final_count, numbers, open_queue, stack  # noqa: E402
+from bench.stack import CALLS, batch_start, default_database_url, final_count, numbers, open_queue, stack, ticker  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -76,7 +76,7 @@ def main() -> None:
         built.sandbox.control.set_faults(paths=[CALLS], rate_slow=1.0, slow_seconds=0.1)
         tenant = open_queue(per_minute=1_000_000, in_flight=8)
         first = built.worker("first")
-        with Ticker(every=options.tick):
+        with ticker(options.tick):
             killed = numbers(options.calls)
             batch_start(tenant, killed, "a worker killed")
             while final_count(killed) < options.calls // 4:
@@ -101,7 +101,7 @@ def main() -> None:
             while final_count(restarted) < options.calls // 4:
                 time.sleep(0.05)
             ids = held()
-            built.redis.kill()
+            built.redis.stop()
             built.redis.start()
             since = time.monotonic()
             moved, back, done = watch(restarted, since, ids, timeout=limit)

@@ -9,62 +9,20 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from bench.common import REPO, fresh_database
 
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"
 QUEUE = "support"
 CALLS = "queues/call/"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Redis:
-    """A private redis-server holding nothing on disk; ``kill()`` and ``start()`` restart it empty."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.directory = tempfile.mkdtemp(prefix="cx-bench-redis-")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def start(self) -> None:
-        import redis
-
-        binary = shutil.which("redis-server") or sys.exit("redis-server is not installed")
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self.directory,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url(), socket_connect_timeout=1)
-        for _ in range(200):
-            with contextlib.suppress(redis.RedisError):
-                if client.ping():
-                    return
-            time.sleep(0.05)
-        sys.exit("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 class Worker:
@@ -112,8 +70,10 @@ class Stack:
     def __init__(self, database_url: str, **settings: str) -> None:
         from standin.client import start_sandbox_process
 
-        self.redis = Redis()
-        self.redis.start()
+        # The tests' RedisServer can only be imported once Django is set up, which needs its port: chosen here.
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            redis_port = sock.getsockname()[1]
         fresh_database(database_url)
         self.sandbox = start_sandbox_process(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
         self.env = {
@@ -121,8 +81,8 @@ class Stack:
             "DJANGO_SETTINGS_MODULE": "cxconsole.settings",
             "DJANGO_SECRET_KEY": "bench-only-not-a-secret",
             "DATABASE_URL": database_url,
-            "CELERY_BROKER_URL": self.redis.url(0),
-            "CACHE_URL": self.redis.url(1),
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "CACHE_URL": f"redis://127.0.0.1:{redis_port}/1",
             "CX_API_BASE_URL": self.sandbox.api_base_url,
             "CX_TOKEN_URL": self.sandbox.token_url,
             "CX_CLIENT_ID": CLIENT_ID,
@@ -140,6 +100,9 @@ class Stack:
         import django
 
         django.setup()
+        self.redis = private_redis()
+        self.redis.port = redis_port
+        self.redis.start()
         self.sandbox.control.add_tenant(self.env["CX_TENANT_DOMAIN"])
         self.workers: list[Worker] = []
 
@@ -152,7 +115,7 @@ class Stack:
         for worker in self.workers:
             worker.stop()
         self.sandbox.stop()
-        self.redis.kill()
+        self.redis.stop()
 
 
 @contextlib.contextmanager
@@ -188,48 +151,30 @@ def numbers(count: int, *, offset: int = 0) -> list[str]:
     return [f"+1212{(offset + n) // 10_000 + 200:03d}{(offset + n) % 10_000:04d}" for n in range(count)]
 
 
-def batch_start(tenant, destinations: list[str], name: str, *, queue: str = QUEUE) -> None:
-    from apps.callbacks import services
-    from apps.callbacks.services import NewCallback
-    from apps.cx.client import Actor
+def private_redis():
+    """The tests' private redis-server (tests/integration/conftest.py), in a folder of the bench's own."""
+    from tests.integration.conftest import RedisServer
 
-    services.batch_create(
-        tenant=tenant,
-        actor=Actor.system("bench"),
-        name=name,
-        items=[NewCallback(destination=number, queue_name=queue) for number in destinations],
-        queue_name=queue,
-    )
+    return RedisServer(Path(tempfile.mkdtemp(prefix="cx-bench-redis-")))
+
+
+def batch_start(tenant, destinations: list[str], name: str, *, queue: str = QUEUE) -> None:
+    from tests.integration.conftest import batch_start as callback_batch_start
+
+    callback_batch_start(tenant, destinations, name, queue=queue)
+
+
+def ticker(every: float):
+    """Beat's tick every ``every`` seconds (the tests' Ticker); once Django is set up."""
+    from tests.integration.conftest import Ticker
+
+    return Ticker(every)
 
 
 def final_count(destinations: list[str]) -> int:
     from apps.callbacks.models import OPEN_STATES, QueueCallback
 
     return QueueCallback.objects.filter(destination__in=destinations).exclude(state__in=OPEN_STATES).count()
-
-
-class Ticker:
-    """Beat's `callbacks.tick` every ``every`` seconds (beat's own is 10 s); goes on while the broker is away."""
-
-    def __init__(self, every: float = 1.0) -> None:
-        self.every = every
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        from apps.callbacks.tasks import tick_task
-
-        while not self.stop_event.wait(self.every):
-            with contextlib.suppress(Exception):
-                tick_task.delay()
-
-    def __enter__(self) -> Ticker:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout=5)
 
 
 def default_database_url(name: str) -> str:

@@ -165,10 +165,8 @@ class Worker:
         """A warm shutdown of the whole group (under `unshare` the worker is not the group's first process)."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
         with contextlib.suppress(ProcessLookupError):  # pool processes left behind by a worker that hung
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
@@ -345,3 +343,48 @@ def tasks_sent_to(broker_url: str) -> Iterator[None]:
         yield
     finally:
         use(before)
+
+
+# -- what beat and a supervisor do to a callback batch ----------------------------------------------------------
+class Ticker:
+    """Sends beat's `callbacks.tick` through the broker every ``every`` seconds, as celery beat would (its own
+    interval is 10 s, too slow for retries 0.2 s apart), and, as beat does, goes on when the broker refuses one."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self.stop = threading.Event()
+        self.sent = self.refused = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from apps.callbacks.tasks import tick_task
+
+        while not self.stop.wait(self.every):
+            try:
+                tick_task.delay()
+                self.sent += 1
+            except Exception:  # noqa: BLE001 - the broker is down; beat tries at the next beat
+                self.refused += 1
+
+    def __enter__(self) -> Ticker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def batch_start(tenant, numbers: list[str], name: str, *, queue: str = "support") -> None:
+    """A batch of callbacks to ``numbers`` in ``queue``, as an upload's confirm creates it (and kicks it)."""
+    from apps.callbacks import services
+    from apps.callbacks.services import NewCallback
+    from apps.cx.client import Actor
+
+    services.batch_create(
+        tenant=tenant,
+        actor=Actor.system("integration"),
+        name=name,
+        items=[NewCallback(destination=number, queue_name=queue) for number in numbers],
+        queue_name=queue,
+    )

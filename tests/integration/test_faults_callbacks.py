@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -23,7 +22,6 @@ from itertools import cycle
 import pytest
 from django.db import connection
 
-from apps.callbacks import services
 from apps.callbacks.models import (
     OPEN_STATES,
     WEEKDAYS,
@@ -33,9 +31,6 @@ from apps.callbacks.models import (
     QueueCallback,
     QueueLimit,
 )
-from apps.callbacks.services import NewCallback
-from apps.callbacks.tasks import tick_task
-from apps.cx.client import Actor
 from apps.cx.models import Tenant
 from apps.cx.services import tenant_resolve
 from apps.cx.task_sending import task_send
@@ -44,13 +39,22 @@ from apps.hooks.ingest import Endpoint, store_event
 from apps.hooks.models import EventStatus, InboundEvent
 from tests.hooks import events
 
-from .conftest import CALLBACK_MAX_ATTEMPTS, RedisServer, Worker, tasks_sent_to, wait_until, worker_env
+from .conftest import (
+    CALLBACK_MAX_ATTEMPTS,
+    RedisServer,
+    Ticker,
+    Worker,
+    batch_start,
+    tasks_sent_to,
+    wait_until,
+    worker_env,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 QUEUE = "support"
 CALLS = "queues/call/"
-TICK_EVERY = 1.0  # seconds; beat's own interval is 10 s, too slow for retries 0.2 s apart
+TICK_EVERY = 1.0  # seconds, between the Ticker's ticks
 # The workers' HTTP timeouts, short so a timed-out POST costs a worker slot little; a stand-in answer held
 # longer than READ_TIMEOUT is a timeout (the call was made: the stand-in sleeps after the work).
 CONNECT_TIMEOUT, READ_TIMEOUT, TIMEOUT_DELAY = 0.5, 1.5, 2.5
@@ -108,32 +112,6 @@ def fault_script(length: int, *, seed: int = 5, normal_delay: float = 0.0) -> li
     return script
 
 
-class Ticker:
-    """Sends beat's task through the broker every ``TICK_EVERY`` seconds, as celery beat would (and, as beat
-    does, goes on when the broker cannot take one)."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self.sent = self.refused = 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop.wait(TICK_EVERY):
-            try:
-                tick_task.delay()
-                self.sent += 1
-            except Exception:  # noqa: BLE001 - the broker is down; beat tries at the next beat
-                self.refused += 1
-
-    def __enter__(self) -> Ticker:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-
-
 def max_overlap(intervals: list[tuple[dt.datetime, dt.datetime]]) -> int:
     edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
     level = peak = 0
@@ -187,16 +165,6 @@ def open_queue(tenant: Tenant, *, in_flight: int) -> None:
         hours_start=dt.time(0),
         hours_end=dt.time(0),
         days=",".join(WEEKDAYS),
-    )
-
-
-def batch_start(tenant: Tenant, numbers: list[str], name: str) -> None:
-    services.batch_create(
-        tenant=tenant,
-        actor=Actor.system("integration"),
-        name=name,
-        items=[NewCallback(destination=number, queue_name=QUEUE) for number in numbers],
-        queue_name=QUEUE,
     )
 
 
