@@ -1,8 +1,10 @@
-"""The callback file import on a generated list: preview and confirm times, and rows per second. Figures only.
+"""The callback file import on a generated list: preview and confirm times, rows per second and peak memory.
+Figures only.
 
 Run from the repository root: ``.venv/bin/python bench/import_preview.py`` (``--help`` for the options).
 By default it works in a throwaway SQLite database in a temporary folder; ``--database-url`` points it at
-another database (its bench tenant's callbacks are deleted before and after). See bench/README.md.
+another database (its bench tenant's callbacks are deleted before and after). ``--compare 5000,50000`` runs
+each size in a process of its own and sets their peak memory side by side. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import random
+import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +35,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=50_000, help="data rows in the generated file")
     parser.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     parser.add_argument("--bad", type=float, default=0.01, help="share of rows with an error")
+    parser.add_argument("--compare", default="", help="row counts to run one after the other, e.g. 5000,50000")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", ""),
@@ -72,8 +78,28 @@ def file_bytes(rows: list[list[str]], file_format: str) -> bytes:
     return text.getvalue().encode()
 
 
+def compare(options: argparse.Namespace) -> None:
+    """Each size in a fresh process, so one's peak memory does not hide the other's."""
+    results = {}
+    for rows in [int(n) for n in options.compare.split(",")]:
+        command = [sys.executable, __file__, "--rows", str(rows), "--format", options.format, "--bad", str(options.bad)]
+        if options.database_url:
+            command += ["--database-url", options.database_url]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        print(out.rsplit("\n", 2)[0])
+        results[rows] = json.loads(out.strip().splitlines()[-1])
+    small, large = min(results), max(results)
+    print(f"\npeak memory, {large:,} rows against {small:,} (target: within 1.2x):")
+    for key, label in (("rss_peak_mb", "process peak RSS"), ("import_peak_mb", "above it before the preview")):
+        a, b = results[small][key], results[large][key]
+        print(f"  {label:32s}: {a:7.1f} MB -> {b:7.1f} MB ({b / a:.2f}x)")
+
+
 def main() -> None:
     options = parse_args()
+    if options.compare:
+        compare(options)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="cx-import-bench-"))
     os.environ.update(
         DJANGO_SETTINGS_MODULE="cxconsole.settings",
@@ -116,6 +142,7 @@ def run(options: argparse.Namespace) -> None:
     content = file_bytes(generated_rows(options.rows, options.bad), options.format)
     print(f"file: {options.rows:,} rows, {options.format}, {len(content) / 1e6:.1f} MB")
     print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[1]}")
+    baseline_mb = rss_now_mb()
     try:
         started = time.perf_counter()
         preview = importing.preview(content, f"bench.{options.format}", tenant=tenant, default_queue="support")
@@ -129,8 +156,24 @@ def run(options: argparse.Namespace) -> None:
         batch = importing.confirm(preview, tenant=tenant, actor=Actor.system("bench"), batch_name="bench")
         confirm_s = time.perf_counter() - started
         print(f"confirm: {confirm_s:.2f} s, {valid / confirm_s:,.0f} rows/s ({batch.callbacks.count():,} created)")
+        peak = rss_peak_mb()
+        import_peak_mb = peak - baseline_mb
+        print(
+            f"memory: process peak RSS {peak:.1f} MB, {import_peak_mb:.1f} MB above the {baseline_mb:.1f} MB "
+            "it had before the preview (file generated, Django loaded)"
+        )
+        print(json.dumps({"rss_peak_mb": peak, "import_peak_mb": import_peak_mb}))
     finally:
         clean()
+
+
+def rss_now_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def rss_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

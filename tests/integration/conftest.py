@@ -7,13 +7,19 @@ CI=true that is an error instead, because CI machines have them.
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import functools
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -103,39 +109,95 @@ def worker_env(sandbox_process) -> dict[str, str]:
     }
 
 
+@dataclass
+class Worker:
+    """A real `celery worker` process (its pool children with it, in a process group of its own)."""
+
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(
+        cls,
+        env: dict[str, str],
+        name: str,
+        *,
+        queues: str | None = None,
+        concurrency: int = 2,
+        host: str | None = None,
+    ) -> Worker:
+        """``host``: run it as another host would, under that hostname in a UTS namespace of its own where
+        the machine allows it (root), else only named after it."""
+        command = [
+            *worker_command(
+                sys.executable, name, queues=queues or f"celery,{settings.CX_BOT_QUEUE}", concurrency=concurrency
+            ),
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        if host and own_uts_namespace_possible():
+            command = ["unshare", "--uts", "--fork", "sh", "-c", 'hostname "$0" && exec "$@"', host, *command]
+        process = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        worker = cls(process)
+        ready = threading.Event()
+
+        def pump() -> None:
+            assert process.stdout
+            for line in process.stdout:
+                worker.output.append(line)
+                if "ready." in line:
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(60):
+            worker.kill()
+            pytest.fail("The Celery worker did not start:\n" + worker.tail())
+        return worker
+
+    def tail(self, lines: int = 40) -> str:
+        return "".join(self.output[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL to the worker and its pool processes at once, as when its host or container dies."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """A warm shutdown of the whole group (under `unshare` the worker is not the group's first process)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):  # pool processes left behind by a worker that hung
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+@functools.cache
+def own_uts_namespace_possible() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "--uts", "--fork", "hostname", "probe"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, redis_flushed, sandbox_process) -> Iterator[subprocess.Popen[str]]:
     """A real `celery worker` process on Redis, using the session's PostgreSQL test database."""
     assert connection.vendor == "postgresql"
-    process = subprocess.Popen(
-        [
-            *worker_command(sys.executable, f"integration-{os.getpid()}@%h", queues=f"celery,{settings.CX_BOT_QUEUE}"),
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=BASE_DIR,
-        env=worker_env(sandbox_process),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    ready = threading.Event()
-    output: list[str] = []
-
-    def pump() -> None:
-        assert process.stdout
-        for line in process.stdout:
-            output.append(line)
-            if "ready." in line:
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(60):
-        process.kill()
-        pytest.fail("The Celery worker did not start:\n" + "".join(output[-40:]))
-    process.output = output  # type: ignore[attr-defined]  # what it logged so far, for tests that read its lines
-    yield process
-    _stop(process)
+    worker = Worker.start(worker_env(sandbox_process), f"integration-{os.getpid()}@%h")
+    worker.process.output = worker.output  # type: ignore[attr-defined]  # what it logged, for tests that read its lines
+    yield worker.process
+    worker.stop()
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
@@ -185,11 +247,21 @@ def console_server(django_db_setup, sandbox_process) -> Iterator[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    # Read all along: a pipe nobody reads fills up (64 kB of logged tracebacks, say, while the database is
+    # away) and then blocks every gunicorn thread that logs.
+    errors: collections.deque[str] = collections.deque(maxlen=200)
+
+    def pump() -> None:
+        assert process.stderr
+        errors.extend(process.stderr)
+
+    threading.Thread(target=pump, daemon=True).start()
     url = f"http://127.0.0.1:{port}"
     up = wait_until(lambda: _healthy(requests, url) or process.poll() is not None, timeout=30)
     if not up or process.poll() is not None:
         process.kill()
-        pytest.fail("gunicorn did not start: " + (process.stderr.read() if process.stderr else ""))
+        process.wait(timeout=10)
+        pytest.fail("gunicorn did not start: " + "".join(errors))
     yield url
     _stop(process)
 
@@ -199,3 +271,131 @@ def _healthy(requests, url: str) -> bool:
         return requests.get(f"{url}/healthz", timeout=1).ok
     except requests.RequestException:
         return False
+
+
+# -- a Redis of the test's own, to stop and start again ------------------------------------------------------
+class RedisServer:
+    """A private `redis-server` on a free loopback port, holding nothing on disk (as a restart loses it all)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = _free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> None:
+        import redis
+
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.directory,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url(), socket_connect_timeout=1)
+        if not wait_until(lambda: _pings(client), timeout=10, interval=0.05):
+            pytest.fail(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()  # no SHUTDOWN courtesy: what a crash or a restarted container leaves
+            self.process.wait(timeout=10)
+
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def _pings(client) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[RedisServer]:
+    """A Redis only this test uses, so it may stop it: the shared one serves everyone else on the machine."""
+    if not Path(REDIS_SERVER).exists():
+        reason = "redis-server is not installed; the fault tests start a Redis of their own"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true, and {reason}")
+        pytest.skip(reason)
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@contextlib.contextmanager
+def tasks_sent_to(broker_url: str) -> Iterator[None]:
+    """This process's Celery app sends to ``broker_url`` inside the block (the workers of a test with a broker
+    of its own), and to the session's broker again after it."""
+    from celery import current_app
+
+    app = current_app._get_current_object()
+    before = os.environ.get("CELERY_BROKER_URL")
+
+    def use(url: str | None) -> None:
+        # Celery reads CELERY_BROKER_URL from the environment before its configuration.
+        if url is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = url
+        app.conf.broker_url = url
+        app._pool = None  # the pools of connections to the other broker are forgotten, not reused
+        app.amqp._producer_pool = None
+
+    use(broker_url)
+    try:
+        yield
+    finally:
+        use(before)
+
+
+# -- what beat and a supervisor do to a callback batch ----------------------------------------------------------
+class Ticker:
+    """Sends beat's `callbacks.tick` through the broker every ``every`` seconds, as celery beat would (its own
+    interval is 10 s, too slow for retries 0.2 s apart), and, as beat does, goes on when the broker refuses one."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self.stop = threading.Event()
+        self.sent = self.refused = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from apps.callbacks.tasks import tick_task
+
+        while not self.stop.wait(self.every):
+            try:
+                tick_task.delay()
+                self.sent += 1
+            except Exception:  # noqa: BLE001 - the broker is down; beat tries at the next beat
+                self.refused += 1
+
+    def __enter__(self) -> Ticker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def batch_start(tenant, numbers: list[str], name: str, *, queue: str = "support") -> None:
+    """A batch of callbacks to ``numbers`` in ``queue``, as an upload's confirm creates it (and kicks it)."""
+    from apps.callbacks import services
+    from apps.callbacks.services import NewCallback
+    from apps.cx.client import Actor
+
+    services.batch_create(
+        tenant=tenant,
+        actor=Actor.system("integration"),
+        name=name,
+        items=[NewCallback(destination=number, queue_name=queue) for number in numbers],
+        queue_name=queue,
+    )

@@ -1,0 +1,140 @@
+"""Callback dispatch against the stand-in with no added latency: the real worker against a plain `requests` loop,
+and the configured calls-per-minute limit held. Figures only.
+
+Run from the repository root: ``.venv/bin/python bench/dispatch.py`` (``--help`` for the options). It drops and
+creates the PostgreSQL database ``cx_bench_dispatch`` (BENCH_DATABASE_URL), starts a Redis of its own on a free
+port, the API stand-in, and the worker as `make run` starts it (concurrency 2). See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import code_version  # noqa: E402
+from bench.stack import (  # noqa: E402
+    CALLS,
+    QUEUE,
+    batch_start,
+    default_database_url,
+    final_count,
+    numbers,
+    open_queue,
+    stack,
+    ticker,
+)
+
+LIMITED = "limited"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=1000, help="callbacks in the throughput batch")
+    parser.add_argument("--in-flight", type=int, default=8, help="the queue's max_in_flight for the throughput batch")
+    parser.add_argument("--limit", type=int, default=300, help="calls_per_minute for the limit run")
+    parser.add_argument("--database-url", default=default_database_url("cx_bench_dispatch"))
+    return parser.parse_args()
+
+
+def plain_loop(sandbox, destinations: list[str]) -> float:
+    """The same POSTs from one `requests` session, one after the other: calls per second."""
+    import requests
+
+    from apps.cx.models import Tenant
+    from bench.stack import CLIENT_ID, CLIENT_SECRET
+
+    tenant = Tenant.objects.get()
+    answer = requests.post(
+        sandbox.token_url, data={"grant_type": "client_credentials"}, auth=(CLIENT_ID, CLIENT_SECRET), timeout=15
+    )
+    token = answer.json()["access_token"]
+    url = f"{sandbox.api_base_url}{CALLS}"
+    with requests.Session() as session:
+        session.headers.update({"Authorization": f"Bearer {token}", "User-Agent": "cx-console/1.0"})
+        started = time.perf_counter()
+        for number in destinations:
+            body = {"tenant_domain": tenant.domain, "queue_name": QUEUE, "destination": number}
+            session.post(url, json=body, timeout=15).raise_for_status()
+        return len(destinations) / (time.perf_counter() - started)
+
+
+def wait_final(destinations: list[str], timeout: float) -> float:
+    started = time.perf_counter()
+    while final_count(destinations) < len(destinations):
+        if time.perf_counter() - started > timeout:
+            sys.exit(f"only {final_count(destinations)} of {len(destinations)} final after {timeout:.0f} s")
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
+def posts_times(sandbox, destinations: list[str]) -> list[float]:
+    wanted = set(destinations)
+    return sorted(
+        r["received_at"]
+        for r in sandbox.control.requests(CALLS)
+        if r["path"].endswith(CALLS) and r["body"]["destination"] in wanted
+    )
+
+
+def busiest_window(times: list[float], window: float) -> int:
+    most, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def main() -> None:
+    options = parse_args()
+    options.window = 60.0  # the limit is per minute, over any 60 s (apps/callbacks/dispatch.py room_in)
+    print(f"code: {code_version()}")
+    with stack(options.database_url) as built:
+        tenant = open_queue(per_minute=1_000_000, in_flight=options.in_flight)
+        loop_numbers = numbers(options.calls, offset=50_000)
+        loop_rate = plain_loop(built.sandbox, loop_numbers)
+        built.sandbox.control.reset()
+        built.sandbox.control.add_tenant(built.env["CX_TENANT_DOMAIN"])
+
+        built.worker("bench")
+        destinations = numbers(options.calls)
+        with ticker(1.0):
+            started = time.perf_counter()
+            batch_start(tenant, destinations, "throughput")
+            wait_final(destinations, timeout=600)
+            worker_s = time.perf_counter() - started
+        worker_rate = options.calls / worker_s
+        print(
+            f"\nthroughput, {options.calls} callbacks, in flight {options.in_flight}, no added latency:\n"
+            f"  plain requests loop : {loop_rate:7.1f} calls/s\n"
+            f"  worker (2 processes): {worker_rate:7.1f} calls/s ({worker_s:.1f} s, batch created to all placed)\n"
+            f"  ratio worker/loop   : {worker_rate / loop_rate:.2f} (target at least 0.80)"
+        )
+
+        # The limit: a batch larger than a window's worth, the queue limited to --limit calls a minute.
+        # Another queue: the first batch's calls of the last minute would count against this one's limit.
+        open_queue(per_minute=options.limit, in_flight=options.in_flight, queue=LIMITED)
+        limited = numbers(int(options.limit * options.window / 60 * 1.5) + 20, offset=20_000)
+        with ticker(1.0):
+            batch_start(tenant, limited, "the limit", queue=LIMITED)
+            time.sleep(options.window + 5)
+        times = posts_times(built.sandbox, limited)
+        allowed = options.limit * options.window / 60
+        first = sum(1 for t in times if t - times[0] < options.window) if times else 0
+        busiest = busiest_window(times, options.window)
+        print(
+            f"\ncalls-per-minute limit {options.limit}, a {options.window:.0f} s window "
+            f"({allowed:.0f} calls allowed), {len(limited)} callbacks queued:\n"
+            f"  calls in the first window : {first} ({first / allowed:.3f} of the limit)\n"
+            f"  calls in the busiest window: {busiest} ({busiest / allowed:.3f} of the limit; target within 2 %)"
+        )
+
+
+if __name__ == "__main__":
+    main()
