@@ -50,6 +50,7 @@ def main() -> int:
         fresh_database(args.database_url)
     os.environ.update(
         DJANGO_SETTINGS_MODULE="cxconsole.settings",
+        DJANGO_HTTPS="false",  # plain http through the test client, no TLS proxy in front
         DATABASE_URL=args.database_url,
         DJANGO_SECRET_KEY="bench-only-not-a-secret-5f0c2d1e8a7b4c3d9e6f",
         CX_CLIENT_ID="bench",

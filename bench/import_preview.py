@@ -103,6 +103,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="cx-import-bench-"))
     os.environ.update(
         DJANGO_SETTINGS_MODULE="cxconsole.settings",
+        DJANGO_HTTPS="false",  # plain http through the test client, no TLS proxy in front
         CX_VAR_DIR=str(workdir),
         # The kick a new batch sends on commit goes nowhere: no worker dials the bench's numbers.
         CELERY_BROKER_URL="memory://localhost/",
