@@ -9,6 +9,7 @@ they narrow the search. So the count is taken over at most ``cap + 1`` rows and 
 from __future__ import annotations
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 COUNT_CAP = 1_000
@@ -23,7 +24,7 @@ class CappedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         object_list = self.object_list
-        if not hasattr(object_list, "query"):  # a plain list: its length costs nothing
+        if not isinstance(object_list, QuerySet):  # a plain list: its length costs nothing
             return len(object_list)
         # COUNT(*) over a LIMITed subquery: the database stops at the first cap + 1 rows it finds. Only the
         # key is selected, so annotations made for the page (a search's snippets) are not computed for them.
