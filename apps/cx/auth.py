@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import requests
@@ -15,7 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.core.cache import BaseCache, caches
 
-from .exceptions import CxAuthError, CxBadResponse, CxConfigurationError, CxUnavailable
+from .exceptions import CxAuthError, CxBadResponse, CxConfigurationError, CxError, CxUnavailable
 from .sealing import fernet
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,20 @@ def _unseal(sealed: str | None) -> tuple[str, float] | None:
 TokenRecorder = Callable[..., object]
 
 
+@contextlib.contextmanager
+def _cache_reachable() -> Iterator[None]:
+    """A cache that cannot be reached (Redis restarting) is a "not done, try later", like a 5xx: the request
+    that wanted the token never left, so a callback is retried rather than left unknown for a person."""
+    try:
+        yield
+    except CxError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the cache backend raises when it is down
+        error = CxUnavailable(f"The token cache cannot be reached ({type(exc).__name__}); try again shortly.")
+        error.request_sent = False
+        raise error from exc
+
+
 class TokenProvider:
     """Hands out a valid bearer token; at most one process fetches a new one at a time."""
 
@@ -92,8 +107,9 @@ class TokenProvider:
         self.timeout = timeout or (settings.CX_CONNECT_TIMEOUT, settings.CX_READ_TIMEOUT)
 
     def get(self) -> str:
-        cached = self._cached()
-        return cached if cached else self._fetch_under_lock(stale=None)
+        with _cache_reachable():
+            cached = self._cached()
+            return cached if cached else self._fetch_under_lock(stale=None)
 
     def cached_token(self) -> str | None:
         """The cached token if it is still valid; never fetches one (``/health/`` asks this every second)."""
@@ -101,7 +117,8 @@ class TokenProvider:
 
     def refresh(self, stale: str) -> str:
         """After a 401 with ``stale``: fetch anew, unless another process already replaced it."""
-        return self._fetch_under_lock(stale=stale)
+        with _cache_reachable():
+            return self._fetch_under_lock(stale=stale)
 
     # -- cache -------------------------------------------------------------------------------
     def _cached(self) -> str | None:

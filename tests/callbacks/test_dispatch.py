@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import responses
+from django.core.cache.backends.base import BaseCache
 from django.db.models import F
 from django.utils import timezone
 
@@ -454,6 +455,32 @@ def test_a_token_endpoint_without_a_token_is_not_a_placed_call(sandbox, tenant, 
     (attempt,) = callback.attempt_log.all()
     assert attempt.outcome == AttemptOutcome.RETRY
     assert attempt.api_call.operation == "token"
+
+
+class UnreachableCache(BaseCache):
+    """The shared cache while Redis restarts: every call fails to connect."""
+
+    def __init__(self, location, params):
+        super().__init__(params)
+
+    def get(self, *args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    add = set = delete = get
+
+
+def test_a_token_cache_that_cannot_be_reached_is_a_retry_not_an_unknown_call(sandbox, tenant, actor, queue, settings):
+    callback = one(tenant, actor)
+    settings.CACHES = {"default": {"BACKEND": f"{__name__}.UnreachableCache"}}
+
+    dispatch.tick()
+
+    callback.refresh_from_db()
+    assert posts(sandbox) == []
+    # Nothing left the machine: tried again later, not "unknown" for a person to settle.
+    assert callback.state == CallbackState.SCHEDULED and callback.due_at > timezone.now()
+    (attempt,) = callback.attempt_log.all()
+    assert attempt.outcome == AttemptOutcome.RETRY and "token cache cannot be reached" in attempt.error
 
 
 # -- reasons not to ring, found at dispatch -------------------------------------------------------------

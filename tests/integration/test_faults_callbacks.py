@@ -237,7 +237,12 @@ def check_against_the_standin(sandbox, numbers: list[str], *, in_flight: int) ->
             assert tried[-1].api_call is None and callback.state == CallbackState.UNKNOWN, destination
             assert len(sent) in (len(tried) - 1, len(tried)), destination
         else:
-            assert len(sent) == len(tried), (destination, len(sent), len(tried))
+            assert len(sent) == len(tried), (
+                destination,
+                len(sent),
+                [(a.outcome, a.error) for a in tried],
+                callback.state,
+            )
         for attempt, request in zip(tried, sent, strict=False):
             if attempt.error == WORKER_STOPPED:
                 continue

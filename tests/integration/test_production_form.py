@@ -212,10 +212,17 @@ def test_the_production_form_of_requirements_txt_alone_serves_the_admin_and_answ
     sent = wait_until(lambda: BotReply.objects.filter(bot=bot, state="sent").values_list("decision", flat=True))
     replies = list(BotReply.objects.filter(bot=bot).values_list("decision", "state", "error"))
     assert list(sent) == ["greeting"], f"{replies}\n{production_form.report()}"
+
     # The workers log JSON lines; the task that mapped the delivery ran under the delivery's request id.
-    worker_lines = [line for child in production_form.children[:-2] for line in child.output if line.startswith("{")]
-    records = [json.loads(line) for line in worker_lines]
-    handled = [r for r in records if "hooks.handle_event" in r["message"] and "succeeded" in r["message"]]
-    assert handled and all(len(r.get("request_id", "")) == 32 for r in handled), records[-20:]
+    def records() -> list[dict]:
+        lines = [line for child in production_form.children[:-2] for line in child.output if line.startswith("{")]
+        return [json.loads(line) for line in lines]
+
+    def handled_lines() -> list[dict]:
+        return [r for r in records() if "hooks.handle_event" in r["message"] and "succeeded" in r["message"]]
+
+    # The worker logs "succeeded" just after the reply is saved: its line may not have been read from the pipe yet.
+    handled = wait_until(handled_lines, timeout=10)
+    assert handled and all(len(r.get("request_id", "")) == 32 for r in handled), records()[-20:]
     # Nothing of the form fell over along the way (beat, say, on its first look at the schedule).
     assert [c.name for c in production_form.children if c.process.poll() is not None] == [], production_form.report()
