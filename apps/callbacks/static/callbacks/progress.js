@@ -8,9 +8,7 @@
         return;
     }
     const url = box.dataset.progressUrl;
-    const every = 2000;
     const startStatus = box.dataset.status;
-    let failures = 0;
 
     function setText(name, value) {
         box.querySelectorAll('[data-field="' + name + '"]').forEach(function (el) {
@@ -97,43 +95,17 @@
         }
     }
 
-    function schedule() {
-        const wait = failures ? Math.min(30000, every * Math.pow(2, failures)) : every;
-        window.setTimeout(poll, wait);
-    }
-
-    async function poll() {
-        if (document.hidden) {
-            schedule();
-            return;
-        }
-        try {
-            const response = await fetch(url, {
-                headers: {Accept: "application/json"},
-                credentials: "same-origin",
-                cache: "no-store",
-            });
-            const type = response.headers.get("Content-Type") || "";
-            if (!response.ok || type.indexOf("application/json") === -1) {
-                throw new Error("HTTP " + response.status);
-            }
-            const figures = await response.json();
-            failures = 0;
-            note("");
-            render(figures);
-            if (figures.finished) {
-                return;
-            }
-        } catch (error) {
-            failures += 1;
-            if (failures >= 3) {
-                note("The figures cannot be updated (" + error.message + "); still trying. Reload the page if this stays.");
-            }
-        }
-        schedule();
-    }
-
     if (box.dataset.finished !== "true") {
-        schedule();
+        window.cxPoll({
+            url: function () { return url; },
+            every: 2000,
+            onAnswer: function (figures) {
+                render(figures);
+                return figures.finished;
+            },
+            onTrouble: function (error) {
+                note(error ? "The figures cannot be updated (" + error + "); still trying. Reload the page if this stays." : "");
+            },
+        });
     }
 })();

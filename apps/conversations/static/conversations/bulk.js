@@ -7,11 +7,7 @@
         return;
     }
     const url = box.dataset.progressUrl;
-    const every = 2000;
-    let failures = 0;
     let lastDone = null;
-    let timer = null;
-    let polling = false;
 
     function setText(name, value) {
         box.querySelectorAll('[data-field="' + name + '"]').forEach(function (el) {
@@ -57,52 +53,15 @@
         }
     }
 
-    function schedule() {
-        if (timer !== null) {
-            return;
-        }
-        const wait = failures ? Math.min(30000, every * Math.pow(2, failures)) : every;
-        timer = window.setTimeout(poll, wait);
-    }
-
-    async function poll() {
-        timer = null;
-        if (document.hidden || polling) {
-            return; // visibilitychange starts it again
-        }
-        polling = true;
-        try {
-            const response = await fetch(url, {
-                headers: {Accept: "application/json"},
-                credentials: "same-origin",
-                cache: "no-store",
-            });
-            const type = response.headers.get("Content-Type") || "";
-            if (!response.ok || type.indexOf("application/json") === -1) {
-                throw new Error("HTTP " + response.status);
-            }
-            const figures = await response.json();
-            failures = 0;
-            setText("note", "");
+    window.cxPoll({
+        url: function () { return url; },
+        every: 2000,
+        onAnswer: function (figures) {
             render(figures);
-            if (figures.finished) {
-                return;
-            }
-        } catch (error) {
-            failures += 1;
-            if (failures >= 3) {
-                setText("note", "The figures cannot be updated (" + error.message + "); still trying. Reload the page if this stays.");
-            }
-        } finally {
-            polling = false;
-        }
-        schedule();
-    }
-
-    document.addEventListener("visibilitychange", function () {
-        if (!document.hidden && timer === null && !polling && box.dataset.finished !== "true") {
-            poll();
-        }
+            return figures.finished;
+        },
+        onTrouble: function (error) {
+            setText("note", error ? "The figures cannot be updated (" + error + "); still trying. Reload the page if this stays." : "");
+        },
     });
-    schedule();
 })();

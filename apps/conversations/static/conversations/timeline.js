@@ -124,11 +124,8 @@
 
   // -- live: what changed since the page last looked -------------------------------------------------------
   const liveUrl = root.dataset.liveUrl;
-  const every = 2000;
   let since = root.dataset.since;
   let version = root.dataset.version;
-  let failures = 0;
-  let timer = null;
   const stateLine = document.getElementById("cx-live-state");
 
   function liveNote(text) {
@@ -213,55 +210,32 @@
     });
   }
 
-  let polling = false;
-  async function poll() {
-    timer = null;
-    if (document.hidden || polling) return; // resumed by visibilitychange
-    polling = true;
-    try {
-      const query = new URLSearchParams({ since: since, version: version });
-      const response = await fetch(liveUrl + "?" + query, {
-        credentials: "same-origin",
-        cache: "no-store",
-        headers: { Accept: "application/json" },
-      });
-      const type = response.headers.get("Content-Type") || "";
-      if (!response.ok || type.indexOf("application/json") === -1) throw new Error("HTTP " + response.status);
-      const answer = await response.json();
-      failures = 0;
-      const follow = atBottom();
-      since = answer.since;
-      if (answer.reload) {
-        await load(null, {}, "replace");
-        list.scrollTop = list.scrollHeight;
-      } else if (answer.items && applyItems(answer.items) && follow) {
-        list.scrollTop = list.scrollHeight; // the reader was at the newest: stay there, as in a chat
-      }
-      if (answer.figures) document.getElementById("figures").innerHTML = answer.figures;
-      if (answer.version !== version) {
-        applyState(answer);
-        version = answer.version;
-      }
-      if (stateLine.querySelector('[data-field="live"]').textContent.startsWith("Cannot")) liveNote("");
-    } catch (error) {
-      failures += 1;
-      if (failures >= 3) liveNote("Cannot update (" + error.message + "); still trying. Reload if this stays.");
-    } finally {
-      polling = false;
+  async function applyAnswer(answer) {
+    const follow = atBottom();
+    since = answer.since;
+    if (answer.reload) {
+      await load(null, {}, "replace");
+      list.scrollTop = list.scrollHeight;
+    } else if (answer.items && applyItems(answer.items) && follow) {
+      list.scrollTop = list.scrollHeight; // the reader was at the newest: stay there, as in a chat
     }
-    schedule();
-  }
-
-  function schedule() {
-    if (timer !== null) return;
-    const wait = failures ? Math.min(30000, every * Math.pow(2, failures)) : every;
-    timer = window.setTimeout(poll, wait);
+    if (answer.figures) document.getElementById("figures").innerHTML = answer.figures;
+    if (answer.version !== version) {
+      applyState(answer);
+      version = answer.version;
+    }
+    return false; // a conversation can always change again
   }
 
   if (liveUrl && window.fetch) {
-    document.addEventListener("visibilitychange", () => {
-      if (!document.hidden && timer === null && !polling) poll(); // back on the tab: catch up at once
+    window.cxPoll({
+      url: () => liveUrl + "?" + new URLSearchParams({ since: since, version: version }),
+      every: 2000,
+      onAnswer: applyAnswer,
+      onTrouble: (error) => {
+        if (error) liveNote("Cannot update (" + error + "); still trying. Reload if this stays.");
+        else if (stateLine.querySelector('[data-field="live"]').textContent.startsWith("Cannot")) liveNote("");
+      },
     });
-    schedule();
   }
 })();
