@@ -195,10 +195,6 @@ def message_upsert_from_remote(
                 rows.update(**taking_part)
             else:
                 rows.select_for_update().values_list("pk").first()
-        elif taking_part:
-            Conversation.objects.filter(pk=conversation.pk).update(**taking_part)
-        for name, value in taking_part.items():
-            setattr(conversation, name, value)
         fields, synced = dict(payload.fields), synced_fields(payload.raw, source=source)
         if masked_at_rest(tenant):  # the tenant keeps no card number, not even in the raw payload
             patterns = tenant.mask_patterns
@@ -212,10 +208,13 @@ def message_upsert_from_remote(
         )
         if not created and update:
             update_fields(message, written)
-        if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):
-            if locked:
-                Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=moment)
-            conversation.last_activity_at = moment
+        later = moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at)
+        moved = {"last_activity_at": moment} if later else {}
+        if locked and (moved or taking_part):
+            # The row this transaction upserted and holds: one UPDATE for what the message moves.
+            Conversation.objects.filter(pk=conversation.pk).update(**moved, **taking_part)
+        for name, value in {**moved, **taking_part}.items():
+            setattr(conversation, name, value)
     return message
 
 
