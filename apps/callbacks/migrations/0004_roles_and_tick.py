@@ -3,6 +3,7 @@
 from django.db import migrations
 
 from apps.cx.roles import role_grants
+from apps.cx.schedules import beat_schedule
 
 VIEW = [
     "view_queuecallback",
@@ -31,19 +32,6 @@ GRANTS = {
 TICK = "Place due queue callbacks, recover stuck ones, skip expired ones"
 
 
-def schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every_10_seconds, _ = IntervalSchedule.objects.get_or_create(every=10, period="seconds")
-    PeriodicTask.objects.get_or_create(
-        name=TICK, defaults={"task": "callbacks.tick", "interval": every_10_seconds, "enabled": True}
-    )
-
-
-def unschedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=TICK).delete()
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("callbacks", "0003_dispatch"),
@@ -51,4 +39,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [role_grants("callbacks", GRANTS), migrations.RunPython(schedule, unschedule)]
+    operations = [role_grants("callbacks", GRANTS), beat_schedule(TICK, "callbacks.tick", every=10)]

@@ -2,20 +2,9 @@
 
 from django.db import migrations
 
+from apps.cx.schedules import beat_schedule
+
 RESUME = "Send stalled bulk actions to a worker again"
-
-
-def schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every_minute, _ = IntervalSchedule.objects.get_or_create(every=60, period="seconds")
-    PeriodicTask.objects.get_or_create(
-        name=RESUME, defaults={"task": "conversations.resume_stalled", "interval": every_minute, "enabled": True}
-    )
-
-
-def unschedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=RESUME).delete()
 
 
 class Migration(migrations.Migration):
@@ -24,4 +13,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(schedule, unschedule)]
+    operations = [beat_schedule(RESUME, "conversations.resume_stalled", every=60)]

@@ -2,20 +2,9 @@
 
 from django.db import migrations
 
+from apps.cx.schedules import beat_schedule
+
 TASK_NAME = "Dashboard: read the figures of changed conversations"
-
-
-def schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every_30_seconds, _ = IntervalSchedule.objects.get_or_create(every=30, period="seconds")
-    PeriodicTask.objects.get_or_create(
-        name=TASK_NAME, defaults={"task": "dashboard.refresh_figures", "interval": every_30_seconds, "enabled": True}
-    )
-
-
-def unschedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=TASK_NAME).delete()
 
 
 class Migration(migrations.Migration):
@@ -24,4 +13,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(schedule, unschedule)]
+    operations = [beat_schedule(TASK_NAME, "dashboard.refresh_figures", every=30)]

@@ -3,6 +3,7 @@
 from django.db import migrations
 
 from apps.cx.roles import role_grants
+from apps.cx.schedules import beat_schedule
 
 GRANTS = {
     "Supervisor": ["view_inboundevent", "replay_inboundevent", "view_rejecteddeliveries"],
@@ -12,19 +13,6 @@ GRANTS = {
 SWEEP = "Map inbound events left behind, retry failed ones"
 
 
-def schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every_30_seconds, _ = IntervalSchedule.objects.get_or_create(every=30, period="seconds")
-    PeriodicTask.objects.get_or_create(
-        name=SWEEP, defaults={"task": "hooks.sweep", "interval": every_30_seconds, "enabled": True}
-    )
-
-
-def unschedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=SWEEP).delete()
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("hooks", "0001_initial"),
@@ -32,4 +20,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [role_grants("hooks", GRANTS), migrations.RunPython(schedule, unschedule)]
+    operations = [role_grants("hooks", GRANTS), beat_schedule(SWEEP, "hooks.sweep", every=30)]

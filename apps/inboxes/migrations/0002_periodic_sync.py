@@ -2,20 +2,9 @@
 
 from django.db import migrations
 
+from apps.cx.schedules import beat_schedule
+
 TASK_NAME = "Sync inboxes of every tenant"
-
-
-def schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every_15_minutes, _ = IntervalSchedule.objects.get_or_create(every=15, period="minutes")
-    PeriodicTask.objects.get_or_create(
-        name=TASK_NAME, defaults={"task": "inboxes.sync_all", "interval": every_15_minutes, "enabled": True}
-    )
-
-
-def unschedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=TASK_NAME).delete()
 
 
 class Migration(migrations.Migration):
@@ -24,4 +13,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(schedule, unschedule)]
+    operations = [beat_schedule(TASK_NAME, "inboxes.sync_all", every=15, period="minutes")]
