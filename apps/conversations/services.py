@@ -157,6 +157,77 @@ def _conversation_of(tenant: Tenant, payload: MessagePayload, source: str) -> tu
     raise UnusablePayload("The message names no conversation.")
 
 
+def _says_nothing_new(row: Any, fields: Mapping[str, Any]) -> bool:
+    return row.sync_state == SyncState.SYNCED and all(getattr(row, name) == value for name, value in fields.items())
+
+
+def _conversation_says_nothing_new(conversation: Conversation, carried: ConversationPayload) -> bool:
+    """Whether upserting ``carried`` onto ``conversation`` would change nothing a person sees (only the
+    kept payload and the sync time), by the rules of ``conversation_upsert_from_remote``."""
+    fields = dict(carried.fields)
+    last_activity = fields.pop("last_activity_at", None)
+    if last_activity and (conversation.last_activity_at is None or last_activity > conversation.last_activity_at):
+        return False
+    if fields.get("status") == ConversationStatus.RESOLVED and not conversation.finished_at:
+        return False
+    if fields.get("holder") == Holder.AGENT and not conversation.handed_to_agent:
+        return False
+    if carried.inbox_id and (conversation.inbox is None or conversation.inbox.remote_id != carried.inbox_id):
+        return False
+    if carried.contact is not None:
+        contact = conversation.contact
+        if contact is None or contact.remote_id != carried.contact.remote_id:
+            return False
+        if not _says_nothing_new(contact, carried.contact.fields):
+            return False
+    return _says_nothing_new(conversation, fields)
+
+
+def messages_mirrored(*, tenant: Tenant, remote_ids: Iterable[str]) -> dict[str, Message]:
+    """The mirrored messages of these vendor ids, by id, each with its conversation, contact and inbox:
+    one query, without the raw payloads."""
+    messages = (
+        Message.objects.filter(tenant=tenant, remote_id__in=set(remote_ids))
+        .select_related("conversation__contact", "conversation__inbox")
+        .defer(
+            "remote_data",
+            "conversation__remote_data",
+            "conversation__contact__remote_data",
+            "conversation__inbox__remote_data",
+        )
+    )
+    found = {}
+    for message in messages:
+        message.conversation.tenant = tenant
+        found[str(message.remote_id)] = message
+    return found
+
+
+def message_repeats_mirror(message: Message, payload: MessagePayload, *, update: bool = True) -> bool:
+    """Whether ``payload`` says nothing new about ``message`` (read by ``messages_mirrored``): upserting it
+    would change nothing a person sees, only the raw payload kept and the sync time.
+
+    On the platform every message arrives more than once: the API's answer to the post, then one event to
+    the bot and one to each webhook (the bot's own replies are half of a busy console's events). Once the
+    first copy is mirrored, the others carry the same message, conversation, contact and inbox; whatever
+    differs (an edit, a new status, a contact's new name, a conversation that moved on) takes the upsert.
+    ``update``: as in ``message_upsert_from_remote`` (False: the message's own fields are not compared).
+    """
+    conversation = message.conversation
+    carried = payload.conversation
+    if carried is not None:
+        if carried.remote_id != conversation.remote_id or not _conversation_says_nothing_new(conversation, carried):
+            return False
+    elif payload.conversation_id is not None and payload.conversation_id != conversation.remote_id:
+        return False
+    if update and not _says_nothing_new(message, payload.fields):
+        return False
+    moment = payload.fields.get("remote_created_at")
+    if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):
+        return False
+    return not _taking_part(conversation, payload.fields.get("sender_kind"))
+
+
 def message_upsert_from_remote(
     *,
     tenant: Tenant,

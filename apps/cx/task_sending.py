@@ -17,25 +17,35 @@ logger = logging.getLogger(__name__)
 _discovery = threading.Lock()
 
 
-def task_send(name: str, *args: Any, queue: str | None = None, on_commit: bool = True, quietly: bool = False) -> None:
+def task_send(
+    name: str,
+    *args: Any,
+    queue: str | None = None,
+    on_commit: bool = True,
+    quietly: bool = False,
+    countdown: float = 0.0,
+) -> None:
     """Sends the task registered as ``name`` with ``args``: once the current transaction commits (at once
     outside one), or at once where ``on_commit`` is False.
 
     ``queue``: another queue than the default one. ``quietly``: for work a periodic sweep takes up anyway;
-    the broker is tried once and its failure is logged, not raised. An unknown name always raises.
+    the broker is tried once and its failure is logged, not raised. ``countdown``: seconds before a worker
+    starts it (a short wait only: the worker holds the task meanwhile). An unknown name always raises.
     """
-    send = partial(_send, name, args, queue=queue, quietly=quietly)
+    send = partial(_send, name, args, queue=queue, quietly=quietly, countdown=countdown)
     if on_commit:
         transaction.on_commit(send)
     else:
         send()
 
 
-def _send(name: str, args: tuple[Any, ...], *, queue: str | None, quietly: bool) -> None:
+def _send(name: str, args: tuple[Any, ...], *, queue: str | None, quietly: bool, countdown: float = 0.0) -> None:
     # The registered task rather than current_app.send_task(): send_task ignores CELERY_TASK_ALWAYS_EAGER,
     # and the task's apply_async honours it (unit tests) and otherwise sends the same message to the broker.
     task = _registered(name)
     options: dict[str, Any] = {"queue": queue} if queue else {}
+    if countdown > 0:
+        options["countdown"] = countdown
     if not quietly:
         task.apply_async(args, **options)
         return

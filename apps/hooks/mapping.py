@@ -14,8 +14,13 @@ from typing import Any
 from apps.contacts.parsing import parse_contact
 from apps.contacts.services import contact_upsert_from_remote
 from apps.conversations.models import Conversation, Message
-from apps.conversations.parsing import parse_conversation, parse_message
-from apps.conversations.services import conversation_upsert_from_remote, message_upsert_from_remote
+from apps.conversations.parsing import MessagePayload, parse_conversation, parse_message
+from apps.conversations.services import (
+    conversation_upsert_from_remote,
+    message_repeats_mirror,
+    message_upsert_from_remote,
+    messages_mirrored,
+)
 from apps.cx.models import SyncSource, Tenant
 from apps.cx.validation import UnusablePayload
 
@@ -35,13 +40,16 @@ class Mapped:
 
 def _message(tenant: Tenant, event_type: str, data: dict[str, Any], event_id: int | None) -> Mapped:
     payload = parse_message(data)
-    message = message_upsert_from_remote(
-        tenant=tenant,
-        payload=payload,
-        source=SyncSource.WEBHOOK,
-        update=event_type == "message_updated",
-        source_event_id=event_id,
-    )
+    update = event_type == "message_updated"
+    # Most message events repeat a message mirrored already (the answer to the post, the bot's copy, each
+    # webhook's): one read tells, and nothing is written.
+    mirrored = messages_mirrored(tenant=tenant, remote_ids=[payload.remote_id]).get(payload.remote_id)
+    if mirrored is not None and message_repeats_mirror(mirrored, payload, update=update):
+        message = mirrored
+    else:
+        message = message_upsert_from_remote(
+            tenant=tenant, payload=payload, source=SyncSource.WEBHOOK, update=update, source_event_id=event_id
+        )
     return Mapped(messages=[message], conversations=[message.conversation], note=payload.note)
 
 
@@ -76,6 +84,30 @@ NOT_MAPPED_EVENTS = {
     "conversation_typing_on",
     "conversation_typing_off",
 }
+
+
+def known_repeats(tenant: Tenant, events: list[tuple[str, dict[str, Any]]]) -> list[Message | None]:
+    """For each (event type, body) of ``tenant``: the mirrored message it repeats, when mapping it would write
+    nothing (``message_repeats_mirror``) and leave no note; else None. Reads only: one query in all."""
+    payloads: list[tuple[MessagePayload, bool] | None] = []
+    for event_type, data in events:
+        payload = None
+        if event_type in ("message_created", "message_updated"):
+            try:
+                payload = parse_message(data)
+            except UnusablePayload:
+                payload = None
+        # One with problems is mapped the long way, so the event keeps the note of what was left out.
+        payloads.append((payload, event_type == "message_updated") if payload and not payload.problems else None)
+    wanted = [item[0].remote_id for item in payloads if item]
+    mirrored = messages_mirrored(tenant=tenant, remote_ids=wanted) if wanted else {}
+    repeats: list[Message | None] = []
+    for item in payloads:
+        message = mirrored.get(item[0].remote_id) if item else None
+        repeats.append(
+            message if item and message and message_repeats_mirror(message, item[0], update=item[1]) else None
+        )
+    return repeats
 
 
 def map_event(tenant: Tenant, event_type: str, data: dict[str, Any], *, event_id: int | None = None) -> Mapped:

@@ -2,9 +2,9 @@
 
 A customer's message to a bot gets its own ``hooks.handle_event`` task, sent once the row is committed:
 the task maps that event and has the bot answer it in the same task (one hop between the customer's
-message and the bot's reply). Every other event wakes the batch mapper (``hooks.process_events``) at most
-once per ``CX_HOOK_WAKE_INTERVAL`` per web process. The periodic sweep maps whatever a lost wake-up left
-behind and failed events now due again.
+message and the bot's reply). Every other event wakes the batch mapper (``hooks.process_events``), at most
+once per ``CX_HOOK_WAKE_INTERVAL`` per web process (``event_queue``). The periodic sweep maps whatever a
+lost wake-up left behind and failed events now due again.
 
 An event is claimed with SELECT … FOR UPDATE SKIP LOCKED of its row alone (PostgreSQL), so two workers
 never map it at once, and mapped in a transaction of its own: one that fails is marked failed with its
@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from apps.conversations.models import MessageType
 from apps.cx.backoff import backoff_delay
 from apps.cx.masking import mask_text, masked_at_rest
 from apps.cx.task_sending import task_send
 
-from .mapping import MappingError, map_event
+from .mapping import MappingError, known_repeats, map_event
 from .models import EventSource, EventStatus, InboundEvent, RefusedDelivery
 
 if TYPE_CHECKING:
@@ -43,7 +45,8 @@ _FIELDS = ["status", "attempts", "next_attempt_at", "processed_at", "error"]
 Answers = list[tuple["AgentBot", "BotBehaviour | None", "Message", "Conversation"]]
 
 
-# Slack for the clocks of the web process and the worker in a wake-up's second look.
+# Slack for the clocks of the web process and the worker: a wake-up due this close to an event's arrival
+# may already have looked, so the event sends another.
 WAKE_MARGIN = 0.02
 # The sweep leaves a new event this long to the task its endpoint sent, which is on its way.
 SWEEP_GRACE = timedelta(seconds=10)
@@ -64,40 +67,32 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=backoff_delay(attempts, base=settings.CX_HOOK_RETRY_BASE, cap=MAX_RETRY_DELAY))
 
 
-# When this process last sent hooks.process_events (time.monotonic()).
-_last_wake = float("-inf")
+# When the last wake-up this process sent starts (time.monotonic()): at once, or at the end of its interval.
+_next_wake = float("-inf")
+_wake_lock = threading.Lock()
 
 
 def event_queue(event_id: int, *, customer_waits: bool = False) -> None:
-    """Sends the task that maps a stored event; if the broker cannot take it, the sweep will.
+    """Sends the task that maps a stored (committed) event; if the broker cannot take it, the sweep will.
 
     A customer's message to a bot (``customer_waits``) gets a task of its own, on the queue a worker keeps
-    for those. Any other event wakes the batch mapper, at most once per ``CX_HOOK_WAKE_INTERVAL`` per
-    process: sending a task costs more than storing the event, and nobody waits on these. An event stored
-    while a wake-up is on its way is not lost: that task looks again once the interval is over.
+    for those. Any other event wakes the batch mapper, which maps everything due: nobody waits on these,
+    and a task per event cost more than the mapping (the bot's own replies come back as two events each).
+    A wake-up that has not started yet maps this event too, so none is sent; otherwise one is sent, to
+    start at once or, within ``CX_HOOK_WAKE_INTERVAL`` of the last, when that interval is over: at most one
+    wake-up per interval per process, and an event waits at most about one interval.
     """
-    global _last_wake
+    global _next_wake
     if customer_waits:
         task_send("hooks.handle_event", event_id, queue=settings.CX_BOT_QUEUE, on_commit=False, quietly=True)
         return
     now = time.monotonic()
-    if now - _last_wake < settings.CX_HOOK_WAKE_INTERVAL:
-        return
-    _last_wake = now
-    task_send("hooks.process_events", time.time(), on_commit=False, quietly=True)
-
-
-def process_woken(sent_at: float | None) -> int:
-    """Maps everything due; for a wake-up sent at ``sent_at``, once more when its interval is over, for the
-    events stored meanwhile (their requests did not send a task of their own)."""
-    total = process_all()
-    interval = settings.CX_HOOK_WAKE_INTERVAL
-    if sent_at is not None and interval > 0:
-        left = sent_at + interval + WAKE_MARGIN - time.time()
-        if left > 0:
-            time.sleep(min(left, interval + WAKE_MARGIN))
-        total += process_all()
-    return total
+    with _wake_lock:
+        if now + WAKE_MARGIN < _next_wake:
+            return
+        delay = max(0.0, _next_wake + settings.CX_HOOK_WAKE_INTERVAL - now)
+        _next_wake = now + delay
+    task_send("hooks.process_events", on_commit=False, quietly=True, countdown=delay)
 
 
 def event_handle(event_id: int) -> bool:
@@ -126,14 +121,57 @@ def event_claim(event_id: int) -> InboundEvent | None:
 
 
 def process_batch(limit: int | None = None, *, received_before: Any = None) -> int:
-    """Maps up to ``limit`` due events, oldest first, each in a transaction of its own; returns how many.
+    """Maps up to ``limit`` due events, oldest first; returns how many.
 
-    One transaction per event: a batch holding the locks of many conversations at once deadlocked with
-    another worker's batch taking them in another order.
+    The batch is claimed at once (its rows locked, SKIP LOCKED, so another worker takes the next ones).
+    Events that repeat what the mirror holds (``settle_repeats``) are settled together in that transaction;
+    each other event is released and mapped in a transaction of its own: a batch holding the locks of many
+    conversations at once deadlocked with another worker's batch taking them in another order.
     """
     limit = limit or settings.CX_HOOK_BATCH_SIZE
-    due = due_events(received_before=received_before).order_by("id").values_list("id", flat=True)[:limit]
-    return sum(event_handle(event_id) for event_id in list(due))
+    due = due_events(received_before=received_before).order_by("id")
+    with transaction.atomic():
+        batch = list(due.select_for_update(skip_locked=True, of=("self",)).select_related("tenant")[:limit])
+        settled = settle_repeats(batch)
+    return len(settled) + sum(event_handle(event.pk) for event in batch if event.pk not in settled)
+
+
+def settle_repeats(events: list[InboundEvent]) -> set[int]:
+    """Marks processed, in one UPDATE, the events among ``events`` (new, locked by the caller) whose mapping
+    would write nothing: the copies of a message the mirror holds already (on the platform each message
+    arrives three or four times: the API's answer, the bot's copy, each webhook's). Returns their ids.
+
+    Left to the long way: a customer's message at a bot's endpoint (the bot may still have to answer it),
+    a tenant that masks stored bodies (the body is rewritten), and anything unreadable or new.
+    """
+    readable: dict[int, list[tuple[InboundEvent, str, dict[str, Any]]]] = {}
+    for event in events:
+        if event.status != EventStatus.RECEIVED or masked_at_rest(event.tenant):
+            continue
+        try:
+            data = json.loads(event.body)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            readable.setdefault(event.tenant_id, []).append((event, event.event_type, data))
+    repeats = []
+    for items in readable.values():
+        tenant = items[0][0].tenant
+        for (event, _, _), message in zip(items, known_repeats(tenant, [item[1:] for item in items]), strict=True):
+            if message is None:
+                continue
+            if event.source == EventSource.BOT and message.message_type == MessageType.INCOMING:
+                continue
+            repeats.append(event.pk)
+    if repeats:
+        InboundEvent.objects.filter(pk__in=repeats, status=EventStatus.RECEIVED).update(
+            status=EventStatus.PROCESSED,
+            attempts=F("attempts") + 1,
+            processed_at=timezone.now(),
+            next_attempt_at=None,
+            error="",
+        )
+    return set(repeats)
 
 
 def process_all(max_batches: int = 1000, *, received_before: Any = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .processing import event_handle, process_woken, sweep
+from .processing import event_handle, process_all, sweep
 
 
 # Late ack, and back to the queue if the worker dies: the event is stored, claimed with SKIP LOCKED and mapped
@@ -21,8 +21,9 @@ def handle_event_task(event_id: int) -> None:
 # maps what a lost wake-up left.
 @shared_task(name="hooks.process_events", ignore_result=True)
 def process_events_task(sent_at: float | None = None) -> int:
-    """Maps everything due in batches: woken by the endpoints (``sent_at``), or after a replay."""
-    return process_woken(sent_at)
+    """Maps everything due in batches: woken by the endpoints, or after a replay. (``sent_at``: sent by
+    an earlier version, which looked a second time after its interval; no longer needed.)"""
+    return process_all()
 
 
 @shared_task(name="hooks.sweep", ignore_result=True)

@@ -240,32 +240,68 @@ def test_make_run_keeps_a_worker_for_the_bot_and_lowers_the_others_priority(sett
     assert general[general.index("--queues") + 1].split(",") == ["celery"]
 
 
-def test_events_nobody_waits_on_wake_the_mapper_once_per_interval(post, webhook, settings, monkeypatch):
+@pytest.fixture
+def wake_ups(settings, monkeypatch):
+    """The wake-ups event_queue sends, as (seconds on a test clock when sent, countdown); the clock is set
+    by the test (``clock[0]``), and the interval is 1 s."""
     from apps.hooks import processing
 
-    settings.CX_HOOK_WAKE_INTERVAL = 60.0
-    monkeypatch.setattr(processing, "_last_wake", float("-inf"))
-    monkeypatch.setattr(processing.time, "sleep", lambda seconds: None)  # the second look, at once
+    settings.CX_HOOK_WAKE_INTERVAL = 1.0
+    clock = [100.0]
+    sent: list[tuple[float, float]] = []
+    monkeypatch.setattr(processing, "_next_wake", float("-inf"))
+    monkeypatch.setattr(processing.time, "monotonic", lambda: clock[0])
 
-    post(webhook.path, events.raw({"event": "brand_new_thing", "id": 1}))
-    post(webhook.path, events.raw({"event": "brand_new_thing", "id": 2}))  # within the interval: no task
+    def task_send(name, *args, countdown=0.0, **options):
+        assert name == "hooks.process_events"
+        sent.append((clock[0], countdown))
 
-    assert list(InboundEvent.objects.order_by("id").values_list("status", flat=True)) == ["ignored", "received"]
+    monkeypatch.setattr(processing, "task_send", task_send)
+    return clock, sent
 
 
-def test_a_wake_up_looks_again_for_the_events_stored_while_it_was_on_its_way(
-    post_unmapped, webhook, settings, monkeypatch
-):
+def test_events_nobody_waits_on_wake_the_mapper_at_most_once_per_interval(wake_ups):
+    from apps.hooks.processing import event_queue
+
+    clock, sent = wake_ups
+    event_queue(1)  # the first event in a while: a wake-up at once
+    clock[0] += 0.1
+    event_queue(2)  # within the interval: one wake-up, for the interval's end
+    clock[0] += 0.1
+    event_queue(3)  # that wake-up has not started: it maps this one too
+    clock[0] += 0.5
+    event_queue(4)
+
+    assert sent == [(100.0, 0.0), (100.1, pytest.approx(0.9))]
+
+
+def test_an_event_after_the_last_wake_up_started_gets_another(wake_ups):
+    from apps.hooks.processing import event_queue
+
+    clock, sent = wake_ups
+    event_queue(1)
+    clock[0] += 0.5
+    event_queue(2)  # for 101.0
+    clock[0] = 101.2
+    event_queue(3)  # the 101.0 wake-up may have looked before this event was stored: another, for 102.0
+    clock[0] = 105.0
+    event_queue(4)  # long after: at once
+
+    assert sent == [(100.0, 0.0), (100.5, pytest.approx(0.5)), (101.2, pytest.approx(0.8)), (105.0, 0.0)]
+
+
+def test_a_customer_message_to_a_bot_gets_its_own_task_at_once(wake_ups, monkeypatch):
     from apps.hooks import processing
 
-    settings.CX_HOOK_WAKE_INTERVAL = 0.5
-    post_unmapped(webhook.path, events.raw({"event": "brand_new_thing", "id": 1}))
-    # While the task waits for its interval to end, another event is stored (its request sent no task).
-    monkeypatch.setattr(
-        processing.time,
-        "sleep",
-        lambda seconds: post_unmapped(webhook.path, events.raw({"event": "brand_new_thing", "id": 2})),
-    )
+    clock, sent = wake_ups
+    own: list[tuple] = []
+    monkeypatch.setattr(processing, "task_send", lambda name, *args, **options: own.append((name, args, options)))
+    processing.event_queue(1)
+    processing.event_queue(7, customer_waits=True)
+    processing.event_queue(8, customer_waits=True)
 
-    assert processing.process_woken(time.time()) == 2
-    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"ignored"}
+    assert [(name, args) for name, args, _ in own] == [
+        ("hooks.process_events", ()),
+        ("hooks.handle_event", (7,)),
+        ("hooks.handle_event", (8,)),
+    ]
