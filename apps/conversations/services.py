@@ -431,9 +431,15 @@ def message_send(
             agent_bot_id=bot.remote_id if (bot and bot.remote_id) else None,
         )
         payload = _answer_payload(parse_message, answer, "message")
+        # The answer carries the conversation as the post left it: mirrored now, the copies of this message
+        # that come back as events (the bot's, each webhook's) find nothing new and write nothing.
+        carried = payload.conversation is not None and payload.conversation.remote_id == conversation.remote_id
         with transaction.atomic():
             message = message_upsert_from_remote(
-                tenant=conversation.tenant, payload=payload, source=SyncSource.API, conversation=conversation
+                tenant=conversation.tenant,
+                payload=payload,
+                source=SyncSource.API,
+                conversation=None if carried else conversation,
             )
             if message.remote_created_at is None:
                 update_fields(conversation, {"last_activity_at": timezone.now()})

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.db.models import F
 
 from apps.conversations.models import Conversation, Message
 from apps.conversations.services import conversation_start, message_send
 from apps.cx.audit import collect_api_answers
-from apps.hooks.mapping import map_event
+from apps.hooks.mapping import known_repeats, map_event
 from tests.hooks.events import fixture
 
 pytestmark = pytest.mark.django_db
+ONE_MINUTE = dt.timedelta(minutes=1)
 
 
 def test_a_conversation_whose_event_arrives_before_the_answer_to_starting_it_is_one_row(
@@ -43,6 +47,22 @@ def test_the_bots_reply_and_its_event_are_one_message_and_the_event_does_not_und
     assert Message.objects.filter(remote_id=sent.remote_id).count() == 1
     assert Message.objects.get(remote_id=sent.remote_id).content == "Hello, how can I help?"
     assert conversation.messages.count() == 2
+
+
+def test_the_copies_of_the_bots_reply_repeat_what_the_answer_mirrored(sandbox, tenant, inboxes, contact, actor):
+    # The platform sends the reply back to the bot and to each webhook, with the conversation as the post
+    # left it: the answer mirrors that conversation, so each copy finds nothing new (and writes nothing).
+    conversation = conversation_start(contact=contact, inbox=inboxes[0], actor=actor, initial_message="Hi")
+    # The mirror last saw the conversation a minute before the post (the customer's message moved it on since).
+    Conversation.objects.filter(pk=conversation.pk).update(remote_updated_at=F("remote_updated_at") - ONE_MINUTE)
+    with collect_api_answers() as answers:
+        message_send(conversation=conversation, actor=actor, content="Hello, how can I help?")
+    echo = {**answers[-1], "event": "message_created"}
+
+    assert known_repeats(tenant, [("message_created", echo)])[0] is not None
+    mirrored = Conversation.objects.get(pk=conversation.pk)
+    assert mirrored.remote_updated_at is not None
+    assert mirrored.remote_data["updated_at"] == answers[-1]["conversation"]["updated_at"]
 
 
 def test_the_same_state_again_writes_nothing_and_adds_no_history(tenant):
