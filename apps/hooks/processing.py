@@ -26,6 +26,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from apps.conversations.models import MessageType
+from apps.conversations.parsing import message_type_from
 from apps.cx.backoff import backoff_delay
 from apps.cx.masking import mask_text, masked_at_rest
 from apps.cx.task_sending import task_send
@@ -120,39 +121,60 @@ def event_claim(event_id: int) -> InboundEvent | None:
     return due.select_related("tenant", "bot__behaviour").first()
 
 
+def customer_message(data: dict[str, Any]) -> bool:
+    """Whether the event is a customer's new message (the one a bot answers), read as the mapper reads it."""
+    if data.get("event") != "message_created":
+        return False
+    try:
+        return message_type_from(data.get("message_type")) == MessageType.INCOMING
+    except ValueError:
+        return False
+
+
+def _json_object(body: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def process_batch(limit: int | None = None, *, received_before: Any = None) -> int:
     """Maps up to ``limit`` due events, oldest first; returns how many.
 
-    The batch is claimed at once (its rows locked, SKIP LOCKED, so another worker takes the next ones).
-    Events that repeat what the mirror holds (``settle_repeats``) are settled together in that transaction;
-    each other event is released and mapped in a transaction of its own: a batch holding the locks of many
-    conversations at once deadlocked with another worker's batch taking them in another order.
+    The copies of what the mirror holds are settled together (``settle_repeats``); every other event is
+    mapped in a transaction of its own: a batch holding the locks of many conversations at once deadlocked
+    with another worker's batch taking them in another order. A customer's message at a bot's endpoint is
+    left to its own task (on the bot's queue) for ``SWEEP_GRACE``: it is that task's to answer at once.
     """
     limit = limit or settings.CX_HOOK_BATCH_SIZE
-    due = due_events(received_before=received_before).order_by("id")
-    with transaction.atomic():
-        batch = list(due.select_for_update(skip_locked=True, of=("self",)).select_related("tenant")[:limit])
-        settled = settle_repeats(batch)
-    return len(settled) + sum(event_handle(event.pk) for event in batch if event.pk not in settled)
+    batch = list(due_events(received_before=received_before).order_by("id").select_related("tenant")[:limit])
+    fresh = timezone.now() - SWEEP_GRACE
+    bodies = {event.pk: _json_object(event.body) for event in batch}
+    theirs = {
+        event.pk
+        for event in batch
+        if event.source == EventSource.BOT and event.received_at > fresh and customer_message(bodies[event.pk] or {})
+    }
+    settled = settle_repeats([event for event in batch if event.pk not in theirs], bodies)
+    return len(settled) + sum(event_handle(event.pk) for event in batch if event.pk not in settled | theirs)
 
 
-def settle_repeats(events: list[InboundEvent]) -> set[int]:
-    """Marks processed, in one UPDATE, the events among ``events`` (new, locked by the caller) whose mapping
-    would write nothing: the copies of a message the mirror holds already (on the platform each message
-    arrives three or four times: the API's answer, the bot's copy, each webhook's). Returns their ids.
+def settle_repeats(events: list[InboundEvent], bodies: dict[int, dict[str, Any] | None]) -> set[int]:
+    """Marks processed, in one UPDATE, the events among ``events`` whose mapping would write nothing: the
+    copies of a message the mirror holds already (on the platform each message arrives three or four
+    times: the API's answer, the bot's copy, each webhook's). ``bodies``: each event's JSON object (None
+    when it is not one). Returns their ids.
 
-    Left to the long way: a customer's message at a bot's endpoint (the bot may still have to answer it),
-    a tenant that masks stored bodies (the body is rewritten), and anything unreadable or new.
+    Nothing is locked: the UPDATE only takes events still new, so an event another worker settled or
+    mapped meanwhile is not updated again. Left to the long way: a customer's message at a bot's endpoint
+    (the bot may still have to answer it), a tenant that masks stored bodies (the body is rewritten), and
+    anything unreadable or new.
     """
     readable: dict[int, list[tuple[InboundEvent, str, dict[str, Any]]]] = {}
     for event in events:
-        if event.status != EventStatus.RECEIVED or masked_at_rest(event.tenant):
-            continue
-        try:
-            data = json.loads(event.body)
-        except ValueError:
-            continue
-        if isinstance(data, dict):
+        data = bodies.get(event.pk)
+        if event.status == EventStatus.RECEIVED and data is not None and not masked_at_rest(event.tenant):
             readable.setdefault(event.tenant_id, []).append((event, event.event_type, data))
     repeats = []
     for items in readable.values():

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-
-from apps.conversations.models import MessageType
-from apps.conversations.parsing import message_type_from
 
 from .ingest import (
     DeliveryRefused,
@@ -23,7 +19,7 @@ from .ingest import (
     verify_signature,
 )
 from .models import EventSource, RefusalReason
-from .processing import event_queue
+from .processing import customer_message, event_queue
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +33,6 @@ def _answer(status: int, message: str, *, close: bool = False) -> HttpResponse:
     if close:
         response["Connection"] = "close"
     return response
-
-
-def customer_message(data: dict[str, Any]) -> bool:
-    """Whether the event is a customer's new message (the one a bot answers), read as the mapper reads it."""
-    if data.get("event") != "message_created":
-        return False
-    try:
-        return message_type_from(data.get("message_type")) == MessageType.INCOMING
-    except ValueError:
-        return False
 
 
 @csrf_exempt

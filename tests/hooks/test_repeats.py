@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from apps.contacts.models import Contact
 from apps.conversations.models import Conversation, Message
@@ -125,11 +126,29 @@ def test_a_customer_message_at_the_bot_endpoint_goes_to_the_bot_even_when_mirror
     customer = events.raw(events.message_event(9001))
     post_unmapped(webhook.path, customer)  # the webhook's copy came first
     assert processing.process_batch() == 1
-    post_unmapped(bot_hook.path, customer)  # the bot's copy, mapped by the batch (its own task was lost)
+    post_unmapped(bot_hook.path, customer)  # the bot's copy; its own task was lost
+    InboundEvent.objects.filter(source="bot").update(received_at=timezone.now() - processing.SWEEP_GRACE)
 
     assert processing.process_batch() == 1
 
     assert [message.remote_id for _, _, message, _ in answered] == ["9001"]
+
+
+def test_the_batch_leaves_a_new_customer_message_at_the_bot_endpoint_to_its_own_task(
+    post_unmapped, webhook, bot_hook, monkeypatch
+):
+    answered = []
+    monkeypatch.setattr(processing, "_answer_now", lambda answers: answered.extend(answers))
+    post_unmapped(bot_hook.path, events.raw(events.message_event(9001)))  # its task is on the bot's queue
+    post_unmapped(webhook.path, events.raw(bot_reply()))  # the wake-up came for this one
+
+    assert processing.process_batch() == 1
+
+    statuses = dict(InboundEvent.objects.values_list("source", "status"))
+    assert statuses == {"bot": EventStatus.RECEIVED, "webhook": EventStatus.PROCESSED}
+    assert answered == []
+    assert processing.event_handle(InboundEvent.objects.get(source="bot").pk)  # its task maps it, and …
+    assert [message.remote_id for _, _, message, _ in answered] == ["9001"]  # … the bot answers at once
 
 
 def test_a_tenant_that_masks_at_rest_has_every_copy_masked(post_unmapped, webhook, tenant):
@@ -149,6 +168,7 @@ def test_a_copy_another_worker_settled_meanwhile_is_not_updated_again(mirrored, 
     event = InboundEvent.objects.order_by("-id").first()
     InboundEvent.objects.filter(pk=event.pk).update(status=EventStatus.PROCESSED, attempts=1)
 
-    assert processing.settle_repeats([event]) == {event.pk}  # seen as new in this worker's batch …
+    body = processing._json_object(event.body)
+    assert processing.settle_repeats([event], {event.pk: body}) == {event.pk}  # seen as new in this worker's batch …
     event.refresh_from_db()
     assert event.attempts == 1  # … but its UPDATE only takes events still new
