@@ -65,8 +65,19 @@ def get_or_reference(model: type[M], tenant: Tenant, remote_id: str | int, **def
 
 # The mirror's bookkeeping, not a change of the object: a save of these alone adds no history entry (a
 # conversation's History was mostly "synced at" bumps, one per message).
+# Fields whose change alone is no history entry: the platform's own clocks moving on (each message moves a
+# conversation's update and activity times) and the sync's bookkeeping.
 SYNC_BOOKKEEPING = frozenset(
-    {"remote_data", "sync_state", "sync_source", "synced_at", "sync_error", "updated_at", "last_activity_at"}
+    {
+        "remote_data",
+        "sync_state",
+        "sync_source",
+        "synced_at",
+        "sync_error",
+        "updated_at",
+        "last_activity_at",
+        "remote_updated_at",
+    }
 )
 
 

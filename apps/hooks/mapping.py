@@ -40,16 +40,13 @@ class Mapped:
 
 def _message(tenant: Tenant, event_type: str, data: dict[str, Any], event_id: int | None) -> Mapped:
     payload = parse_message(data)
-    update = event_type == "message_updated"
-    # Most message events repeat a message mirrored already (the answer to the post, the bot's copy, each
-    # webhook's): one read tells, and nothing is written.
-    mirrored = messages_mirrored(tenant=tenant, remote_ids=[payload.remote_id]).get(payload.remote_id)
-    if mirrored is not None and message_repeats_mirror(mirrored, payload, update=update):
-        message = mirrored
-    else:
-        message = message_upsert_from_remote(
-            tenant=tenant, payload=payload, source=SyncSource.WEBHOOK, update=update, source_event_id=event_id
-        )
+    message = message_upsert_from_remote(
+        tenant=tenant,
+        payload=payload,
+        source=SyncSource.WEBHOOK,
+        update=event_type == "message_updated",
+        source_event_id=event_id,
+    )
     return Mapped(messages=[message], conversations=[message.conversation], note=payload.note)
 
 

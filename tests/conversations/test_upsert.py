@@ -89,10 +89,11 @@ def test_a_conversations_history_has_no_sync_bumps_and_names_an_event_as_the_cha
 
     # Newer messages move the last activity on and re-sync the row: bookkeeping, not history.
     later = {**event, "id": 91_000, "created_at": "2026-09-21T12:30:00.000Z"}
-    later["conversation"] = {**event["conversation"], "last_activity_at": 1_790_003_000}
+    later["conversation"] = {**event["conversation"], "last_activity_at": 1_790_003_000, "updated_at": 1_790_003_000}
     map_event(tenant, "message_created", later)
     conversation.refresh_from_db()
     assert conversation.history.count() == created
+    assert conversation.remote_updated_at.timestamp() == 1_790_003_000  # kept, for the order of later states
 
     # A real change (resolved) is one entry, naming the event as what changed it.
     resolved = {**event["conversation"], "status": "resolved", "updated_at": 1_790_009_000}
