@@ -372,6 +372,8 @@ class Result:
     late_sends: int  # sends that started more than LATE_SEND behind schedule (the client was saturated)
     busy: float  # share of the machine's CPUs busy during the run
     console_share: float  # share of the machine's CPUs the console's processes used during the run
+    console_cpu_at_start: float = 0.0  # the console's CPU seconds when the run began
+    cpu_per_message: float = 0.0  # the console's CPU seconds per message, from the start until it settled
     settled_after: float = 0.0
 
     @property
@@ -475,6 +477,7 @@ def run_rate(console: Console, stand_in: StandIn, *, responder: str, rate: float
         late_sends=sum(1 for message in messages if message.sent_at - message.due > LATE_SEND),
         busy=(cpu_busy_after - cpu_busy) / elapsed,
         console_share=(console.cpu_seconds() - console_cpu) / elapsed,
+        console_cpu_at_start=console_cpu,
     )
 
 
@@ -499,14 +502,14 @@ def print_result(result: Result, timeout: float) -> None:
         f"{seconds(result.percentile(0.5), timeout):>10}{seconds(result.percentile(0.99), timeout):>10}"
         f"{seconds(result.worst_answered, timeout):>10}"
         f"{result.busy:>10.0%}{max(result.busy - result.console_share, 0):>8.0%}{result.settled_after:>8.1f} s"
-        + (f"  ({'; '.join(notes)})" if notes else ""),
+        f"{result.cpu_per_message * 1000:>8.1f} ms" + (f"  ({'; '.join(notes)})" if notes else ""),
         flush=True,
     )
 
 
 HEADER = (
     f"  {'form':<11}{'answer':<8}{'rate':>8}{'sent':>6}{'answered':>9}{'unanswered':>11}"
-    f"{'p50':>10}{'p99':>10}{'max':>10}{'CPU busy':>10}{'others':>8}{'settled':>10}"
+    f"{'p50':>10}{'p99':>10}{'max':>10}{'CPU busy':>10}{'others':>8}{'settled':>10}{'CPU/msg':>11}"
 )
 
 
@@ -576,6 +579,7 @@ def run_form(form: str, args: argparse.Namespace, scratch: Path) -> list[Result]
                     timeout=args.timeout,
                 )
                 result.settled_after = settle(console, args.settle_timeout)
+                result.cpu_per_message = (console.cpu_seconds() - result.console_cpu_at_start) / max(result.sent, 1)
                 results.append(result)
                 print_result(result, args.timeout)
             if results[-1].unanswered:
@@ -616,7 +620,9 @@ def main() -> int:
     )
     print(
         "Columns: CPU busy = the machine's CPUs busy during the run; others = the part the console's processes did "
-        "not use (other work on the machine, and this script); settled = the wait until the console was idle again"
+        "not use (other work on the machine, and this script); settled = the wait until the console was idle again; "
+        "CPU/msg = CPU seconds the console's processes (the stand-in among them) used from the run's start until "
+        "settled, per customer message: the cost of a message whatever else runs on the machine"
     )
 
     results: list[Result] = []
