@@ -166,10 +166,10 @@ def settle_repeats(events: list[InboundEvent], bodies: dict[int, dict[str, Any] 
     times: the API's answer, the bot's copy, each webhook's). ``bodies``: each event's JSON object (None
     when it is not one). Returns their ids.
 
-    Nothing is locked: the UPDATE only takes events still new, so an event another worker settled or
-    mapped meanwhile is not updated again. Left to the long way: a customer's message at a bot's endpoint
-    (the bot may still have to answer it), a tenant that masks stored bodies (the body is rewritten), and
-    anything unreadable or new.
+    Nothing is locked while the batch is read; the UPDATE then takes the events still new and not locked by
+    another worker, so an event settled or mapped elsewhere meanwhile is neither updated nor counted again.
+    Left to the long way: a customer's message at a bot's endpoint (the bot may still have to answer it), a
+    tenant that masks stored bodies (the body is rewritten), and anything unreadable or new.
     """
     readable: dict[int, list[tuple[InboundEvent, str, dict[str, Any]]]] = {}
     for event in events:
@@ -185,15 +185,20 @@ def settle_repeats(events: list[InboundEvent], bodies: dict[int, dict[str, Any] 
             if event.source == EventSource.BOT and message.message_type == MessageType.INCOMING:
                 continue
             repeats.append(event.pk)
-    if repeats:
-        InboundEvent.objects.filter(pk__in=repeats, status=EventStatus.RECEIVED).update(
+    if not repeats:
+        return set()
+    with transaction.atomic():
+        # Those still new and not being mapped by another worker (whose count they are then).
+        still_new = InboundEvent.objects.filter(pk__in=repeats, status=EventStatus.RECEIVED).order_by("pk")
+        mine = list(still_new.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        InboundEvent.objects.filter(pk__in=mine).update(
             status=EventStatus.PROCESSED,
             attempts=F("attempts") + 1,
             processed_at=timezone.now(),
             next_attempt_at=None,
             error="",
         )
-    return set(repeats)
+    return set(mine)
 
 
 def process_all(max_batches: int = 1000, *, received_before: Any = None) -> int:

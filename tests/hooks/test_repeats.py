@@ -163,12 +163,12 @@ def test_a_tenant_that_masks_at_rest_has_every_copy_masked(post_unmapped, webhoo
     assert all("4242 4242" not in body for body in InboundEvent.objects.values_list("body", flat=True))
 
 
-def test_a_copy_another_worker_settled_meanwhile_is_not_updated_again(mirrored, post_unmapped, webhook):
+def test_a_copy_another_worker_settled_meanwhile_is_neither_updated_nor_counted_again(mirrored, post_unmapped, webhook):
     post_unmapped(webhook.path, events.raw(bot_reply()))
     event = InboundEvent.objects.order_by("-id").first()
     InboundEvent.objects.filter(pk=event.pk).update(status=EventStatus.PROCESSED, attempts=1)
 
     body = processing._json_object(event.body)
-    assert processing.settle_repeats([event], {event.pk: body}) == {event.pk}  # seen as new in this worker's batch …
+    assert processing.settle_repeats([event], {event.pk: body}) == set()  # seen as new in this worker's batch
     event.refresh_from_db()
-    assert event.attempts == 1  # … but its UPDATE only takes events still new
+    assert event.attempts == 1
