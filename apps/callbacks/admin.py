@@ -78,13 +78,14 @@ from .uploads import (
     CONFIRM_RESEND_AFTER,
     PENDING,
     callback_upload_confirm_request,
+    callback_upload_error_rows,
     callback_upload_preview,
     callback_upload_store,
 )
 
 logger = logging.getLogger(__name__)
 
-ERROR_ROWS_SHOWN = 500
+ERROR_ROWS_SHOWN = importing.ROWS_KEPT  # all a preview keeps; the rest are in the errors download
 VALID_ROWS_SHOWN = 20
 OUTCOME_ROWS_PER_PAGE = 100
 STATE_LABELS = dict(CallbackState.choices)
@@ -209,6 +210,11 @@ class CallbackBatchAdmin(ConsoleAdmin):
                 "upload/<int:upload_id>/confirming/",
                 wrap(self.confirming_view),
                 name="callbacks_callbackbatch_confirming",
+            ),
+            path(
+                "upload/<int:upload_id>/errors.csv",
+                wrap(self.upload_errors_view),
+                name="callbacks_callbackbatch_upload_errors",
             ),
             path("<int:batch_id>/progress/", wrap(self.progress_view), name="callbacks_callbackbatch_progress"),
             path("<int:batch_id>/export.csv", wrap(self.export_view), name="callbacks_callbackbatch_export"),
@@ -339,20 +345,19 @@ class CallbackBatchAdmin(ConsoleAdmin):
     def _render_preview(
         self, request: HttpRequest, upload: CallbackUpload, preview: importing.Preview
     ) -> TemplateResponse:
-        error_rows = preview.error_rows
-        valid = [row for row in preview.rows if row.item is not None]
         return self._render(
             request,
             "preview.html",
             f"Check “{upload.file_name}” before creating the batch",
             upload=upload,
             preview=preview,
-            valid_count=len(valid),
-            error_count=len(error_rows),
-            error_rows=error_rows[:ERROR_ROWS_SHOWN],
-            error_rows_hidden=max(0, len(error_rows) - ERROR_ROWS_SHOWN),
-            valid_rows=valid[:VALID_ROWS_SHOWN],
-            valid_rows_hidden=max(0, len(valid) - VALID_ROWS_SHOWN),
+            valid_count=preview.valid_count,
+            error_count=preview.error_count,
+            error_rows=preview.error_rows[:ERROR_ROWS_SHOWN],
+            error_rows_hidden=max(0, preview.error_count - ERROR_ROWS_SHOWN),
+            errors_url=reverse("admin:callbacks_callbackbatch_upload_errors", args=[upload.pk]),
+            valid_rows=preview.valid_rows[:VALID_ROWS_SHOWN],
+            valid_rows_hidden=max(0, preview.valid_count - VALID_ROWS_SHOWN),
             digest=preview.digest() if preview.ok else "",
             confirm_url=reverse("admin:callbacks_callbackbatch_confirm", args=[upload.pk]),
             upload_url=reverse("admin:callbacks_callbackbatch_upload"),
@@ -368,7 +373,22 @@ class CallbackBatchAdmin(ConsoleAdmin):
             return HttpResponseRedirect(batch_url(upload.batch_id))
         if upload.confirm_state in PENDING:
             return HttpResponseRedirect(reverse("admin:callbacks_callbackbatch_confirming", args=[upload.pk]))
-        return self._render_preview(request, upload, callback_upload_preview(upload))
+        with callback_upload_preview(upload) as preview:
+            return self._render_preview(request, upload, preview)
+
+    def upload_errors_view(self, request: HttpRequest, upload_id: int) -> StreamingHttpResponse:
+        """Every row of the upload with errors, as CSV: the preview page shows the first ERROR_ROWS_SHOWN."""
+        refuse_unless(request, "callbacks.add_callbackbatch", action=AuditAction.CREATE_CALLBACK_BATCH)
+        upload = self._uploads(request).filter(pk=upload_id).first()
+        if upload is None:
+            raise Http404("No such upload, or not in your tenants.")
+
+        def rows() -> Any:
+            yield ["line", "errors", *importing.COLUMNS]
+            for row in callback_upload_error_rows(upload):
+                yield [row.line, "; ".join(row.errors), *(row.values.get(name, "") for name in importing.COLUMNS)]
+
+        return csv_download(rows(), filename=f"upload-{upload.pk}-errors.csv")
 
     def confirm_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
         """Hands the confirm to a worker and answers at once with the page that waits for the batch."""

@@ -2,8 +2,13 @@
 
 The preview never raises on what is in the file: whatever is wrong ends up in ``Preview.file_errors`` (the
 file as a whole) or in a row's ``errors`` (with its line number as a spreadsheet shows it), so the admin
-and the CLI can show every problem at once. ``confirm`` creates exactly the preview's valid rows in one
+and the CLI can show every problem. ``confirm`` creates exactly the preview's valid rows in one
 transaction (``services.batch_create``), or nothing.
+
+Memory does not grow with the file: rows are checked as they are read (against the database a chunk at a
+time), the preview keeps counts and the first ROWS_KEPT rows of each kind, and the rows to create go to a
+spooled temporary file, which the confirm reads back; every row with errors can be had again by streaming
+(``Preview.every_error_row``, ``checked_rows``).
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ import hashlib
 import io
 import json
 import re
+import tempfile
 import warnings
 import zipfile
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from itertools import islice
+from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,12 +40,15 @@ from apps.cx.client import Actor
 from apps.cx.models import Tenant
 from apps.cx.validation import normalize_e164
 
-from .eligibility import callback_obstacles
+from .eligibility import LOOKUP_CHUNK, callback_obstacles
 from .models import BatchSource, CallbackBatch
 from .services import CallbackRefused, NewCallback, batch_create
 
 MAX_ROWS = 50_000  # the setting CX_CALLBACK_IMPORT_MAX_ROWS overrides it
 COLUMNS = ("destination", "name", "queue", "scheduled_at", "note")
+ROWS_KEPT = 500  # rows of each kind (valid, with errors) a preview keeps to show; the others are counted
+CHECK_CHUNK = LOOKUP_CHUNK  # rows checked against the database together
+ITEMS_IN_MEMORY = 1 << 20  # bytes of rows to create a preview holds before they go to a temporary file
 
 MAX_NAME = 200  # QueueCallback.name
 MAX_NOTE = 2000
@@ -61,6 +72,10 @@ class ImportRefused(ValueError):
         self.errors = list(errors)
 
 
+class PreviewChanged(CallbackRefused):
+    """The rows a confirm read back are not the ones the preview's digest stands for: nothing was created."""
+
+
 @dataclass
 class RowResult:
     line: int  # as a spreadsheet shows it: the header is line 1
@@ -69,38 +84,122 @@ class RowResult:
     errors: list[str] = field(default_factory=list)
 
 
+class _Items:
+    """The rows to create, in order, one JSON line each in a spooled temporary file, and their hash.
+
+    The hash is taken over the same text as ``json.dumps`` of the list of all rows, so the digest is what it
+    was when the preview kept every row in memory."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=ITEMS_IN_MEMORY)  # noqa: SIM115 - closed by close()
+        self._hash = hashlib.sha256(b"[")
+        self.count = 0
+
+    @staticmethod
+    def _fields(item: NewCallback) -> list[Any]:
+        not_before = item.not_before.isoformat() if item.not_before else ""
+        return [item.line_number, item.destination, item.queue_name, not_before, item.name, item.note]
+
+    def add(self, item: NewCallback) -> None:
+        line = json.dumps(self._fields(item), ensure_ascii=False).encode()
+        self._hash.update(b", " + line if self.count else line)
+        self._file.write(line + b"\n")
+        self.count += 1
+
+    def digest(self) -> str:
+        done = self._hash.copy()
+        done.update(b"]")
+        return done.hexdigest()
+
+    def read_back(self) -> Iterator[NewCallback]:
+        """The rows as added; PreviewChanged after the last if what was read no longer hashes to ``digest()``."""
+        read = hashlib.sha256(b"[")
+        self._file.seek(0)
+        for position, line in enumerate(self._file):
+            read.update(b", " + line.rstrip(b"\n") if position else line.rstrip(b"\n"))
+            number, destination, queue, not_before, name, note = json.loads(line)
+            yield NewCallback(
+                destination=destination,
+                queue_name=queue,
+                name=name,
+                note=note,
+                not_before=dt.datetime.fromisoformat(not_before) if not_before else None,
+                line_number=number,
+            )
+        read.update(b"]")
+        if read.hexdigest() != self.digest():
+            raise PreviewChanged("The rows read back are not the ones previewed; nothing was created. Try again.")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+EMPTY_DIGEST = hashlib.sha256(b"[]").hexdigest()
+
+
 @dataclass
 class Preview:
+    """What a file gives: counts, the first ROWS_KEPT rows of each kind, and (inside) the rows to create.
+
+    A preview of a file without file errors holds a spooled temporary file: ``close()`` it, or use it as a
+    context manager, when done (it is closed when the preview is collected anyway)."""
+
     file_name: str
     file_errors: list[str] = field(default_factory=list)
-    rows: list[RowResult] = field(default_factory=list)
+    valid_count: int = 0
+    error_count: int = 0
+    valid_rows: list[RowResult] = field(default_factory=list)  # the first ROWS_KEPT valid rows
+    error_rows: list[RowResult] = field(default_factory=list)  # the first ROWS_KEPT rows with errors
+    _items: _Items | None = field(default=None, repr=False)
+    _check_again: Callable[[], Iterator[RowResult]] | None = field(default=None, repr=False)
+
+    @property
+    def rows(self) -> list[RowResult]:
+        """The rows kept, in file order: every row of a file with at most ROWS_KEPT of each kind."""
+        return sorted([*self.valid_rows, *self.error_rows], key=lambda row: row.line)
 
     @property
     def valid_items(self) -> list[NewCallback]:
-        return [row.item for row in self.rows if row.item is not None]
+        """The callbacks of the valid rows kept (``valid_rows``); ``valid_count`` says how many there are."""
+        return [row.item for row in self.valid_rows if row.item is not None]
 
     @property
-    def error_rows(self) -> list[RowResult]:
-        return [row for row in self.rows if row.errors]
+    def errors_all_kept(self) -> bool:
+        return len(self.error_rows) == self.error_count
 
     @property
     def ok(self) -> bool:
-        return not self.file_errors and bool(self.valid_items)
+        return not self.file_errors and self.valid_count > 0
 
     def digest(self) -> str:
         """What the confirm will create, as a hash: equal digests, equal batches."""
-        rows = [
-            [
-                item.line_number,
-                item.destination,
-                item.queue_name,
-                item.not_before.isoformat() if item.not_before else "",
-                item.name,
-                item.note,
-            ]
-            for item in self.valid_items
-        ]
-        return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
+        return self._items.digest() if self._items is not None else EMPTY_DIGEST
+
+    def items(self) -> Iterator[NewCallback]:
+        """Every callback to create, in file order, read back from the preview's record of them (streaming);
+        raises PreviewChanged after the last if they are not what ``digest()`` stands for."""
+        if self._items is None:
+            return iter(())
+        return self._items.read_back()
+
+    def every_error_row(self) -> Iterator[RowResult]:
+        """Every row with errors: the ones kept, or, when there are more, the file checked again (streaming)."""
+        if self.errors_all_kept or self._check_again is None:
+            yield from self.error_rows
+            return
+        yield from (row for row in self._check_again() if row.errors)
+
+    def close(self) -> None:
+        if self._items is not None:
+            self._items.close()
+
+    def __enter__(self) -> Preview:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def max_rows() -> int:
@@ -193,6 +292,7 @@ def _sniff_delimiter(text: str) -> str:
     return ","
 
 
+LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")  # a line with its line break, if any
 SEP_LINE = re.compile(r"\A((?:[ \t]*(?:\r\n|\r|\n))*)[ \t]*sep=([^\r\n])[ \t]*(?=\r|\n|\Z)", re.IGNORECASE)
 
 
@@ -213,7 +313,9 @@ def _csv_rows(content: bytes) -> Lines:
             )
     else:
         delimiter = _sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True, strict=True)
+    # Lines as io.StringIO(text, newline="") gives them, without its copy of the text at four bytes a character.
+    lines = (match.group() for match in LINE.finditer(text))
+    reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=True, strict=True)
     line = 0  # physical lines read so far: a quoted cell may span several
     while True:
         start = line + 1
@@ -445,43 +547,31 @@ def _check_row(line: int, cells: list[Cell], columns: list[str], context: _Conte
     return row
 
 
-# -- the preview -------------------------------------------------------------------------------------------
-def preview(
+# -- checking every row: alone, then against the others a chunk at a time ----------------------------------
+def checked_rows(
     content: bytes, file_name: str, *, tenant: Tenant, default_queue: str = "", now: dt.datetime | None = None
-) -> Preview:
-    """Reads and checks every row; creates nothing. Problems are in the result, never raised."""
-    result = Preview(file_name=file_name)
+) -> Iterator[RowResult]:
+    """Every data row of the file, checked, in file order; a valid row has its ``item``. Creates nothing.
+
+    Streams: rows are checked against the database CHECK_CHUNK at a time, and all that is kept across the file
+    is each destination's first line (for "same destination as line N"). Raises ImportRefused, possibly after
+    some rows, when the file as a whole cannot be imported."""
     context = _Context(
         region=tenant.default_region,
         zone=_zone(tenant.time_zone),
         default_queue=default_queue.strip(),
         now=now or timezone.now(),
     )
-    try:
-        rows = _check_rows(content, file_name, context)
-    except ImportRefused as exc:
-        result.file_errors.extend(exc.errors)
-        return result
-    _check_against_others(rows, tenant)
-    for row in rows:
-        if not row.result.errors:
-            values = row.result.values
-            row.result.item = NewCallback(
-                destination=row.destination,
-                queue_name=row.queue,
-                name=values.get("name", "").strip(),
-                note=values.get("note", "").strip(),
-                not_before=row.not_before,
-                line_number=row.result.line,
-            )
-    result.rows = [row.result for row in rows]
-    return result
+    first_line: dict[str, int] = {}
+    with closing(_rows_checked_alone(content, file_name, context)) as rows:
+        while chunk := list(islice(rows, CHECK_CHUNK)):
+            yield from _check_against_others(chunk, tenant, first_line)
 
 
-def _check_rows(content: bytes, file_name: str, context: _Context) -> list[_Row]:
+def _rows_checked_alone(content: bytes, file_name: str, context: _Context) -> Generator[_Row, None, None]:
     """Every data row checked on its own; ImportRefused with the file's errors."""
     columns: list[str] | None = None
-    rows: list[_Row] = []
+    count = 0
     limit = max_rows()
     with closing(_read(content, file_name)) as lines:
         for line, cells in lines:
@@ -493,27 +583,69 @@ def _check_rows(content: bytes, file_name: str, context: _Context) -> list[_Row]
                 if errors:
                     raise ImportRefused(*errors)
                 continue
-            if len(rows) >= limit:
+            if count >= limit:
                 raise ImportRefused(f"the file has more than {limit:,} rows; split it into several files")
-            rows.append(_check_row(line, cells, columns, context))
+            count += 1
+            yield _check_row(line, cells, columns, context)
     if columns is None:
         raise ImportRefused("the file is empty")
-    if not rows:
+    if not count:
         raise ImportRefused("the file has a header but no rows under it")
-    return rows
 
 
-def _check_against_others(rows: list[_Row], tenant: Tenant) -> None:
-    """Duplicates inside the file, callbacks already waiting, the do-not-call list: a few queries in all."""
+def _check_against_others(rows: list[_Row], tenant: Tenant, first_line: dict[str, int]) -> Iterator[RowResult]:
+    """Duplicates inside the file (``first_line``: each destination's first line so far), callbacks already
+    waiting, the do-not-call list: two queries for the chunk."""
     found = callback_obstacles(tenant, [row.destination or None for row in rows])
     for row, obstacles in zip(rows, found, strict=True):
-        number, errors = row.destination, row.result.errors
-        if obstacles.first_at is not None:
-            errors.append(f"same destination as line {rows[obstacles.first_at].result.line}")
+        number, result = row.destination, row.result
+        if number:
+            first = first_line.setdefault(number, result.line)
+            if first != result.line:
+                result.errors.append(f"same destination as line {first}")
         if obstacles.waiting_callback_id is not None:
-            errors.append(f"{number} already has a callback waiting (callback #{obstacles.waiting_callback_id})")
+            result.errors.append(f"{number} already has a callback waiting (callback #{obstacles.waiting_callback_id})")
         if obstacles.do_not_call:
-            errors.append(f"{number} is on the do-not-call list")
+            result.errors.append(f"{number} is on the do-not-call list")
+        if not result.errors:
+            result.item = NewCallback(
+                destination=number,
+                queue_name=row.queue,
+                name=result.values.get("name", "").strip(),
+                note=result.values.get("note", "").strip(),
+                not_before=row.not_before,
+                line_number=result.line,
+            )
+        yield result
+
+
+# -- the preview -------------------------------------------------------------------------------------------
+def preview(
+    content: bytes, file_name: str, *, tenant: Tenant, default_queue: str = "", now: dt.datetime | None = None
+) -> Preview:
+    """Reads and checks every row; creates nothing. Problems are in the result, never raised."""
+    now = now or timezone.now()
+    result = Preview(
+        file_name=file_name,
+        _check_again=lambda: checked_rows(content, file_name, tenant=tenant, default_queue=default_queue, now=now),
+    )
+    items = _Items()
+    try:
+        for row in checked_rows(content, file_name, tenant=tenant, default_queue=default_queue, now=now):
+            if row.item is None:
+                result.error_count += 1
+                if len(result.error_rows) < ROWS_KEPT:
+                    result.error_rows.append(row)
+            else:
+                result.valid_count += 1
+                items.add(row.item)
+                if len(result.valid_rows) < ROWS_KEPT:
+                    result.valid_rows.append(row)
+    except ImportRefused as exc:
+        items.close()
+        return Preview(file_name=file_name, file_errors=exc.errors)
+    result._items = items
+    return result
 
 
 # -- the confirm -------------------------------------------------------------------------------------------
@@ -528,25 +660,27 @@ def confirm(
     strict: bool = False,
     **batch_options: Any,
 ) -> CallbackBatch:
-    """Creates the preview's valid rows as one batch, all or nothing (``services.batch_create``).
+    """Creates the preview's valid rows as one batch, all or nothing (``services.batch_create``, which
+    inserts them CREATE_CHUNK at a time in one transaction).
 
-    ``batch_options``: ``starts_at``, ``deadline``, ``window_start``, ``window_end``. Raises
-    ``CallbackRefused`` when there is nothing to create, when ``strict`` and a row is bad, or when a
-    number got a callback since the preview."""
+    The rows come from the preview's own record of them, whose hash must still be its digest once the last
+    is inserted, or nothing is created. ``batch_options``: ``starts_at``, ``deadline``, ``window_start``,
+    ``window_end``. Raises ``CallbackRefused`` when there is nothing to create, when ``strict`` and a row
+    is bad, or when a number got a callback since the preview."""
     if preview.file_errors:
         raise CallbackRefused(f"{preview.file_name}: {'; '.join(preview.file_errors)}. Nothing was created.")
-    bad = len(preview.error_rows)
+    bad = preview.error_count
     if strict and bad:
         rows = "1 row has" if bad == 1 else f"{bad} rows have"
         raise CallbackRefused(f"Strict import: {rows} errors, so nothing was created.")
-    items = preview.valid_items
-    if not items:
+    if not preview.valid_count:
         raise CallbackRefused("No row of the file can be created: nothing was created.")
     return batch_create(
         tenant=tenant,
         actor=actor,
         name=batch_name,
-        items=items,
+        items=preview.items(),
+        total=preview.valid_count,
         queue_name=default_queue.strip(),
         source=source,
         file_name=preview.file_name,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -57,12 +58,18 @@ def wake_dispatcher() -> None:
     task_send("callbacks.kick")
 
 
-def _refuse_blocked(tenant: Tenant, items: Sequence[NewCallback]) -> None:
+def _refuse_blocked(tenant: Tenant, items: Sequence[NewCallback], batch: CallbackBatch | None = None) -> None:
+    """Refuses the items (and so the whole batch) if one of them cannot get a callback now. Called for a
+    batch's chunks one after the other, in its transaction: a number an earlier chunk created is waiting."""
     found = list(zip(items, callback_obstacles(tenant, [item.destination for item in items]), strict=True))
     blocked = sorted({item.destination for item, obstacles in found if obstacles.do_not_call})
     if blocked:
         raise CallbackRefused(f"On the do-not-call list: {', '.join(blocked[:10])}.")
     waiting = sorted({(item.destination, o.waiting_callback_id) for item, o in found if o.waiting_callback_id})
+    if waiting and batch is not None:
+        ours = set(batch.callbacks.filter(pk__in=[pk for _, pk in waiting]).values_list("destination", flat=True))
+        if ours:
+            raise CallbackRefused(f"{min(ours)} is listed twice.")
     if waiting:
         shown = ", ".join(f"{d} (callback {pk})" for d, pk in waiting[:10])
         raise CallbackRefused(f"Already waiting for a callback: {shown}.")
@@ -98,8 +105,7 @@ def _rows(
 def _insert(rows: list[QueueCallback]) -> None:
     try:
         with transaction.atomic():
-            for start in range(0, len(rows), CREATE_CHUNK):
-                QueueCallback.objects.bulk_create(rows[start : start + CREATE_CHUNK])
+            QueueCallback.objects.bulk_create(rows, batch_size=CREATE_CHUNK)
     except IntegrityError:
         # Another request created a callback for one of these numbers since we looked.
         raise CallbackRefused(
@@ -112,7 +118,8 @@ def batch_create(
     tenant: Tenant,
     actor: Actor,
     name: str,
-    items: Sequence[NewCallback],
+    items: Iterable[NewCallback],
+    total: int | None = None,
     queue_name: str = "",
     source: str = BatchSource.UPLOAD,
     file_name: str = "",
@@ -121,13 +128,19 @@ def batch_create(
     window_start: dt.time | None = None,
     window_end: dt.time | None = None,
 ) -> CallbackBatch:
-    """Creates the batch and all its callbacks, or nothing (one transaction)."""
-    if not items:
+    """Creates the batch and all its callbacks, or nothing (one transaction).
+
+    ``items`` is a list, or any iterable read once, CREATE_CHUNK at a time, so that memory does not grow with
+    a file's rows: then ``total`` says how many it gives, and another count refuses the batch. An exception
+    the iterable raises (its last check failed) rolls everything back too."""
+    if total is None:
+        items = list(items)
+        total = len(items)
+    if not total:
         raise CallbackRefused("There is no callback to create.")
-    detail = f"{len(items)} callbacks"
+    detail = f"{total} callbacks"
     with audited(actor=actor, action=AuditAction.CREATE_CALLBACK_BATCH, tenant=tenant, detail=detail) as audit:  # noqa: SIM117
         with transaction.atomic():  # inside: a refusal is audited after the rollback
-            _refuse_blocked(tenant, items)
             batch = CallbackBatch.objects.create(
                 tenant=tenant,
                 name=name,
@@ -138,12 +151,19 @@ def batch_create(
                 deadline=deadline,
                 window_start=window_start,
                 window_end=window_end,
-                total=len(items),
+                total=total,
                 created_by=actor.label,
                 created_by_user_id=actor.user_id,
             )
-            audit.obj = batch
-            _insert(_rows(tenant, actor, items, batch))
+            created = 0
+            remaining = iter(items)
+            while chunk := list(islice(remaining, CREATE_CHUNK)):
+                _refuse_blocked(tenant, chunk, batch)
+                _insert(_rows(tenant, actor, chunk, batch))
+                created += len(chunk)
+            if created != total:
+                raise CallbackRefused(f"{created} callbacks were given for a batch of {total}; nothing was created.")
+            audit.obj = batch  # only now: a refused batch is rolled back, and its id may be used again
             wake_dispatcher()
     return batch
 

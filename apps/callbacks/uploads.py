@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -64,7 +65,8 @@ def callback_upload_store(
 
 
 def callback_upload_preview(upload: CallbackUpload) -> importing.Preview:
-    """Reads the stored file again; a file the reader cannot open is one file error, never an exception."""
+    """Reads the stored file again; a file the reader cannot open is one file error, never an exception.
+    Close the preview when done (it holds the rows to create in a temporary file)."""
     try:
         return importing.preview(
             bytes(upload.content), upload.file_name, tenant=upload.tenant, default_queue=upload.default_queue
@@ -77,6 +79,18 @@ def callback_upload_preview(upload: CallbackUpload) -> importing.Preview:
             file_name=upload.file_name,
             file_errors=["The file could not be read. Is it a CSV or an XLSX file? Save it again and retry."],
         )
+
+
+def callback_upload_error_rows(upload: CallbackUpload) -> Iterator[importing.RowResult]:
+    """Every row of the stored file with errors, checked again as the preview checks them, streaming (for a
+    download: a preview keeps only the first ``importing.ROWS_KEPT``). Nothing when the file cannot be read."""
+    rows = importing.checked_rows(
+        bytes(upload.content), upload.file_name, tenant=upload.tenant, default_queue=upload.default_queue
+    )
+    try:
+        yield from (row for row in rows if row.errors)
+    except ValueError:  # importing.ImportRefused: the preview shows the file's error instead
+        return
 
 
 @dataclass
@@ -107,37 +121,37 @@ def callback_upload_confirm(
             return None
         if upload.batch_id:
             return UploadConfirmation(upload, batch=upload.batch, already=True)
-        preview = callback_upload_preview(upload)
-        if not preview.ok:
-            return UploadConfirmation(upload, preview=preview)
-        if preview.digest() != digest:
-            return UploadConfirmation(upload, preview=preview, changed=True)
-        try:
-            batch = importing.confirm(
-                preview,
-                tenant=upload.tenant,
-                actor=actor,
-                batch_name=upload.batch_name,
-                default_queue=upload.default_queue,
-                starts_at=upload.starts_at,
-                deadline=upload.deadline,
-                window_start=upload.window_start,
-                window_end=upload.window_end,
-            )
-        except ValueError as exc:  # CallbackRefused: batch_create rolled its rows back and kept its audit entry
-            refused = str(exc)
-        else:
-            upload.batch = batch
-            upload.confirm_state = ConfirmState.DONE
-            upload.confirm_message = _created_text(batch, preview)
-            upload.save(update_fields=["batch", "confirm_state", "confirm_message"])
-            return UploadConfirmation(upload, batch=batch, preview=preview)
+        with callback_upload_preview(upload) as preview:
+            if not preview.ok:
+                return UploadConfirmation(upload, preview=preview)
+            if preview.digest() != digest:
+                return UploadConfirmation(upload, preview=preview, changed=True)
+            try:
+                batch = importing.confirm(
+                    preview,
+                    tenant=upload.tenant,
+                    actor=actor,
+                    batch_name=upload.batch_name,
+                    default_queue=upload.default_queue,
+                    starts_at=upload.starts_at,
+                    deadline=upload.deadline,
+                    window_start=upload.window_start,
+                    window_end=upload.window_end,
+                )
+            except ValueError as exc:  # CallbackRefused: batch_create rolled its rows back and kept its audit entry
+                refused = str(exc)
+            else:
+                upload.batch = batch
+                upload.confirm_state = ConfirmState.DONE
+                upload.confirm_message = _created_text(batch, preview)
+                upload.save(update_fields=["batch", "confirm_state", "confirm_message"])
+                return UploadConfirmation(upload, batch=batch, preview=preview)
     return UploadConfirmation(upload, preview=preview, refused=refused)
 
 
 def _created_text(batch: CallbackBatch, preview: importing.Preview) -> str:
-    left_out = len(preview.error_rows)
-    text = f"Created the batch “{batch}” with {len(preview.valid_items)} callback(s)"
+    left_out = preview.error_count
+    text = f"Created the batch “{batch}” with {preview.valid_count} callback(s)"
     return text + (f"; {left_out} row(s) with errors were left out." if left_out else ".")
 
 

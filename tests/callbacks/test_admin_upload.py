@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 
@@ -287,6 +288,33 @@ def test_the_error_table_is_capped(client, tenant, supervisor):
 
     assert page.context["error_count"] == 520 and len(page.context["error_rows"]) == 500
     assert "… and 20 more rows with errors." in page.content.decode()
+    assert "Download all 520 rows with errors (CSV)" in page.content.decode()
+
+
+def test_every_row_with_errors_can_be_downloaded_beyond_the_ones_shown(client, tenant, supervisor):
+    content = "destination,name\n" + "".join(f"bad{i},x\n" for i in range(520)) + "+14155550199,ok\n"
+    page = upload_file(client, tenant, content)
+
+    download = client.get(page.context["errors_url"])
+
+    assert download.status_code == 200 and download["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig"))))
+    assert rows[0] == ["line", "errors", "destination", "name", "queue", "scheduled_at", "note"]
+    assert len(rows) == 1 + 520
+    assert rows[1][0] == "2" and rows[1][1].startswith("destination 'bad0' is not a phone number")
+    assert rows[1][2:] == ["bad0", "x", "", "", ""]
+    assert rows[-1][0] == "521" and rows[-1][2] == "bad519"
+
+
+def test_the_errors_download_is_for_those_who_may_upload_in_the_uploads_tenant(client, tenant, supervisor, make_user):
+    upload_file(client, tenant, "destination\nbad\n")
+    url = reverse("admin:callbacks_callbackbatch_upload_errors", args=[CallbackUpload.objects.get().pk])
+    other = Tenant.objects.create(domain="acme.cx.sangoma.com")
+
+    client.force_login(make_user("Supervisor", username="acme-supervisor", tenants=[other]))
+    assert client.get(url).status_code == 404
+    client.force_login(make_user("Auditor"))
+    assert client.get(url).status_code == 403
 
 
 @pytest.mark.parametrize(

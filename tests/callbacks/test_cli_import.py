@@ -215,3 +215,14 @@ def test_a_number_already_waiting_is_a_row_error(tenant, nightly):
     status, out, err = run_cli(str(nightly), "--queue", "support")
     assert status == 0 and json.loads(out)["callbacks"] == 1
     assert f"{nightly}:4: +14155550102 already has a callback waiting (callback #{waiting.pk})" in err.splitlines()
+
+
+def test_every_error_goes_to_stderr_beyond_the_rows_a_preview_keeps(tenant, tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("destination\n" + "".join(f"bad{i}\n" for i in range(520)) + "+14155550101\n")
+
+    status, _, err = run_cli(str(path), "--queue", "support", "--dry-run")
+
+    lines = err.splitlines()
+    assert status == 0 and lines[-1] == "1 valid, 520 with errors"
+    assert [line.split(":")[1] for line in lines[:-1]] == [str(n) for n in range(2, 522)]

@@ -232,32 +232,34 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CliError(f"{path}: {exc.strerror or exc}") from None
         file_name = os.path.basename(path)
-        preview = importing.preview(content, file_name, tenant=tenant, default_queue=o["queue"])
-        # One line per problem, as compilers print them, so a nightly job's log can be grepped and clicked.
-        for error in preview.file_errors:
-            self.stderr.write(f"{path}: {error}")
-        for row in preview.error_rows:
-            for reason in row.errors:
-                self.stderr.write(f"{path}:{row.line}: {reason}")
-        valid, bad = len(preview.valid_items), len(preview.error_rows)
-        self.stderr.write(f"{valid} valid, {bad} with errors")
-        if preview.file_errors:
-            raise CliError(f"{path} cannot be imported; nothing was created.")
-        if o["strict"] and bad:
-            raise CliError(f"--strict and {bad} {'row has' if bad == 1 else 'rows have'} errors; nothing was created.")
-        if not valid:
-            raise CliError("no row can be created; nothing was created.")
-        if o["dry_run"]:
-            return {"batch": None, "callbacks": valid, "dry_run": True}
-        batch = importing.confirm(
-            preview,
-            tenant=tenant,
-            actor=actor,
-            batch_name=(o["batch"] or "").strip() or f"{file_name[:180]} {timezone.localtime():%Y-%m-%d %H:%M}",
-            default_queue=o["queue"],
-            source=BatchSource.CLI,
-            strict=o["strict"],
-        )
+        with importing.preview(content, file_name, tenant=tenant, default_queue=o["queue"]) as preview:
+            # One line per problem, as compilers print them, so a nightly job's log can be grepped and clicked.
+            for error in preview.file_errors:
+                self.stderr.write(f"{path}: {error}")
+            for row in preview.every_error_row():
+                for reason in row.errors:
+                    self.stderr.write(f"{path}:{row.line}: {reason}")
+            valid, bad = preview.valid_count, preview.error_count
+            self.stderr.write(f"{valid} valid, {bad} with errors")
+            if preview.file_errors:
+                raise CliError(f"{path} cannot be imported; nothing was created.")
+            if o["strict"] and bad:
+                raise CliError(
+                    f"--strict and {bad} {'row has' if bad == 1 else 'rows have'} errors; nothing was created."
+                )
+            if not valid:
+                raise CliError("no row can be created; nothing was created.")
+            if o["dry_run"]:
+                return {"batch": None, "callbacks": valid, "dry_run": True}
+            batch = importing.confirm(
+                preview,
+                tenant=tenant,
+                actor=actor,
+                batch_name=(o["batch"] or "").strip() or f"{file_name[:180]} {timezone.localtime():%Y-%m-%d %H:%M}",
+                default_queue=o["queue"],
+                source=BatchSource.CLI,
+                strict=o["strict"],
+            )
         return {"batch": batch.pk, "name": batch.name, "callbacks": batch.total}
 
     def do_export_conversations(self, tenant: Tenant, actor: Actor, o: dict[str, Any]) -> Any:
