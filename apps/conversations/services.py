@@ -92,6 +92,7 @@ def conversation_upsert_from_remote(
     inbox: Inbox | None = None,
     established: Mapping[str, Any] | None = None,
     reason: str = "",
+    contact: Contact | None = None,
 ) -> Conversation:
     """The conversation ``payload`` describes, created or brought up to date, with its contact and inbox.
 
@@ -101,13 +102,16 @@ def conversation_upsert_from_remote(
     row has none. ``inbox``: where the caller knows the conversation is, when the payload does not say.
     ``established``: fields the caller's own API call has just made true (finishing makes it resolved),
     applied whatever the payload says. ``reason``: who or what the history names for the change (the
-    payload's source when not given).
+    payload's source when not given). ``contact``: the conversation's contact as the caller holds it, used
+    as it is when it is the one the payload names and the payload says nothing new of it.
     """
     if payload.inbox_id and (inbox is None or inbox.remote_id != payload.inbox_id):
         inbox = inbox_reference(tenant=tenant, remote_id=payload.inbox_id)
-    contact = (
-        contact_upsert_from_remote(tenant=tenant, payload=payload.contact, source=source) if payload.contact else None
-    )
+    carried = payload.contact
+    if carried is None:
+        contact = None
+    elif contact is None or contact.remote_id != carried.remote_id or not _says_nothing_new(contact, carried.fields):
+        contact = contact_upsert_from_remote(tenant=tenant, payload=carried, source=source)
     fields = dict(payload.fields)
     if fields.get("status") == ConversationStatus.RESOLVED:
         fields["finished_at"] = fields.get("remote_updated_at") or timezone.now()
@@ -143,6 +147,12 @@ def conversation_upsert_from_remote(
         if changed or conversation.sync_state != SyncState.SYNCED:
             update_fields(conversation, {**changed, **synced}, reason=reason or _SOURCE_REASONS.get(source, ""))
     return conversation
+
+
+def _cached(conversation: Conversation, name: str) -> Any:
+    """The related row the instance holds already (None when it would take a query)."""
+    field = Conversation._meta.get_field(name)
+    return getattr(conversation, name) if field.is_cached(conversation) else None  # type: ignore[union-attr]
 
 
 def _conversation_of(tenant: Tenant, payload: MessagePayload, source: str) -> tuple[Conversation, bool]:
@@ -239,10 +249,11 @@ def message_upsert_from_remote(
 ) -> Message:
     """The message ``payload`` describes, created (with the conversation it names) or updated.
 
-    ``conversation``: the one the caller knows it belongs to (an answer to a message sent there); otherwise
-    the conversation the payload carries is mirrored too, or referenced by its id (``UnusablePayload`` when
-    it names none). ``update``: False where a repeated delivery must not undo a later edit (message_created
-    arriving again after message_updated). The conversation's last activity moves forward to the message.
+    ``conversation``: the one the caller knows it belongs to (an answer to a message sent there), brought up
+    to date from the conversation the payload carries, if it carries that one; otherwise the conversation
+    the payload carries is mirrored too, or referenced by its id (``UnusablePayload`` when it names none).
+    ``update``: False where a repeated delivery must not undo a later edit (message_created arriving again
+    after message_updated). The conversation's last activity moves forward to the message.
     ``source_event_id``: the inbound event this comes from, kept on a message it creates.
     """
     # Part of the caller's transaction when there is one (an event's mapping): no savepoint of its own.
@@ -250,8 +261,20 @@ def message_upsert_from_remote(
         # The conversation's row is locked before the message's is written, on every path (an event's
         # mapping, the answer to the bot's own message): the same order everywhere, so never a deadlock.
         locked = False
+        carried = payload.conversation
         if conversation is None:
             conversation, locked = _conversation_of(tenant, payload, source)
+        elif carried is not None and carried.remote_id == conversation.remote_id:
+            # An answer carrying the conversation as the post left it: mirrored now, so the copies of the
+            # message that come back as events find nothing new. The caller's inbox and contact spare a read.
+            conversation = conversation_upsert_from_remote(
+                tenant=tenant,
+                payload=carried,
+                source=source,
+                inbox=_cached(conversation, "inbox"),
+                contact=_cached(conversation, "contact"),
+            )
+            locked = True
         moment = payload.fields.get("remote_created_at")
         taking_part = _taking_part(conversation, payload.fields.get("sender_kind"))
         if not locked:
@@ -431,15 +454,9 @@ def message_send(
             agent_bot_id=bot.remote_id if (bot and bot.remote_id) else None,
         )
         payload = _answer_payload(parse_message, answer, "message")
-        # The answer carries the conversation as the post left it: mirrored now, the copies of this message
-        # that come back as events (the bot's, each webhook's) find nothing new and write nothing.
-        carried = payload.conversation is not None and payload.conversation.remote_id == conversation.remote_id
         with transaction.atomic():
             message = message_upsert_from_remote(
-                tenant=conversation.tenant,
-                payload=payload,
-                source=SyncSource.API,
-                conversation=None if carried else conversation,
+                tenant=conversation.tenant, payload=payload, source=SyncSource.API, conversation=conversation
             )
             if message.remote_created_at is None:
                 update_fields(conversation, {"last_activity_at": timezone.now()})
