@@ -25,6 +25,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.bots.models import AgentBot
+from apps.conversations.models import MessageType
+from apps.conversations.parsing import message_type_from
 from apps.cx.hooks import hash_hook_secret
 from apps.cx.models import Tenant
 from apps.cx.redaction import REDACTED, redact_headers
@@ -316,6 +318,7 @@ _INSERT_COLUMNS = (
     "remote_addr",
     "signature",
     "received_at",
+    "customer_waits",
 )
 
 
@@ -333,6 +336,16 @@ def _insert_statement(alias: str) -> tuple[str, tuple[Field, ...]]:
         f"ON CONFLICT DO NOTHING RETURNING {quote('id')}"
     )
     return sql, fields
+
+
+def customer_message(data: dict[str, Any]) -> bool:
+    """Whether the event is a customer's new message (the one a bot answers), read as the mapper reads it."""
+    if data.get("event") != "message_created":
+        return False
+    try:
+        return message_type_from(data.get("message_type")) == MessageType.INCOMING
+    except ValueError:
+        return False
 
 
 def store_event(
@@ -354,6 +367,7 @@ def store_event(
         meta.get("REMOTE_ADDR") or None,
         signature,
         timezone.now(),
+        endpoint.source == EventSource.BOT and customer_message(data),
     )
     db = connections[DEFAULT_DB_ALIAS]
     sql, fields = _insert_statement(DEFAULT_DB_ALIAS)

@@ -78,6 +78,9 @@ class InboundEvent(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a failed event is tried again.")
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="", db_default="")
+    # A customer's new message at a bot's endpoint: its own task on the bot's queue maps it and the bot
+    # answers, so the batch mapper leaves it alone for a while (processing.SWEEP_GRACE).
+    customer_waits = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -26,7 +26,6 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from apps.conversations.models import MessageType
-from apps.conversations.parsing import message_type_from
 from apps.cx.backoff import backoff_delay
 from apps.cx.masking import mask_text, masked_at_rest
 from apps.cx.task_sending import task_send
@@ -68,7 +67,7 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=backoff_delay(attempts, base=settings.CX_HOOK_RETRY_BASE, cap=MAX_RETRY_DELAY))
 
 
-# When the last wake-up this process sent starts (time.monotonic()): at once, or at the end of its interval.
+# When the last wake-up this process sent starts (time.monotonic()).
 _next_wake = float("-inf")
 _wake_lock = threading.Lock()
 
@@ -77,23 +76,23 @@ def event_queue(event_id: int, *, customer_waits: bool = False) -> None:
     """Sends the task that maps a stored (committed) event; if the broker cannot take it, the sweep will.
 
     A customer's message to a bot (``customer_waits``) gets a task of its own, on the queue a worker keeps
-    for those. Any other event wakes the batch mapper, which maps everything due: nobody waits on these,
-    and a task per event cost more than the mapping (the bot's own replies come back as two events each).
-    A wake-up that has not started yet maps this event too, so none is sent; otherwise one is sent, to
-    start at once or, within ``CX_HOOK_WAKE_INTERVAL`` of the last, when that interval is over: at most one
-    wake-up per interval per process, and an event waits at most about one interval.
+    for those. Any other event wakes the batch mapper, which maps everything due, ``CX_HOOK_WAKE_INTERVAL``
+    later: nobody waits on these, a task per event cost more than the mapping, and by then the API's answer
+    that an event repeats (the bot's own reply comes back as two events) has been written, so the copy is
+    settled with one read (``settle_repeats``). A wake-up that has not started yet maps this event too, so
+    none is sent: at most one wake-up per interval per process.
     """
     global _next_wake
     if customer_waits:
         task_send("hooks.handle_event", event_id, queue=settings.CX_BOT_QUEUE, on_commit=False, quietly=True)
         return
     now = time.monotonic()
+    interval = settings.CX_HOOK_WAKE_INTERVAL
     with _wake_lock:
         if now + WAKE_MARGIN < _next_wake:
             return
-        delay = max(0.0, _next_wake + settings.CX_HOOK_WAKE_INTERVAL - now)
-        _next_wake = now + delay
-    task_send("hooks.process_events", on_commit=False, quietly=True, countdown=delay)
+        _next_wake = now + interval
+    task_send("hooks.process_events", on_commit=False, quietly=True, countdown=interval)
 
 
 def event_handle(event_id: int) -> bool:
@@ -121,16 +120,6 @@ def event_claim(event_id: int) -> InboundEvent | None:
     return due.select_related("tenant", "bot__behaviour").first()
 
 
-def customer_message(data: dict[str, Any]) -> bool:
-    """Whether the event is a customer's new message (the one a bot answers), read as the mapper reads it."""
-    if data.get("event") != "message_created":
-        return False
-    try:
-        return message_type_from(data.get("message_type")) == MessageType.INCOMING
-    except ValueError:
-        return False
-
-
 def _json_object(body: str) -> dict[str, Any] | None:
     try:
         data = json.loads(body)
@@ -148,16 +137,12 @@ def process_batch(limit: int | None = None, *, received_before: Any = None) -> i
     left to its own task (on the bot's queue) for ``SWEEP_GRACE``: it is that task's to answer at once.
     """
     limit = limit or settings.CX_HOOK_BATCH_SIZE
-    batch = list(due_events(received_before=received_before).order_by("id").select_related("tenant")[:limit])
-    fresh = timezone.now() - SWEEP_GRACE
+    theirs = Q(customer_waits=True, received_at__gt=timezone.now() - SWEEP_GRACE)
+    due = due_events(received_before=received_before).exclude(theirs).order_by("id")
+    batch = list(due.select_related("tenant").defer("headers")[:limit])
     bodies = {event.pk: _json_object(event.body) for event in batch}
-    theirs = {
-        event.pk
-        for event in batch
-        if event.source == EventSource.BOT and event.received_at > fresh and customer_message(bodies[event.pk] or {})
-    }
-    settled = settle_repeats([event for event in batch if event.pk not in theirs], bodies)
-    return len(settled) + sum(event_handle(event.pk) for event in batch if event.pk not in settled | theirs)
+    settled = settle_repeats(batch, bodies)
+    return len(settled) + sum(event_handle(event.pk) for event in batch if event.pk not in settled)
 
 
 def settle_repeats(events: list[InboundEvent], bodies: dict[int, dict[str, Any] | None]) -> set[int]:

@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from .ingest import (
     DeliveryRefused,
     Endpoint,
+    customer_message,
     parse_body,
     read_body,
     refusal_record,
@@ -19,7 +20,7 @@ from .ingest import (
     verify_signature,
 )
 from .models import EventSource, RefusalReason
-from .processing import customer_message, event_queue
+from .processing import event_queue
 
 logger = logging.getLogger(__name__)
 

@@ -260,34 +260,32 @@ def wake_ups(settings, monkeypatch):
     return clock, sent
 
 
-def test_events_nobody_waits_on_wake_the_mapper_at_most_once_per_interval(wake_ups):
+def test_events_nobody_waits_on_wake_the_mapper_once_per_interval_at_its_end(wake_ups):
     from apps.hooks.processing import event_queue
 
     clock, sent = wake_ups
-    event_queue(1)  # the first event in a while: a wake-up at once
-    clock[0] += 0.1
-    event_queue(2)  # within the interval: one wake-up, for the interval's end
-    clock[0] += 0.1
-    event_queue(3)  # that wake-up has not started: it maps this one too
+    event_queue(1)  # a wake-up for the end of the interval (by then the answers it repeats are written)
     clock[0] += 0.5
-    event_queue(4)
+    event_queue(2)  # that wake-up has not started: it maps this one too
+    clock[0] += 0.4
+    event_queue(3)
 
-    assert sent == [(100.0, 0.0), (100.1, pytest.approx(0.9))]
+    assert sent == [(100.0, 1.0)]
 
 
 def test_an_event_after_the_last_wake_up_started_gets_another(wake_ups):
     from apps.hooks.processing import event_queue
 
     clock, sent = wake_ups
-    event_queue(1)
-    clock[0] += 0.5
-    event_queue(2)  # for 101.0
+    event_queue(1)  # for 101.0
     clock[0] = 101.2
-    event_queue(3)  # the 101.0 wake-up may have looked before this event was stored: another, for 102.0
+    event_queue(2)  # the 101.0 wake-up may have looked before this event was stored: another, for 102.2
+    clock[0] = 102.19
+    event_queue(3)  # 10 ms before that one starts: within the slack for the clocks of web and worker, one more
     clock[0] = 105.0
-    event_queue(4)  # long after: at once
+    event_queue(4)
 
-    assert sent == [(100.0, 0.0), (100.5, pytest.approx(0.5)), (101.2, pytest.approx(0.8)), (105.0, 0.0)]
+    assert sent == [(100.0, 1.0), (101.2, 1.0), (102.19, 1.0), (105.0, 1.0)]
 
 
 def test_a_customer_message_to_a_bot_gets_its_own_task_at_once(wake_ups, monkeypatch):

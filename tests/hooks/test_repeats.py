@@ -146,6 +146,7 @@ def test_the_batch_leaves_a_new_customer_message_at_the_bot_endpoint_to_its_own_
 
     statuses = dict(InboundEvent.objects.values_list("source", "status"))
     assert statuses == {"bot": EventStatus.RECEIVED, "webhook": EventStatus.PROCESSED}
+    assert dict(InboundEvent.objects.values_list("source", "customer_waits")) == {"bot": True, "webhook": False}
     assert answered == []
     assert processing.event_handle(InboundEvent.objects.get(source="bot").pk)  # its task maps it, and …
     assert [message.remote_id for _, _, message, _ in answered] == ["9001"]  # … the bot answers at once
