@@ -35,7 +35,8 @@ class Worker:
         self.process = subprocess.Popen(
             [*worker_command(sys.executable, f"{name}@%h", queues="celery"), "--without-gossip", "--without-mingle"],
             cwd=REPO,
-            env=env,
+            # Its "ready." line is logged at INFO (the workers log through Django's LOGGING): as in production.
+            env={**env, "LOG_LEVEL": "INFO"},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
