@@ -38,6 +38,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=1000, help="callbacks in the throughput batch")
     parser.add_argument("--in-flight", type=int, default=8, help="the queue's max_in_flight for the throughput batch")
     parser.add_argument("--limit", type=int, default=300, help="calls_per_minute for the limit run")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.05,
+        help="seconds the stand-in takes per call in a second throughput run (0: none); the API's real answer time",
+    )
+    parser.add_argument("--latency-calls", type=int, default=200, help="callbacks in that run")
     parser.add_argument("--database-url", default=default_database_url("cx_bench_dispatch"))
     return parser.parse_args()
 
@@ -116,6 +123,26 @@ def main() -> None:
             f"  worker (2 processes): {worker_rate:7.1f} calls/s ({worker_s:.1f} s, batch created to all placed)\n"
             f"  ratio worker/loop   : {worker_rate / loop_rate:.2f} (target at least 0.80)"
         )
+
+        if options.latency > 0:
+            # Like with like at an answer time a real API has: the loop waits for each answer, the worker keeps
+            # its in-flight calls going.
+            built.sandbox.control.set_faults(paths=[CALLS], rate_slow=1.0, slow_seconds=options.latency)
+            slow_loop = plain_loop(built.sandbox, numbers(options.latency_calls, offset=60_000))
+            slow = numbers(options.latency_calls, offset=70_000)
+            with ticker(1.0):
+                started = time.perf_counter()
+                batch_start(tenant, slow, "throughput at latency")
+                wait_final(slow, timeout=600)
+                slow_worker = options.latency_calls / (time.perf_counter() - started)
+            built.sandbox.control.clear_faults()
+            print(
+                f"\nthroughput, {options.latency_calls} callbacks, in flight {options.in_flight}, "
+                f"the API answering in {options.latency * 1000:.0f} ms:\n"
+                f"  plain requests loop : {slow_loop:7.1f} calls/s\n"
+                f"  worker (2 processes): {slow_worker:7.1f} calls/s\n"
+                f"  ratio worker/loop   : {slow_worker / slow_loop:.2f}"
+            )
 
         # The limit: a batch larger than a window's worth, the queue limited to --limit calls a minute.
         # Another queue: the first batch's calls of the last minute would count against this one's limit.
