@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -23,6 +25,7 @@ from .models import EventSource, RefusalReason
 from .processing import event_queue
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Where the vendor POSTs events, relative to the site root; with or without the trailing slash (a
 # redirect would lose the body). The URL route and InboundEventsMiddleware both match it.
@@ -36,6 +39,25 @@ def _answer(status: int, message: str, *, close: bool = False) -> HttpResponse:
     return response
 
 
+def _on_a_live_connection(call: Callable[[], T]) -> T:
+    """``call()``, once more on a new connection when the one this thread kept died since its last request.
+
+    A web thread keeps its database connection between requests (CONN_MAX_AGE). When the database restarts,
+    each thread's kept connection is dead, and without this its next delivery, the database being back,
+    would be answered 503: a delivery the platform does not send again. The statement never ran on a dead
+    connection (its server process had ended), so it is run again. A database still away fails the second
+    try as well, and the caller answers 503.
+    """
+    try:
+        return call()
+    except OperationalError:
+        if connection.in_atomic_block or connection.connection is None or connection.is_usable():
+            raise
+        logger.warning("The database connection this thread kept was dead; trying once more on a new one")
+        connection.close()
+        return call()
+
+
 @csrf_exempt
 def receive(request: HttpRequest, source: str, secret: str) -> HttpResponse:
     """Acknowledges a delivery only once it is stored; answers a 4xx with the reason for anything it cannot read."""
@@ -43,7 +65,7 @@ def receive(request: HttpRequest, source: str, secret: str) -> HttpResponse:
         return _answer(405, "POST events here.")
     endpoint: Endpoint | None = None
     try:
-        endpoint = resolve_endpoint(source, secret)
+        endpoint = _on_a_live_connection(lambda: resolve_endpoint(source, secret))
         if endpoint is None:
             raise DeliveryRefused(RefusalReason.UNKNOWN_ENDPOINT, 404, "Not found.")
         body = read_body(request)
@@ -56,7 +78,9 @@ def receive(request: HttpRequest, source: str, secret: str) -> HttpResponse:
         logger.exception("Could not look up the %s endpoint", source)
         return _answer(503, "The event could not be stored; try again.")
     try:
-        event_id = store_event(endpoint, body=body, data=data, meta=request.META, signature=signature)
+        event_id = _on_a_live_connection(
+            lambda: store_event(endpoint, body=body, data=data, meta=request.META, signature=signature)
+        )
     except DatabaseError:
         # Not stored, so not acknowledged: the sender must know this one is lost on our side.
         logger.exception("Could not store a %s event", source)

@@ -264,6 +264,9 @@ def console_server(django_db_setup, sandbox_process) -> Iterator[str]:
         pytest.fail("gunicorn did not start: " + "".join(errors))
     yield url
     _stop(process)
+    # What the console logged last (its 4xx lines, a traceback behind a 503), for whoever reads a failure.
+    (BASE_DIR / "var" / "test-reports").mkdir(parents=True, exist_ok=True)
+    (BASE_DIR / "var" / "test-reports" / "console-server.log").write_text("".join(errors))
 
 
 def _healthy(requests, url: str) -> bool:
