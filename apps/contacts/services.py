@@ -7,8 +7,8 @@ conversation's sender) is written, whoever read it.
 from __future__ import annotations
 
 from apps.cx.client import Actor, CxClient
-from apps.cx.mirror import remote_object_push, synced_fields, update_fields
-from apps.cx.models import AuditAction, SyncSource, SyncState, Tenant
+from apps.cx.mirror import changed_fields, remote_object_push, says_nothing_new, synced_fields, update_fields
+from apps.cx.models import AuditAction, SyncSource, Tenant
 from apps.cx.validation import check_email, contact_phone
 from apps.inboxes.models import Inbox
 
@@ -44,8 +44,6 @@ def contact_upsert_from_remote(*, tenant: Tenant, payload: ContactPayload, sourc
     contact, created = Contact.objects.get_or_create(
         tenant=tenant, remote_id=payload.remote_id, defaults={**payload.fields, **synced}
     )
-    if not created:
-        changed = {name: value for name, value in payload.fields.items() if getattr(contact, name) != value}
-        if changed or contact.sync_state != SyncState.SYNCED:
-            update_fields(contact, {**changed, **synced})
+    if not created and not says_nothing_new(contact, payload.fields):
+        update_fields(contact, {**changed_fields(contact, payload.fields), **synced})
     return contact

@@ -28,7 +28,7 @@ from apps.cx.audit import audited, collect_api_calls
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
 from apps.cx.masking import mask_json, mask_text, masked_at_rest
-from apps.cx.mirror import get_or_reference, synced_fields, update_fields
+from apps.cx.mirror import changed_fields, get_or_reference, says_nothing_new, synced_fields, update_fields
 from apps.cx.models import AuditAction, SyncSource, SyncState, Tenant
 from apps.cx.task_sending import task_send
 from apps.cx.validation import UnusablePayload
@@ -84,6 +84,31 @@ def _is_older(current: Conversation, incoming: Mapping[str, Any]) -> bool:
     return _STATUS_RANK.get(new_status, 0) < _STATUS_RANK.get(current.status, 0)
 
 
+def _payload_fields(payload: ConversationPayload, established: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a payload gives a conversation, with what they imply (a finish time, a handoff)."""
+    fields = dict(payload.fields)
+    if fields.get("status") == ConversationStatus.RESOLVED:
+        fields["finished_at"] = fields.get("remote_updated_at") or timezone.now()
+    if Holder.AGENT in (fields.get("holder"), established.get("holder")):
+        fields["handed_to_agent"] = True  # even from an older payload: it was with an agent then
+    return fields
+
+
+def _changes(conversation: Conversation, fields: Mapping[str, Any], established: Mapping[str, Any]) -> dict[str, Any]:
+    """What bringing the row up to date with ``fields`` changes: its state only moves forward (an older
+    payload's state is left out), a finish time once set stays, the last activity only moves forward;
+    ``established`` applies whatever the payload says."""
+    if _is_older(conversation, fields):
+        fields = {name: value for name, value in fields.items() if name not in _STATE_FIELDS}
+    fields = dict(fields)
+    if conversation.finished_at:
+        fields.pop("finished_at", None)
+    fields.update(established)
+    if conversation.last_activity_at and fields.get("last_activity_at"):
+        fields["last_activity_at"] = max(conversation.last_activity_at, fields["last_activity_at"])
+    return changed_fields(conversation, fields)
+
+
 def conversation_upsert_from_remote(
     *,
     tenant: Tenant,
@@ -110,14 +135,10 @@ def conversation_upsert_from_remote(
     carried = payload.contact
     if carried is None:
         contact = None
-    elif contact is None or contact.remote_id != carried.remote_id or not _says_nothing_new(contact, carried.fields):
+    elif contact is None or contact.remote_id != carried.remote_id or not says_nothing_new(contact, carried.fields):
         contact = contact_upsert_from_remote(tenant=tenant, payload=carried, source=source)
-    fields = dict(payload.fields)
-    if fields.get("status") == ConversationStatus.RESOLVED:
-        fields["finished_at"] = fields.get("remote_updated_at") or timezone.now()
     established = dict(established or {})
-    if Holder.AGENT in (fields.get("holder"), established.get("holder")):
-        fields["handed_to_agent"] = True  # even from an older payload: it was with an agent then
+    fields = _payload_fields(payload, established)
     synced = synced_fields(payload.raw, source=source)
     if masked_at_rest(tenant):  # the payload may carry the conversation's messages
         synced["remote_data"] = mask_json(synced["remote_data"], patterns=tenant.mask_patterns)
@@ -131,18 +152,11 @@ def conversation_upsert_from_remote(
         if created:
             return conversation
         conversation.tenant = tenant  # the row was found by it: no query for it later
-        if _is_older(conversation, fields):
-            fields = {name: value for name, value in fields.items() if name not in _STATE_FIELDS}
         if conversation.inbox_id is None and inbox is not None:
             fields["inbox"] = inbox
         if conversation.contact_id is None and contact is not None:
             fields["contact"] = contact
-        if conversation.finished_at:
-            fields.pop("finished_at", None)
-        fields.update(established)
-        if conversation.last_activity_at and fields.get("last_activity_at"):
-            fields["last_activity_at"] = max(conversation.last_activity_at, fields["last_activity_at"])
-        changed = {name: value for name, value in fields.items() if getattr(conversation, name) != value}
+        changed = _changes(conversation, fields, established)
         # The same state again (each reply's echo carries the conversation): no write, no history entry.
         if changed or conversation.sync_state != SyncState.SYNCED:
             update_fields(conversation, {**changed, **synced}, reason=reason or _SOURCE_REASONS.get(source, ""))
@@ -167,30 +181,18 @@ def _conversation_of(tenant: Tenant, payload: MessagePayload, source: str) -> tu
     raise UnusablePayload("The message names no conversation.")
 
 
-def _says_nothing_new(row: Any, fields: Mapping[str, Any]) -> bool:
-    return row.sync_state == SyncState.SYNCED and all(getattr(row, name) == value for name, value in fields.items())
-
-
 def _conversation_says_nothing_new(conversation: Conversation, carried: ConversationPayload) -> bool:
-    """Whether upserting ``carried`` onto ``conversation`` would change nothing a person sees (only the
-    kept payload and the sync time), by the rules of ``conversation_upsert_from_remote``."""
-    fields = dict(carried.fields)
-    last_activity = fields.pop("last_activity_at", None)
-    if last_activity and (conversation.last_activity_at is None or last_activity > conversation.last_activity_at):
-        return False
-    if fields.get("status") == ConversationStatus.RESOLVED and not conversation.finished_at:
-        return False
-    if fields.get("holder") == Holder.AGENT and not conversation.handed_to_agent:
-        return False
+    """Whether upserting ``carried`` onto ``conversation`` would write nothing (``conversation_upsert_from_remote``'s
+    rules), with the inbox and contact it names being the row's own."""
     if carried.inbox_id and (conversation.inbox is None or conversation.inbox.remote_id != carried.inbox_id):
         return False
     if carried.contact is not None:
         contact = conversation.contact
         if contact is None or contact.remote_id != carried.contact.remote_id:
             return False
-        if not _says_nothing_new(contact, carried.contact.fields):
+        if not says_nothing_new(contact, carried.contact.fields):
             return False
-    return _says_nothing_new(conversation, fields)
+    return conversation.sync_state == SyncState.SYNCED and not _changes(conversation, _payload_fields(carried, {}), {})
 
 
 def messages_mirrored(*, tenant: Tenant, remote_ids: Iterable[str]) -> dict[str, Message]:
@@ -230,7 +232,7 @@ def message_repeats_mirror(message: Message, payload: MessagePayload, *, update:
             return False
     elif payload.conversation_id is not None and payload.conversation_id != conversation.remote_id:
         return False
-    if update and not _says_nothing_new(message, payload.fields):
+    if update and not says_nothing_new(message, payload.fields):
         return False
     moment = payload.fields.get("remote_created_at")
     if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):

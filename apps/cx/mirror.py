@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from django.db import models
@@ -81,10 +81,20 @@ SYNC_BOOKKEEPING = frozenset(
 )
 
 
+def changed_fields(obj: models.Model, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Those of ``fields`` whose value differs from what ``obj`` holds."""
+    return {name: value for name, value in fields.items() if getattr(obj, name) != value}
+
+
+def says_nothing_new(obj: RemoteObject, fields: Mapping[str, Any]) -> bool:
+    """Whether ``obj`` is synced and already holds ``fields``: an upsert of them would write nothing."""
+    return obj.sync_state == SyncState.SYNCED and not changed_fields(obj, fields)
+
+
 def update_fields(obj: models.Model, fields: dict[str, Any], *, reason: str = "") -> None:
     """Saves ``fields`` on ``obj``. Its history (where it keeps one) gets an entry only for a real change,
     with ``reason`` as the entry's reason: who or what changed it when no person did (an event, the bot)."""
-    changed = {name for name, value in fields.items() if getattr(obj, name) != value}
+    changed = set(changed_fields(obj, fields))
     for name, value in fields.items():
         setattr(obj, name, value)
     if changed <= SYNC_BOOKKEEPING:
