@@ -83,27 +83,30 @@ NOT_MAPPED_EVENTS = {
 }
 
 
+def _repeatable(event_type: str, data: dict[str, Any]) -> MessagePayload | None:
+    """The message a message event describes, when it could repeat one; None for another event, for one
+    that cannot be read, and for one with problems (mapped the long way, so the event keeps the note)."""
+    if EVENT_MAPPERS.get(event_type) is not _message:
+        return None
+    try:
+        payload = parse_message(data)
+    except UnusablePayload:
+        return None
+    return None if payload.problems else payload
+
+
 def known_repeats(tenant: Tenant, events: list[tuple[str, dict[str, Any]]]) -> list[Message | None]:
     """For each (event type, body) of ``tenant``: the mirrored message it repeats, when mapping it would write
     nothing (``message_repeats_mirror``) and leave no note; else None. Reads only: one query in all."""
-    payloads: list[tuple[MessagePayload, bool] | None] = []
-    for event_type, data in events:
-        payload = None
-        if event_type in ("message_created", "message_updated"):
-            try:
-                payload = parse_message(data)
-            except UnusablePayload:
-                payload = None
-        # One with problems is mapped the long way, so the event keeps the note of what was left out.
-        payloads.append((payload, event_type == "message_updated") if payload and not payload.problems else None)
-    wanted = [item[0].remote_id for item in payloads if item]
+    payloads = [_repeatable(event_type, data) for event_type, data in events]
+    wanted = [payload.remote_id for payload in payloads if payload]
     mirrored = messages_mirrored(tenant=tenant, remote_ids=wanted) if wanted else {}
     repeats: list[Message | None] = []
-    for item in payloads:
-        message = mirrored.get(item[0].remote_id) if item else None
-        repeats.append(
-            message if item and message and message_repeats_mirror(message, item[0], update=item[1]) else None
-        )
+    for (event_type, _), payload in zip(events, payloads, strict=True):
+        message = mirrored.get(payload.remote_id) if payload else None
+        update = event_type == "message_updated"
+        same = payload is not None and message is not None and message_repeats_mirror(message, payload, update=update)
+        repeats.append(message if same else None)
     return repeats
 
 

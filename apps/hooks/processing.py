@@ -140,16 +140,14 @@ def process_batch(limit: int | None = None, *, received_before: Any = None) -> i
     theirs = Q(customer_waits=True, received_at__gt=timezone.now() - SWEEP_GRACE)
     due = due_events(received_before=received_before).exclude(theirs).order_by("id")
     batch = list(due.select_related("tenant").defer("headers")[:limit])
-    bodies = {event.pk: _json_object(event.body) for event in batch}
-    settled = settle_repeats(batch, bodies)
+    settled = settle_repeats(batch)
     return len(settled) + sum(event_handle(event.pk) for event in batch if event.pk not in settled)
 
 
-def settle_repeats(events: list[InboundEvent], bodies: dict[int, dict[str, Any] | None]) -> set[int]:
+def settle_repeats(events: list[InboundEvent]) -> set[int]:
     """Marks processed, in one UPDATE, the events among ``events`` whose mapping would write nothing: the
     copies of a message the mirror holds already (on the platform each message arrives three or four
-    times: the API's answer, the bot's copy, each webhook's). ``bodies``: each event's JSON object (None
-    when it is not one). Returns their ids.
+    times: the API's answer, the bot's copy, each webhook's). Returns their ids.
 
     Nothing is locked while the batch is read; the UPDATE then takes the events still new and not locked by
     another worker, so an event settled or mapped elsewhere meanwhile is neither updated nor counted again.
@@ -158,8 +156,10 @@ def settle_repeats(events: list[InboundEvent], bodies: dict[int, dict[str, Any] 
     """
     readable: dict[int, list[tuple[InboundEvent, str, dict[str, Any]]]] = {}
     for event in events:
-        data = bodies.get(event.pk)
-        if event.status == EventStatus.RECEIVED and data is not None and not masked_at_rest(event.tenant):
+        if event.status != EventStatus.RECEIVED or masked_at_rest(event.tenant):
+            continue
+        data = _json_object(event.body)
+        if data is not None:
             readable.setdefault(event.tenant_id, []).append((event, event.event_type, data))
     repeats = []
     for items in readable.values():
