@@ -7,7 +7,14 @@ conversation's sender) is written, whoever read it.
 from __future__ import annotations
 
 from apps.cx.client import Actor, CxClient
-from apps.cx.mirror import changed_fields, remote_object_push, says_nothing_new, synced_fields, update_fields
+from apps.cx.mirror import (
+    changed_fields,
+    mirror_get_or_create,
+    remote_object_push,
+    says_nothing_new,
+    synced_fields,
+    update_fields,
+)
 from apps.cx.models import AuditAction, SyncSource, Tenant
 from apps.cx.validation import check_email, contact_phone
 from apps.inboxes.models import Inbox
@@ -41,8 +48,8 @@ def contact_upsert_from_remote(*, tenant: Tenant, payload: ContactPayload, sourc
     twice leaves one row. Blanks and unreadable values are not in ``payload.fields``: they never erase what
     the console knows."""
     synced = synced_fields(payload.raw, source=source)
-    contact, created = Contact.objects.get_or_create(
-        tenant=tenant, remote_id=payload.remote_id, defaults={**payload.fields, **synced}
+    contact, created = mirror_get_or_create(
+        Contact.objects.all(), tenant=tenant, remote_id=payload.remote_id, defaults={**payload.fields, **synced}
     )
     if not created and not says_nothing_new(contact, payload.fields):
         update_fields(contact, {**changed_fields(contact, payload.fields), **synced})

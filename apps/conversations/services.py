@@ -28,7 +28,15 @@ from apps.cx.audit import audited, collect_api_calls
 from apps.cx.client import Actor, CxClient
 from apps.cx.exceptions import CxBadResponse, CxError, CxUnknownOutcome
 from apps.cx.masking import mask_json, mask_text, masked_at_rest
-from apps.cx.mirror import changed_fields, get_or_reference, says_nothing_new, synced_fields, update_fields
+from apps.cx.mirror import (
+    changed_fields,
+    get_or_reference,
+    mirror_get_or_create,
+    says_nothing_new,
+    synced_fields,
+    update_fields,
+    upsert_transaction,
+)
 from apps.cx.models import AuditAction, SyncSource, SyncState, Tenant
 from apps.cx.task_sending import task_send
 from apps.cx.validation import UnusablePayload
@@ -142,12 +150,13 @@ def conversation_upsert_from_remote(
     synced = synced_fields(payload.raw, source=source)
     if masked_at_rest(tenant):  # the payload may carry the conversation's messages
         synced["remote_data"] = mask_json(synced["remote_data"], patterns=tenant.mask_patterns)
+    initial = {**fields, "inbox": inbox, "contact": contact, **established, **synced}
+    if fields.get("last_activity_at") and established.get("last_activity_at"):
+        initial["last_activity_at"] = max(fields["last_activity_at"], established["last_activity_at"])
     # Part of the caller's transaction when there is one (an event's mapping): no savepoint of its own.
     with transaction.atomic(savepoint=False):
-        conversation, created = Conversation.objects.select_for_update().get_or_create(
-            tenant=tenant,
-            remote_id=payload.remote_id,
-            defaults={**fields, "inbox": inbox, "contact": contact, **established, **synced},
+        conversation, created = mirror_get_or_create(
+            Conversation.objects.select_for_update(), tenant=tenant, remote_id=payload.remote_id, defaults=initial
         )
         if created:
             return conversation
@@ -169,12 +178,18 @@ def _cached(conversation: Conversation, name: str) -> Any:
     return getattr(conversation, name) if field.is_cached(conversation) else None  # type: ignore[union-attr]
 
 
-def _conversation_of(tenant: Tenant, payload: MessagePayload, source: str) -> tuple[Conversation, bool]:
-    """The conversation a message names, and whether its row is locked already (upserted in this transaction)."""
+def _conversation_of(
+    tenant: Tenant, payload: MessagePayload, source: str, moves: Mapping[str, Any]
+) -> tuple[Conversation, bool]:
+    """The conversation a message names, and whether its row is locked already (upserted in this transaction,
+    with what the message ``moves``)."""
     inbox = inbox_reference(tenant=tenant, remote_id=payload.inbox_id) if payload.inbox_id else None
     if payload.conversation is not None:
         carried = payload.conversation
-        return conversation_upsert_from_remote(tenant=tenant, payload=carried, source=source, inbox=inbox), True
+        upserted = conversation_upsert_from_remote(
+            tenant=tenant, payload=carried, source=source, inbox=inbox, established=moves
+        )
+        return upserted, True
     if payload.conversation_id is not None:
         defaults = {"inbox": inbox} if inbox is not None else {}
         return get_or_reference(Conversation, tenant, payload.conversation_id, **defaults), False
@@ -258,14 +273,19 @@ def message_upsert_from_remote(
     after message_updated). The conversation's last activity moves forward to the message.
     ``source_event_id``: the inbound event this comes from, kept on a message it creates.
     """
+    moment = payload.fields.get("remote_created_at")
+    # What the message says of its conversation: the last activity moves forward to it; its sender took part.
+    moves = {"last_activity_at": moment} if moment else {}
+    moves.update(_taking_part(None, payload.fields.get("sender_kind")))
     # Part of the caller's transaction when there is one (an event's mapping): no savepoint of its own.
     with transaction.atomic(savepoint=False):
         # The conversation's row is locked before the message's is written, on every path (an event's
         # mapping, the answer to the bot's own message): the same order everywhere, so never a deadlock.
+        # Where the payload carries the conversation, its upsert writes what the message moves too.
         locked = False
         carried = payload.conversation
         if conversation is None:
-            conversation, locked = _conversation_of(tenant, payload, source)
+            conversation, locked = _conversation_of(tenant, payload, source, moves)
         elif carried is not None and carried.remote_id == conversation.remote_id:
             # An answer carrying the conversation as the post left it: mirrored now, so the copies of the
             # message that come back as events find nothing new. The caller's inbox and contact spare a read.
@@ -275,12 +295,12 @@ def message_upsert_from_remote(
                 source=source,
                 inbox=_cached(conversation, "inbox"),
                 contact=_cached(conversation, "contact"),
+                established=moves,
             )
             locked = True
-        moment = payload.fields.get("remote_created_at")
-        taking_part = _taking_part(conversation, payload.fields.get("sender_kind"))
         if not locked:
             # Moving the last activity forward takes the lock; with no time to move it to, a plain lock.
+            taking_part = _taking_part(conversation, payload.fields.get("sender_kind"))
             rows = Conversation.objects.filter(pk=conversation.pk)
             if moment:
                 rows.update(
@@ -291,6 +311,10 @@ def message_upsert_from_remote(
                 rows.update(**taking_part)
             else:
                 rows.select_for_update().values_list("pk").first()
+            if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):
+                conversation.last_activity_at = moment
+            for name, value in taking_part.items():
+                setattr(conversation, name, value)
         fields, synced = dict(payload.fields), synced_fields(payload.raw, source=source)
         if masked_at_rest(tenant):  # the tenant keeps no card number, not even in the raw payload
             patterns = tenant.mask_patterns
@@ -299,18 +323,14 @@ def message_upsert_from_remote(
             synced["remote_data"] = mask_json(synced["remote_data"], patterns=patterns)
         written = {**fields, **synced, **_search_vector_of(fields)}
         brought = {"source_event_id": source_event_id} if source_event_id is not None else {}
-        message, created = Message.objects.get_or_create(
-            tenant=tenant, remote_id=payload.remote_id, defaults={"conversation": conversation, **written, **brought}
+        message, created = mirror_get_or_create(
+            Message.objects.all(),
+            tenant=tenant,
+            remote_id=payload.remote_id,
+            defaults={"conversation": conversation, **written, **brought},
         )
         if not created and update:
             update_fields(message, written)
-        later = moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at)
-        moved = {"last_activity_at": moment} if later else {}
-        if locked and (moved or taking_part):
-            # The row this transaction upserted and holds: one UPDATE for what the message moves.
-            Conversation.objects.filter(pk=conversation.pk).update(**moved, **taking_part)
-        for name, value in {**moved, **taking_part}.items():
-            setattr(conversation, name, value)
     return message
 
 
@@ -425,11 +445,12 @@ def conversation_start(
         return conversation
 
 
-def _taking_part(conversation: Conversation, sender_kind: str | None) -> dict[str, bool]:
-    """What a message by ``sender_kind`` newly says of who took part in ``conversation``."""
-    if sender_kind == SenderKind.AGENT and not conversation.handed_to_agent:
+def _taking_part(conversation: Conversation | None, sender_kind: str | None) -> dict[str, bool]:
+    """What a message by ``sender_kind`` newly says of who took part in ``conversation`` (None: whatever the
+    conversation knows already)."""
+    if sender_kind == SenderKind.AGENT and not (conversation and conversation.handed_to_agent):
         return {"handed_to_agent": True}
-    if sender_kind == SenderKind.BOT and not conversation.answered_by_bot:
+    if sender_kind == SenderKind.BOT and not (conversation and conversation.answered_by_bot):
         return {"answered_by_bot": True}
     return {}
 
@@ -456,13 +477,16 @@ def message_send(
             agent_bot_id=bot.remote_id if (bot and bot.remote_id) else None,
         )
         payload = _answer_payload(parse_message, answer, "message")
-        with transaction.atomic():
+
+        def mirror() -> Message:
             message = message_upsert_from_remote(
                 tenant=conversation.tenant, payload=payload, source=SyncSource.API, conversation=conversation
             )
             if message.remote_created_at is None:
                 update_fields(conversation, {"last_activity_at": timezone.now()})
-    return message
+            return message
+
+        return upsert_transaction(mirror)
 
 
 def conversation_deliver_to_agent(*, conversation: Conversation, actor: Actor) -> Conversation:

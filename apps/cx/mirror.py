@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from django.db import models
+from django.db import models, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .audit import audited
@@ -15,8 +19,13 @@ from .models import AuditAction, RemoteObject, SyncSource, SyncState, Tenant
 from .redaction import redact, redact_text
 from .validation import checked_remote_id, clean_json
 
+logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=RemoteObject)
 AnyModel = TypeVar("AnyModel", bound=models.Model)
+T = TypeVar("T")
+
+# Set inside the first try of ``upsert_transaction``: the mirror's upserts take no savepoint of their own.
+_whole_or_nothing: ContextVar[bool] = ContextVar("mirror_whole_or_nothing", default=False)
 
 
 def remote_id_of(answer: Any) -> str:
@@ -49,13 +58,58 @@ def mark_sync_error(obj: RemoteObject, error: CxError) -> None:
     obj.sync_state, obj.sync_error = SyncState.ERROR, error.message[:2000]
 
 
+def upsert_transaction(work: Callable[[], T]) -> T:
+    """Runs ``work`` (upserts of mirror rows) in a transaction of its own, first with no savepoint inside it.
+
+    A mirror row is nearly always written by one worker at a time; a savepoint around each insert (Django's
+    ``get_or_create``, a mapping's own) only pays when another worker inserts the same vendor id at the same
+    moment, and costs two round trips to the database each time. So the first try takes none
+    (``mirror_get_or_create``, ``savepoints_skipped``): whatever fails in it rolls the whole transaction back,
+    and ``work`` runs once more the careful way, savepoint by savepoint, where a conflict is caught where it
+    happens and any other error is ``work``'s own, as without this. ``work`` must start afresh each time
+    (read what it needs inside). Inside a transaction already, each try is a savepoint of it.
+    """
+    token = _whole_or_nothing.set(True)
+    try:
+        with transaction.atomic():
+            return work()
+    except Exception as exc:  # noqa: BLE001 - tried again the careful way, which raises what is real
+        logger.debug("Upserts without savepoints failed (%s); again with them", type(exc).__name__)
+    finally:
+        _whole_or_nothing.reset(token)
+    with transaction.atomic():
+        return work()
+
+
+def savepoints_skipped() -> bool:
+    """Whether this is ``upsert_transaction``'s first try: an error must not be caught and kept inside the
+    transaction (no savepoint undoes what was written before it), but raised, which rolls it back whole."""
+    return _whole_or_nothing.get()
+
+
+def mirror_get_or_create(
+    queryset: QuerySet[AnyModel], *, defaults: Mapping[str, Any], **lookup: Any
+) -> tuple[AnyModel, bool]:
+    """``queryset.get_or_create``, without its savepoint in ``upsert_transaction``'s first try (where a
+    concurrent insert of the same row fails the whole transaction, which is then run again the careful way)."""
+    if not savepoints_skipped():
+        return queryset.get_or_create(defaults=defaults, **lookup)
+    try:
+        return queryset.get(**lookup), False
+    except queryset.model.DoesNotExist:  # type: ignore[attr-defined]
+        obj = queryset.model(**lookup, **defaults)
+        obj.save(force_insert=True, using=queryset.db)
+        return obj, True
+
+
 def get_or_reference(model: type[M], tenant: Tenant, remote_id: str | int, **defaults: Any) -> M:
     """The local row for a vendor id, created as a bare reference when the console has not seen it yet.
 
     The id is checked first (``ValueError`` otherwise): a reference is only ever made to something that can
     exist remotely.
     """
-    obj, _ = model._default_manager.get_or_create(
+    obj, _ = mirror_get_or_create(
+        model._default_manager.all(),
         tenant=tenant,
         remote_id=checked_remote_id(remote_id),
         defaults={"sync_state": SyncState.REFERENCED, "sync_source": SyncSource.REFERENCE, **defaults},
@@ -91,13 +145,23 @@ def says_nothing_new(obj: RemoteObject, fields: Mapping[str, Any]) -> bool:
     return obj.sync_state == SyncState.SYNCED and not changed_fields(obj, fields)
 
 
+@functools.cache
+def _not_in_history(model: type[models.Model]) -> frozenset[str]:
+    """The fields of ``model`` its history leaves out (none when it keeps no history)."""
+    manager = getattr(model._meta, "simple_history_manager_attribute", None)
+    if manager is None:
+        return frozenset()
+    kept = {field.name for field in getattr(model, manager).model._meta.fields}
+    return frozenset(field.name for field in model._meta.concrete_fields if field.name not in kept)
+
+
 def update_fields(obj: models.Model, fields: dict[str, Any], *, reason: str = "") -> None:
     """Saves ``fields`` on ``obj``. Its history (where it keeps one) gets an entry only for a real change,
     with ``reason`` as the entry's reason: who or what changed it when no person did (an event, the bot)."""
     changed = set(changed_fields(obj, fields))
     for name, value in fields.items():
         setattr(obj, name, value)
-    if changed <= SYNC_BOOKKEEPING:
+    if changed <= SYNC_BOOKKEEPING | _not_in_history(type(obj)):
         obj.skip_history_when_saving = True  # type: ignore[attr-defined]
     elif reason:
         obj._change_reason = reason[:100]  # type: ignore[attr-defined]

@@ -28,6 +28,7 @@ from django.utils import timezone
 from apps.conversations.models import MessageType
 from apps.cx.backoff import backoff_delay
 from apps.cx.masking import mask_text, masked_at_rest
+from apps.cx.mirror import savepoints_skipped, upsert_transaction
 from apps.cx.task_sending import task_send
 
 from .mapping import MappingError, known_repeats, map_event
@@ -100,14 +101,21 @@ def event_handle(event_id: int) -> bool:
 
     Returns whether this call mapped it.
     """
-    answers: Answers = []
-    with transaction.atomic():
+
+    def claim_and_map() -> Answers | None:
         event = event_claim(event_id)
         if event is None:
-            return False
+            return None
+        answers: Answers = []
         _process_one(event, answers)
         # A tenant that masks at rest had the body masked by the mapping: it is saved with the outcome.
         event.save(update_fields=[*_FIELDS, "body"] if masked_at_rest(event.tenant) else _FIELDS)
+        return answers
+
+    # Claimed and mapped in one transaction; a second try (see upsert_transaction) claims it afresh.
+    answers = upsert_transaction(claim_and_map)
+    if answers is None:
+        return False
     _answer_now(answers)
     return True
 
@@ -221,12 +229,16 @@ def _process_one(event: InboundEvent, answers: Answers) -> None:
     now = timezone.now()
     event.attempts += 1
     try:
-        with transaction.atomic():
+        # In upsert_transaction's first try there is no savepoint to undo a half-done mapping: a failure
+        # rolls back the whole transaction, and the second try (with the savepoint) keeps the error.
+        with transaction.atomic(savepoint=not savepoints_skipped()):
             data = json.loads(event.body)
             if not isinstance(data, dict):
                 raise MappingError("The body is not a JSON object.")
             mapped = map_event(event.tenant, event.event_type, data, event_id=event.pk)
     except Exception as exc:  # noqa: BLE001 - whatever broke, the event is kept and tried again
+        if savepoints_skipped():
+            raise
         if not isinstance(exc, MappingError):
             logger.warning("Mapping inbound event %s failed", event.pk, exc_info=True)
         event.status = EventStatus.FAILED
