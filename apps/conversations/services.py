@@ -263,6 +263,7 @@ def message_upsert_from_remote(
     conversation: Conversation | None = None,
     update: bool = True,
     source_event_id: int | None = None,
+    likely_new: bool = False,
 ) -> Message:
     """The message ``payload`` describes, created (with the conversation it names) or updated.
 
@@ -272,6 +273,8 @@ def message_upsert_from_remote(
     ``update``: False where a repeated delivery must not undo a later edit (message_created arriving again
     after message_updated). The conversation's last activity moves forward to the message.
     ``source_event_id``: the inbound event this comes from, kept on a message it creates.
+    ``likely_new``: the message is almost never mirrored yet (the answer to its post, the event of its
+    creation): inserted without a look first, unless that fails (see ``mirror_get_or_create``).
     """
     moment = payload.fields.get("remote_created_at")
     # What the message says of its conversation: the last activity moves forward to it; its sender took part.
@@ -328,6 +331,7 @@ def message_upsert_from_remote(
             tenant=tenant,
             remote_id=payload.remote_id,
             defaults={"conversation": conversation, **written, **brought},
+            likely_new=likely_new,
         )
         if not created and update:
             update_fields(message, written)
@@ -480,7 +484,11 @@ def message_send(
 
         def mirror() -> Message:
             message = message_upsert_from_remote(
-                tenant=conversation.tenant, payload=payload, source=SyncSource.API, conversation=conversation
+                tenant=conversation.tenant,
+                payload=payload,
+                source=SyncSource.API,
+                conversation=conversation,
+                likely_new=True,
             )
             if message.remote_created_at is None:
                 update_fields(conversation, {"last_activity_at": timezone.now()})

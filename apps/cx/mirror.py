@@ -88,18 +88,24 @@ def savepoints_skipped() -> bool:
 
 
 def mirror_get_or_create(
-    queryset: QuerySet[AnyModel], *, defaults: Mapping[str, Any], **lookup: Any
+    queryset: QuerySet[AnyModel], *, defaults: Mapping[str, Any], likely_new: bool = False, **lookup: Any
 ) -> tuple[AnyModel, bool]:
     """``queryset.get_or_create``, without its savepoint in ``upsert_transaction``'s first try (where a
-    concurrent insert of the same row fails the whole transaction, which is then run again the careful way)."""
+    concurrent insert of the same row fails the whole transaction, which is then run again the careful way).
+
+    ``likely_new``: the row is almost never there yet (a message the API has just created): the first try
+    inserts it without looking; should it be there after all, the careful try finds it.
+    """
     if not savepoints_skipped():
         return queryset.get_or_create(defaults=defaults, **lookup)
-    try:
-        return queryset.get(**lookup), False
-    except queryset.model.DoesNotExist:  # type: ignore[attr-defined]
-        obj = queryset.model(**lookup, **defaults)
-        obj.save(force_insert=True, using=queryset.db)
-        return obj, True
+    if not likely_new:
+        try:
+            return queryset.get(**lookup), False
+        except queryset.model.DoesNotExist:  # type: ignore[attr-defined]
+            pass
+    obj = queryset.model(**lookup, **defaults)
+    obj.save(force_insert=True, using=queryset.db)
+    return obj, True
 
 
 def get_or_reference(model: type[M], tenant: Tenant, remote_id: str | int, **defaults: Any) -> M:

@@ -46,6 +46,7 @@ def _message(tenant: Tenant, event_type: str, data: dict[str, Any], event_id: in
         source=SyncSource.WEBHOOK,
         update=event_type == "message_updated",
         source_event_id=event_id,
+        likely_new=event_type == "message_created",
     )
     return Mapped(messages=[message], conversations=[message.conversation], note=payload.note)
 
