@@ -77,11 +77,11 @@ def event_queue(event_id: int, *, customer_waits: bool = False) -> None:
     """Sends the task that maps a stored (committed) event; if the broker cannot take it, the sweep will.
 
     A customer's message to a bot (``customer_waits``) gets a task of its own, on the queue a worker keeps
-    for those. Any other event wakes the batch mapper, which maps everything due, ``CX_HOOK_WAKE_INTERVAL``
-    later: nobody waits on these, a task per event cost more than the mapping, and by then the API's answer
-    that an event repeats (the bot's own reply comes back as two events) has been written, so the copy is
-    settled with one read (``settle_repeats``). A wake-up that has not started yet maps this event too, so
-    none is sent: at most one wake-up per interval per process.
+    for those. Any other event wakes the batch mapper ``CX_HOOK_WAKE_INTERVAL`` later (``wake_up``): nobody
+    waits on these, a task per event cost more than the mapping, and by then the API's answer that an event
+    repeats (the bot's own reply comes back as two events) has been written, so the copy is settled with one
+    read (``settle_repeats``). A wake-up that has not started yet covers this event too (by its follow-up,
+    if the event is still too young), so none is sent: at most one wake-up per interval per process.
     """
     global _next_wake
     if customer_waits:
@@ -205,6 +205,29 @@ def process_all(max_batches: int = 1000, *, received_before: Any = None) -> int:
         if not handled or time.monotonic() > stop_at:
             break
     return total
+
+
+def wake_up(*, follow_up: bool = False) -> int:
+    """What a wake-up does: maps the due events received at least ``CX_HOOK_WAKE_INTERVAL`` ago.
+
+    Nobody waits on these events, and most are copies of the bot's replies, which the platform sends while
+    the bot is still writing down the API's answer: a copy mapped before that answer took the long way (a
+    sixth of them at 50 customer messages a second), one taken after it is settled with one read
+    (``settle_repeats``). A customer's message to a bot is not left waiting: it has its own task.
+
+    The events left for being younger get one ``follow_up`` wake-up, for when the youngest of them is old
+    enough (a follow-up sends none: each event stored later sends its own wake-up, see ``event_queue``).
+    """
+    interval = timedelta(seconds=settings.CX_HOOK_WAKE_INTERVAL)
+    mapped = process_all(received_before=timezone.now() - interval)
+    if interval and not follow_up:
+        young = InboundEvent.objects.filter(status=EventStatus.RECEIVED, customer_waits=False)
+        youngest = young.order_by("-id").values_list("received_at", flat=True).first()
+        if youngest is not None:
+            wait = max(youngest + interval - timezone.now(), timedelta(0)).total_seconds() + WAKE_MARGIN
+            # (sent_at, follow_up): the task's arguments
+            task_send("hooks.process_events", None, True, on_commit=False, quietly=True, countdown=wait)
+    return mapped
 
 
 def sweep() -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .processing import event_handle, process_all, sweep
+from .processing import event_handle, sweep, wake_up
 
 
 # Late ack, and back to the queue if the worker dies: the event is stored, claimed with SKIP LOCKED and mapped
@@ -20,10 +20,11 @@ def handle_event_task(event_id: int) -> None:
 # Wake-ups and the sweep are acknowledged on receipt: the events are in the database, and the sweep every 30 s
 # maps what a lost wake-up left.
 @shared_task(name="hooks.process_events", ignore_result=True)
-def process_events_task(sent_at: float | None = None) -> int:
-    """Maps everything due in batches: woken by the endpoints, or after a replay. (``sent_at``: sent by
-    an earlier version, which looked a second time after its interval; no longer needed.)"""
-    return process_all()
+def process_events_task(sent_at: float | None = None, follow_up: bool = False) -> int:
+    """Maps what is due in batches (see ``processing.wake_up``): woken by the endpoints, after a replay, or
+    as a wake-up's follow-up. (``sent_at``: sent by an earlier version, which looked a second time after its
+    interval; no longer needed.)"""
+    return wake_up(follow_up=follow_up)
 
 
 @shared_task(name="hooks.sweep", ignore_result=True)
