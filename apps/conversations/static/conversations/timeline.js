@@ -213,7 +213,11 @@
   async function applyAnswer(answer) {
     const follow = atBottom();
     since = answer.since;
-    if (answer.reload) {
+    if (answer.reload && !(follow && !list.querySelector(".cx-newer"))) {
+      // Too much changed to place piece by piece, and the reader is not at the newest (scrolled up, on a
+      // date, at a search's link): their place is kept; the rest comes as they scroll, or with a reload.
+      liveNote("Many messages changed: scroll down to the newest, or reload the page.");
+    } else if (answer.reload) {
       await load(null, {}, "replace");
       list.scrollTop = list.scrollHeight;
     } else if (answer.items && applyItems(answer.items) && follow) {
