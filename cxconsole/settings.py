@@ -269,9 +269,11 @@ CX_HOOK_MAX_BODY_BYTES = env.int("CX_HOOK_MAX_BODY_BYTES", default=256 * 1024)
 CX_HOOK_MAX_CLOCK_SKEW = env.int("CX_HOOK_MAX_CLOCK_SKEW", default=300)
 CX_HOOK_ENDPOINT_CACHE_SECONDS = env.float("CX_HOOK_ENDPOINT_CACHE_SECONDS", default=5.0)
 # Events nobody waits on (all but a customer's message to a bot) wake the batch mapper at most once per
-# this many seconds per web process, so such an event is mirrored within about this long: a wake-up per
-# event cost more than mapping it (bench/bot_latency.py: each bot reply comes back as two events).
-CX_HOOK_WAKE_INTERVAL = env.float("CX_HOOK_WAKE_INTERVAL", default=0.25)
+# this many seconds per web process, and are mapped once they are this old: such an event is mirrored
+# within about twice this long. A wake-up per event cost more than mapping it, and the copies of the bot's
+# replies (each comes back as two events) are settled with one read once the bot has written the answer
+# they repeat (bench/bot_latency.py at 50 msg/s: p99 0.1-1 s at 0.25 s, 0.1-0.5 s at 0.5 s, 0.11-0.15 s at 1 s).
+CX_HOOK_WAKE_INTERVAL = env.float("CX_HOOK_WAKE_INTERVAL", default=1.0)
 # A refused delivery at a known endpoint is kept (admin: Refused deliveries), its body cut at this many
 # bytes; the newest CX_HOOK_REFUSED_KEEP of them are kept.
 CX_HOOK_REFUSED_BODY_BYTES = env.int("CX_HOOK_REFUSED_BODY_BYTES", default=64 * 1024)
