@@ -193,10 +193,15 @@ def test_deliveries_during_a_database_outage_get_503_and_none_acknowledged_is_lo
     in_outage = threading.Event()
     during: Counter = Counter()
 
+    outage_begun = threading.Event()
+
     def deliver(chunk) -> None:
-        """As the platform does: a delivery not acknowledged is sent again a little later."""
+        """As the platform does: a delivery not acknowledged is sent again a little later. The second half
+        of the chunk waits for the outage (a fast console may have taken the first half before it)."""
         with requests.Session() as session:
-            for body, delivery in chunk:
+            for number, (body, delivery) in enumerate(chunk):
+                if number == len(chunk) // 2:
+                    outage_begun.wait(timeout=60)
                 for attempt in range(200):
                     try:
                         status = session.post(
@@ -221,6 +226,7 @@ def test_deliveries_during_a_database_outage_get_503_and_none_acknowledged_is_lo
         connection.close()  # this process's own session ends with the others
         outage.begin()
         in_outage.set()
+        outage_begun.set()
         time.sleep(6)  # longer than the endpoint cache: its lookup fails too, and is answered 503 as well
         in_outage.clear()
     finally:
