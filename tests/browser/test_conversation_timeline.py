@@ -136,3 +136,14 @@ def test_the_timeline_loads_older_pages_on_scroll_on_a_link_and_on_a_date(live_s
     assert line.inner_text() == "Thursday 5 March 2026"
     assert line.evaluate("l => l.nextElementSibling.querySelector('.cx-bubble').textContent") == "message number 87"
     page.screenshot(path="/tmp/timeline-date.png", full_page=False)
+    # Scrolled down to the newest (the newer pages load on the way), the note goes.
+    page.wait_for_function(
+        """() => {
+            const list = document.getElementById("timeline-items");
+            list.scrollTop = list.scrollHeight;
+            return !list.querySelector(".cx-newer");
+        }""",
+        polling=200,
+    )
+    page.wait_for_function("!document.querySelector('#cx-live-state').textContent.includes('Many messages changed')")
+    assert page.locator("#timeline-items", has_text="message number 299").count() == 1

@@ -213,6 +213,10 @@
   async function applyAnswer(answer) {
     const follow = atBottom();
     since = answer.since;
+    const note = stateLine.querySelector('[data-field="live"]');
+    if (note && note.textContent.startsWith("Many") && follow && !list.querySelector(".cx-newer")) {
+      liveNote(""); // the reader has scrolled down to the newest: the note has done its work
+    }
     if (answer.reload && !(follow && !list.querySelector(".cx-newer"))) {
       // Too much changed to place piece by piece, and the reader is not at the newest (scrolled up, on a
       // date, at a search's link): their place is kept; the rest comes as they scroll, or with a reload.
