@@ -249,8 +249,7 @@ def message_repeats_mirror(message: Message, payload: MessagePayload, *, update:
         return False
     if update and not says_nothing_new(message, payload.fields):
         return False
-    moment = payload.fields.get("remote_created_at")
-    if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):
+    if _moves_activity(conversation, payload.fields.get("remote_created_at")):
         return False
     return not _taking_part(conversation, payload.fields.get("sender_kind"))
 
@@ -314,7 +313,7 @@ def message_upsert_from_remote(
                 rows.update(**taking_part)
             else:
                 rows.select_for_update().values_list("pk").first()
-            if moment and (conversation.last_activity_at is None or moment > conversation.last_activity_at):
+            if _moves_activity(conversation, moment):
                 conversation.last_activity_at = moment
             for name, value in taking_part.items():
                 setattr(conversation, name, value)
@@ -447,6 +446,13 @@ def conversation_start(
                 )
         audit.obj, audit.detail = conversation, f"for {contact} in {inbox}: {initial_message[:200]}"
         return conversation
+
+
+def _moves_activity(conversation: Conversation, moment: dt.datetime | None) -> bool:
+    """Whether a message at ``moment`` moves the conversation's last activity forward."""
+    if moment is None:
+        return False
+    return conversation.last_activity_at is None or moment > conversation.last_activity_at
 
 
 def _taking_part(conversation: Conversation | None, sender_kind: str | None) -> dict[str, bool]:
