@@ -97,6 +97,10 @@ class Message(RemoteObject):
     # The inbound event that brought the message (an id of hooks.InboundEvent, no constraint: the event
     # log is pruned on its own terms); None for a message the console sent or read from an API answer.
     source_event_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    # When the platform saved the version shown: the ``updated_at`` of the conversation its event carried (the
+    # platform touches a message's conversation each time it saves the message). An edit delivered late,
+    # carrying an earlier time, is not applied over a newer one. None: read from no event that carried it.
+    remote_version_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta(RemoteObject.Meta):
         ordering = ["conversation", "remote_created_at", "id"]

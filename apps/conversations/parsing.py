@@ -268,6 +268,9 @@ def parse_message(data: dict[str, Any], *, carried: bool = True) -> MessagePaylo
         except UnusablePayload as exc:
             raise UnusablePayload(f"The message's conversation cannot be read: {exc}") from None
         conversation_id = conversation.remote_id
+        if conversation.fields.get("remote_updated_at"):
+            # The platform touches the conversation whenever it saves one of its messages: this version's time.
+            reading.fields["remote_version_at"] = conversation.fields["remote_updated_at"]
     elif data.get("conversation_id") not in (None, ""):
         try:
             conversation_id = checked_remote_id(data["conversation_id"])

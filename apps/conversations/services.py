@@ -247,7 +247,7 @@ def message_repeats_mirror(message: Message, payload: MessagePayload, *, update:
             return False
     elif payload.conversation_id is not None and payload.conversation_id != conversation.remote_id:
         return False
-    if update and not says_nothing_new(message, payload.fields):
+    if update and not _older_version(message, payload.fields) and not says_nothing_new(message, payload.fields):
         return False
     if _moves_activity(conversation, payload.fields.get("remote_created_at")):
         return False
@@ -332,9 +332,16 @@ def message_upsert_from_remote(
             defaults={"conversation": conversation, **written, **brought},
             likely_new=likely_new,
         )
-        if not created and update:
+        if not created and update and not _older_version(message, written):
             update_fields(message, written)
     return message
+
+
+def _older_version(message: Message, fields: Mapping[str, Any]) -> bool:
+    """Whether ``fields`` describe an earlier version of ``message`` than the one mirrored: an edit delivered
+    after a later one. With no time on either side (or the same second) the last one mapped wins."""
+    new_at, old_at = fields.get("remote_version_at"), message.remote_version_at
+    return bool(new_at and old_at and new_at < old_at)
 
 
 def _search_vector_of(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from apps.contacts.models import Contact
 from apps.conversations.models import Conversation, Message
 from apps.cx.client import Actor
 from apps.hooks import processing
+from apps.hooks.mapping import known_repeats
 from apps.hooks.models import EventStatus, InboundEvent
 from apps.hooks.services import events_replay
 
@@ -93,6 +94,40 @@ def test_message_updated_changes_the_content_and_message_created_again_does_not(
     post(webhook.path, events.raw(events.message_event(content="edited", event="message_updated")))
     post(webhook.path, events.raw(events.message_event(content="stale copy")))
     assert Message.objects.get().content == "edited"
+
+
+def edit(content: str, at: int) -> bytes:
+    """A message_updated delivery as the platform sends it: the conversation it carries was touched at ``at``."""
+    carried = events.conversation(updated_at=at, created_at=1_790_000_000 - 60)
+    return events.raw(events.message_event(content=content, event="message_updated", conversation_obj=carried))
+
+
+def test_an_edit_delivered_after_a_later_one_is_not_applied_over_it(post, webhook):
+    post(webhook.path, events.raw(events.message_event(content="first")))
+    post(webhook.path, edit("third: the last edit", 1_790_000_300))
+    post(webhook.path, edit("second", 1_790_000_200))  # sent before the last edit, delivered after it
+
+    message = Message.objects.get()
+    assert message.content == "third: the last edit"
+    assert message.remote_version_at.timestamp() == 1_790_000_300
+    # Kept and done, not failed: the event is there to read; the mirror shows the newest version.
+    assert InboundEvent.objects.filter(status=EventStatus.PROCESSED).count() == 3
+    assert Conversation.objects.get().remote_updated_at.timestamp() == 1_790_000_300
+
+
+def test_a_later_edit_is_applied_whatever_came_before(post, webhook):
+    post(webhook.path, edit("second", 1_790_000_200))  # the edit before the message's own creation event
+    post(webhook.path, events.raw(events.message_event(content="first")))
+    post(webhook.path, edit("third", 1_790_000_300))
+    assert Message.objects.get().content == "third"
+
+
+def test_an_older_edit_counts_as_a_repeat_and_writes_nothing(post, webhook):
+    post(webhook.path, edit("newest", 1_790_000_300))
+    message = Message.objects.get()
+    older = json.loads(edit("older", 1_790_000_200))
+    (repeat,) = known_repeats(message.tenant, [("message_updated", older)])
+    assert repeat == message
 
 
 def test_unknown_events_are_stored_and_marked_ignored(post, webhook):

@@ -1,7 +1,7 @@
 """Webhook deliveries through faults, at the real endpoint (gunicorn) with a real worker mapping them.
 
-A flood of duplicated, out-of-order deliveries must leave the same mirror as the same events sent once and in
-order; and a database outage while events flow must lose nothing the endpoint acknowledged.
+A flood of duplicated, out-of-order deliveries (message edits among them) must leave the same mirror as the same
+events sent once and in order; and a database outage while events flow must lose nothing the endpoint acknowledged.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def webhook_url(console_server: str, tenant: Tenant) -> str:
 
 
 def conversation_story(conversation_id: int, rng: random.Random) -> list[dict]:
-    """One conversation's events as the platform sends them, in order: created, messages, status changes."""
+    """One conversation's events as the platform sends them, in order: created, messages (some edited, once or
+    twice), status changes. Saving a message touches its conversation, so each edit carries a later time."""
     story = []
     at = START + conversation_id * 100
     statuses = ["pending", "open", "snoozed", "open", rng.choice(["open", "resolved"])]
@@ -65,11 +66,17 @@ def conversation_story(conversation_id: int, rng: random.Random) -> list[dict]:
         story.append({**body, "event": event})
         if status != "resolved":
             at += 1
-            message = events.message_event(
-                conversation_id * 10 + step, content=f"message {step} of {conversation_id}", conversation_obj=body
-            )
+            message_id, content = conversation_id * 10 + step, f"message {step} of {conversation_id}"
+            message = events.message_event(message_id, content=content, conversation_obj=body)
             message["created_at"] = at
             story.append(message)
+            for edit in range(rng.choice([0, 1, 2])):
+                at += 1
+                touched = {**body, "updated_at": at}
+                edited = events.message_event(
+                    message_id, content=f"{content}, edit {edit + 1}", conversation_obj=touched, event="message_updated"
+                )
+                story.append({**edited, "created_at": message["created_at"]})
     return story
 
 
@@ -140,9 +147,14 @@ def test_a_flood_of_duplicated_out_of_order_deliveries_leaves_the_mirror_of_an_i
     assert len(expected["conversations"]) == len(stories)
     assert len(expected["messages"]) == sum(1 for story in stories for e in story if e["event"] == "message_created")
     for story in stories:
-        last = story[-1] if story[-1]["event"] != "message_created" else story[-2]
+        last = story[-1].get("conversation", story[-1])  # the conversation as the last event shows it
         shown = expected["conversations"][str(last["id"])]
         assert (shown["status"], shown["remote_updated_at"].timestamp()) == (last["status"], last["updated_at"])
+        for event in story:
+            if event["event"] == "message_created":
+                edits = [e for e in story if e["event"] == "message_updated" and e["id"] == event["id"]]
+                assert expected["messages"][str(event["id"])]["content"] == (edits or [event])[-1]["content"]
+    assert sum(1 for story in stories for e in story if e["event"] == "message_updated") > 40
     assert got == expected
 
 
