@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from apps.cx.backoff import backoff_delay
@@ -187,10 +187,14 @@ class Claim:
 
 def room_in(limit: QueueLimit, *, now: dt.datetime) -> int:
     """How many more calls the queue may start now: the lower of its in-flight and per-minute room."""
-    mine = QueueCallback.objects.filter(tenant_id=limit.tenant_id, queue_name=limit.queue_name)
-    in_flight = mine.filter(state=CallbackState.DISPATCHING).count()
-    # Claimed rows whose POST has not started yet count against the minute too: they are about to.
-    starting = mine.filter(state=CallbackState.DISPATCHING, sent_at__isnull=True).count()
+    claimed = QueueCallback.objects.filter(
+        tenant_id=limit.tenant_id, queue_name=limit.queue_name, state=CallbackState.DISPATCHING
+    ).aggregate(
+        in_flight=Count("pk"),
+        # Claimed rows whose POST has not started yet count against the minute too: they are about to.
+        starting=Count("pk", filter=Q(sent_at__isnull=True)),
+    )
+    in_flight, starting = claimed["in_flight"], claimed["starting"]
     started = CallbackAttempt.objects.filter(
         tenant_id=limit.tenant_id, queue_name=limit.queue_name, started_at__gt=now - dt.timedelta(seconds=60)
     ).count()
@@ -200,10 +204,13 @@ def room_in(limit: QueueLimit, *, now: dt.datetime) -> int:
 def claim_due(tenant_id: int, queue_name: str, *, now: dt.datetime | None = None) -> list[Claim]:
     """Claims as many due callbacks of one queue as its limits allow, oldest due first."""
     now = now or timezone.now()
-    queue_limit(tenant_id, queue_name)
     with transaction.atomic():
         # One claimer per queue at a time: the limit arithmetic below must not interleave.
-        limit = QueueLimit.objects.select_for_update().get(tenant_id=tenant_id, queue_name=queue_name)
+        mine = QueueLimit.objects.select_for_update().filter(tenant_id=tenant_id, queue_name=queue_name)
+        limit = mine.first()
+        if limit is None:  # the queue's first use: its limits are made with the defaults, then locked
+            queue_limit(tenant_id, queue_name)
+            limit = mine.get()
         room = room_in(limit, now=now)
         if room <= 0:
             return []
@@ -259,6 +266,10 @@ def dispatch(*, now: dt.datetime | None = None, only: tuple[int, str] | None = N
                     logger.exception("Could not queue callback %s; the sweep will take it again", claim.callback_id)
                     return handed
                 handed += 1
+            if not settings.CELERY_TASK_ALWAYS_EAGER:
+                # A worker takes the tasks: the room just claimed stays full until they finish, and each one
+                # that finishes claims the next. Another round would find nothing, and lock each queue again.
+                break
     finally:
         _in_dispatch_loop.reset(token)
     return handed
@@ -275,12 +286,10 @@ def start_attempt(callback_id: int, token: uuid.UUID, *, now: dt.datetime | None
     with transaction.atomic():
         started = QueueCallback.objects.filter(
             pk=callback_id, state=CallbackState.DISPATCHING, claim_token=token, sent_at__isnull=True
-        ).update(sent_at=now, updated_at=now)
+        ).update(sent_at=now, updated_at=now, attempts=F("attempts") + 1)
         if not started:
             return None
         callback = QueueCallback.objects.select_related("tenant").get(pk=callback_id)
-        callback.attempts += 1
-        QueueCallback.objects.filter(pk=callback_id).update(attempts=callback.attempts)
         return CallbackAttempt.objects.create(
             callback=callback,
             number=callback.attempts,
