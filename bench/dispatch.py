@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import code_version  # noqa: E402
+from bench.dispatch_floor import floor_rate  # noqa: E402
 from bench.stack import (  # noqa: E402
     CALLS,
     QUEUE,
@@ -49,18 +50,25 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def access_token(sandbox) -> str:
+    import requests
+
+    from bench.stack import CLIENT_ID, CLIENT_SECRET
+
+    answer = requests.post(
+        sandbox.token_url, data={"grant_type": "client_credentials"}, auth=(CLIENT_ID, CLIENT_SECRET), timeout=15
+    )
+    return answer.json()["access_token"]
+
+
 def plain_loop(sandbox, destinations: list[str]) -> float:
     """The same POSTs from one `requests` session, one after the other: calls per second."""
     import requests
 
     from apps.cx.models import Tenant
-    from bench.stack import CLIENT_ID, CLIENT_SECRET
 
     tenant = Tenant.objects.get()
-    answer = requests.post(
-        sandbox.token_url, data={"grant_type": "client_credentials"}, auth=(CLIENT_ID, CLIENT_SECRET), timeout=15
-    )
-    token = answer.json()["access_token"]
+    token = access_token(sandbox)
     url = f"{sandbox.api_base_url}{CALLS}"
     with requests.Session() as session:
         session.headers.update({"Authorization": f"Bearer {token}", "User-Agent": "cx-console/1.0"})
@@ -106,6 +114,18 @@ def main() -> None:
         tenant = open_queue(per_minute=1_000_000, in_flight=options.in_flight)
         loop_numbers = numbers(options.calls, offset=50_000)
         loop_rate = plain_loop(built.sandbox, loop_numbers)
+        floors = {
+            processes: floor_rate(
+                options.database_url,
+                f"{built.sandbox.api_base_url}{CALLS}",
+                access_token(built.sandbox),
+                tenant.domain,
+                QUEUE,
+                numbers(options.calls, offset=80_000 + 10_000 * processes),
+                processes,
+            )
+            for processes in (1, 2, 3)
+        }
         built.sandbox.control.reset()
         built.sandbox.control.add_tenant(built.env["CX_TENANT_DOMAIN"])
 
@@ -121,8 +141,16 @@ def main() -> None:
             f"\nthroughput, {options.calls} callbacks, in flight {options.in_flight}, no added latency:\n"
             f"  plain requests loop : {loop_rate:7.1f} calls/s\n"
             f"  worker (2 processes): {worker_rate:7.1f} calls/s ({worker_s:.1f} s, batch created to all placed)\n"
-            f"  ratio worker/loop   : {worker_rate / loop_rate:.2f} (target at least 0.80)"
+            f"  ratio worker/loop   : {worker_rate / loop_rate:.2f} (target at least 0.80)\n"
+            "the floor: the loop's POSTs plus only the two commits a call needs (started before the POST, then\n"
+            "the API call row and the outcome), raw SQL, no claim, limit, hours or Django (bench/dispatch_floor.py):"
         )
+        for processes, rate in floors.items():
+            what = " (the worker's concurrency)" if processes == 2 else ""
+            print(
+                f"  floor, {processes} process{'es' if processes > 1 else '  '}: {rate:7.1f} calls/s, "
+                f"{rate / loop_rate:.2f} of the loop{what}"
+            )
 
         if options.latency > 0:
             # Like with like at an answer time a real API has: the loop waits for each answer, the worker keeps
