@@ -38,7 +38,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--calls", type=int, default=1000, help="callbacks in the throughput batch")
     parser.add_argument("--in-flight", type=int, default=8, help="the queue's max_in_flight for the throughput batch")
-    parser.add_argument("--limit", type=int, default=300, help="calls_per_minute for the limit run")
+    parser.add_argument("--limit", type=int, default=300, help="calls_per_minute for the limit run (0: no limit run)")
     parser.add_argument(
         "--latency",
         type=float,
@@ -115,15 +115,17 @@ def main() -> None:
         loop_numbers = numbers(options.calls, offset=50_000)
         loop_rate = plain_loop(built.sandbox, loop_numbers)
         floors = {
-            processes: floor_rate(
+            (pipelined, processes): floor_rate(
                 options.database_url,
                 f"{built.sandbox.api_base_url}{CALLS}",
                 access_token(built.sandbox),
                 tenant.domain,
                 QUEUE,
-                numbers(options.calls, offset=80_000 + 10_000 * processes),
+                numbers(options.calls, offset=100_000 + 10_000 * processes + 50_000 * pipelined),
                 processes,
+                pipelined=pipelined,
             )
+            for pipelined in (False, True)
             for processes in (1, 2, 3)
         }
         built.sandbox.control.reset()
@@ -142,14 +144,15 @@ def main() -> None:
             f"  plain requests loop : {loop_rate:7.1f} calls/s\n"
             f"  worker (2 processes): {worker_rate:7.1f} calls/s ({worker_s:.1f} s, batch created to all placed)\n"
             f"  ratio worker/loop   : {worker_rate / loop_rate:.2f} (target at least 0.80)\n"
-            "the floor: the loop's POSTs plus only the two commits a call needs (started before the POST, then\n"
-            "the API call row and the outcome), raw SQL, no claim, limit, hours or Django (bench/dispatch_floor.py):"
+            "the floor: the loop's POSTs plus only the writes a call must commit (started before the POST; then\n"
+            "the API call row and the outcome), raw SQL, no claim, limit, hours, Django or Celery; two statements a\n"
+            "call, or pipelined: one (a call's outcome with the next one's start) (bench/dispatch_floor.py):"
         )
-        for processes, rate in floors.items():
+        for (pipelined, processes), rate in floors.items():
             what = " (the worker's concurrency)" if processes == 2 else ""
             print(
-                f"  floor, {processes} process{'es' if processes > 1 else '  '}: {rate:7.1f} calls/s, "
-                f"{rate / loop_rate:.2f} of the loop{what}"
+                f"  floor, {'pipelined  ' if pipelined else 'two commits'}, {processes} process"
+                f"{'es' if processes > 1 else '  '}: {rate:7.1f} calls/s, {rate / loop_rate:.2f} of the loop{what}"
             )
 
         if options.latency > 0:
@@ -172,6 +175,8 @@ def main() -> None:
                 f"  ratio worker/loop   : {slow_worker / slow_loop:.2f}"
             )
 
+        if options.limit <= 0:
+            return
         # The limit: a batch larger than a window's worth, the queue limited to --limit calls a minute.
         # Another queue: the first batch's calls of the last minute would count against this one's limit.
         open_queue(per_minute=options.limit, in_flight=options.in_flight, queue=LIMITED)

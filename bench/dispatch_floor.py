@@ -66,6 +66,31 @@ SET state = 'placed', placed_at = now(), finished_at = now(), remote_id = %(remo
 WHERE id = %(id)s AND claim_token = %(token)s
 """
 
+# Pipelined: the outcome of one call and the start of the next committed together, one statement a call. The
+# rule holds the same (at any moment at most one call per dialler is started and not finished).
+FINISH_AND_START = """
+WITH call AS (
+    INSERT INTO floor_apicall (operation, method, path, status_code, request_body, response_body, duration_ms,
+                               task_id, created_at)
+    VALUES ('queue_call', 'POST', %(path)s, %(status)s, %(request)s, %(answer)s, %(ms)s, %(task)s, now())
+    RETURNING id
+), attempt AS (
+    UPDATE floor_attempt SET finished_at = now(), outcome = 'placed', api_call_id = (SELECT id FROM call)
+    WHERE id = %(attempt)s
+), done AS (
+    UPDATE floor_callback
+    SET state = 'placed', placed_at = now(), finished_at = now(), remote_id = %(remote_id)s,
+        remote_data = %(answer)s, claim_token = NULL, updated_at = now()
+    WHERE id = %(id)s AND claim_token = %(token)s
+), started AS (
+    UPDATE floor_callback SET sent_at = now(), attempts = attempts + 1, updated_at = now()
+    WHERE id = %(next)s AND state = 'dispatching' AND claim_token = %(next_token)s AND sent_at IS NULL
+    RETURNING id, attempts
+)
+INSERT INTO floor_attempt (callback_id, number, worker, started_at)
+SELECT id, attempts, %(worker)s, now() FROM started RETURNING id
+"""
+
 
 def prepare(database_url: str, destinations: list[str]) -> list[tuple[int, str]]:
     """The floor's tables, with every callback already claimed (claims come in batches: not part of the floor)."""
@@ -82,17 +107,20 @@ def prepare(database_url: str, destinations: list[str]) -> list[tuple[int, str]]
     return [(n, token) for n in range(1, len(destinations) + 1)]
 
 
-def _dial(job: tuple[str, str, str, str, str, list[tuple[int, str, str]]]) -> int:
+def _dial(job: tuple[str, str, str, str, str, list[tuple[int, str, str]], bool]) -> int:
     import psycopg
     import requests
 
-    database_url, url, access_token, domain, queue, calls = job
+    database_url, url, access_token, domain, queue, calls, pipelined = job
     worker = f"floor:{multiprocessing.current_process().pid}"
     task = str(uuid.uuid4())
     with psycopg.connect(database_url, autocommit=True) as connection, requests.Session() as session:
         session.headers.update({"Authorization": f"Bearer {access_token}", "User-Agent": "cx-console/1.0"})
-        for callback_id, token, number in calls:
-            (attempt,) = connection.execute(START, {"id": callback_id, "token": token, "worker": worker}).fetchone()
+        attempt = None
+        for index, (callback_id, token, number) in enumerate(calls):
+            if attempt is None:
+                start = {"id": callback_id, "token": token, "worker": worker}
+                (attempt,) = connection.execute(START, start).fetchone()
             body = {"tenant_domain": domain, "queue_name": queue, "destination": number}
             sent = time.perf_counter()
             answer = session.post(url, json=body, timeout=15)
@@ -108,18 +136,34 @@ def _dial(job: tuple[str, str, str, str, str, list[tuple[int, str, str]]]) -> in
                 "remote_id": str(answer.json().get("id", "")),
                 "id": callback_id,
                 "token": token,
+                "worker": worker,
             }
-            connection.execute(FINISH, values)
+            following = calls[index + 1] if pipelined and index + 1 < len(calls) else None
+            if following is None:
+                connection.execute(FINISH, values)
+                attempt = None
+            else:
+                values.update(next=following[0], next_token=following[1])
+                (attempt,) = connection.execute(FINISH_AND_START, values).fetchone()
     return len(calls)
 
 
 def floor_rate(
-    database_url: str, url: str, access_token: str, domain: str, queue: str, destinations: list[str], processes: int
+    database_url: str,
+    url: str,
+    access_token: str,
+    domain: str,
+    queue: str,
+    destinations: list[str],
+    processes: int,
+    *,
+    pipelined: bool = False,
 ) -> float:
-    """Calls per second of ``processes`` floor diallers sharing ``destinations`` (timed from their start)."""
+    """Calls per second of ``processes`` floor diallers sharing ``destinations`` (timed from their start);
+    ``pipelined``: one statement a call (a call's outcome with the next one's start) instead of two."""
     claims = prepare(database_url, destinations)
     calls = [(n, token, number) for (n, token), number in zip(claims, destinations, strict=True)]
-    jobs = [(database_url, url, access_token, domain, queue, calls[i::processes]) for i in range(processes)]
+    jobs = [(database_url, url, access_token, domain, queue, calls[i::processes], pipelined) for i in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
         pool.map(_noop, range(processes))  # the children are up before the clock starts
