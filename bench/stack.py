@@ -21,6 +21,8 @@ from pathlib import Path
 from bench.common import REPO, fresh_database
 
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"
+# In the environment of the workers a bench starts, so the next bench can find those a killed run left behind.
+WORKER_MARK = ("CX_BENCH_WORKER", "1")
 QUEUE = "support"
 CALLS = "queues/call/"
 
@@ -36,7 +38,7 @@ class Worker:
             [*worker_command(sys.executable, f"{name}@%h", queues="celery"), "--without-gossip", "--without-mingle"],
             cwd=REPO,
             # Its "ready." line is logged at INFO (the workers log through Django's LOGGING): as in production.
-            env={**env, "LOG_LEVEL": "INFO"},
+            env={**env, "LOG_LEVEL": "INFO", WORKER_MARK[0]: WORKER_MARK[1]},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -67,9 +69,30 @@ class Worker:
             self.kill()
 
 
+def stop_leftover_workers() -> int:
+    """Kills the workers of an earlier bench that was itself killed before it could stop them: they go on
+    reconnecting to its vanished Redis, and their CPU would skew this run's figures. Returns how many groups."""
+    groups = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if "=".join(WORKER_MARK).encode() in (entry / "environ").read_bytes().split(b"\0"):
+                groups.add(os.getpgid(int(entry.name)))
+        except (OSError, ProcessLookupError):
+            continue  # gone meanwhile, or not ours to read
+    for group in groups - {os.getpgrp()}:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+    return len(groups - {os.getpgrp()})
+
+
 class Stack:
     def __init__(self, database_url: str, **settings: str) -> None:
         from standin.client import start_sandbox_process
+
+        if leftovers := stop_leftover_workers():
+            print(f"(stopped {leftovers} worker process group(s) an earlier, killed bench left running)")
 
         # The tests' RedisServer can only be imported once Django is set up, which needs its port: chosen here.
         with socket.socket() as sock:
@@ -121,6 +144,8 @@ class Stack:
 
 @contextlib.contextmanager
 def stack(database_url: str, **settings: str) -> Iterator[Stack]:
+    # A bench stopped with SIGTERM (timeout, kill) stops its workers too, as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
     built = Stack(database_url, **settings)
     try:
         yield built
