@@ -70,21 +70,29 @@ class Worker:
 
 
 def stop_leftover_workers() -> int:
-    """Kills the workers of an earlier bench that was itself killed before it could stop them: they go on
-    reconnecting to its vanished Redis, and their CPU would skew this run's figures. Returns how many groups."""
-    groups = set()
+    """Kills the workers (and API stand-in) of an earlier bench that was itself killed before it could stop
+    them: the workers go on reconnecting to its vanished Redis, and their CPU would skew this run's figures.
+    Returns how many were found (a worker's process group counts once)."""
+    groups, stand_ins = set(), set()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             if "=".join(WORKER_MARK).encode() in (entry / "environ").read_bytes().split(b"\0"):
-                groups.add(os.getpgid(int(entry.name)))
+                groups.add(os.getpgid(int(entry.name)))  # a worker: its own session, pool children included
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"standin" in command and CLIENT_ID.encode() in command:  # the benches' own client id
+                stand_ins.add(int(entry.name))
         except (OSError, ProcessLookupError):
             continue  # gone meanwhile, or not ours to read
-    for group in groups - {os.getpgrp()}:
+    groups.discard(os.getpgrp())
+    for group in groups:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
-    return len(groups - {os.getpgrp()})
+    for pid in stand_ins:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return len(groups) + len(stand_ins)
 
 
 class Stack:
@@ -92,7 +100,7 @@ class Stack:
         from standin.client import start_sandbox_process
 
         if leftovers := stop_leftover_workers():
-            print(f"(stopped {leftovers} worker process group(s) an earlier, killed bench left running)")
+            print(f"(stopped {leftovers} worker(s) or stand-in(s) an earlier, killed bench left running)")
 
         # The tests' RedisServer can only be imported once Django is set up, which needs its port: chosen here.
         with socket.socket() as sock:
