@@ -40,18 +40,15 @@ CREATE TABLE floor_apicall (
 );
 """
 
-START = """
-WITH started AS (
+# The statements, from parts: a call's start (%(id)s, %(token)s) and its outcome, with its API call row.
+_STARTED = """started AS (
     UPDATE floor_callback SET sent_at = now(), attempts = attempts + 1, updated_at = now()
-    WHERE id = %(id)s AND state = 'dispatching' AND claim_token = %(token)s AND sent_at IS NULL
+    WHERE id = %({id})s AND state = 'dispatching' AND claim_token = %({token})s AND sent_at IS NULL
     RETURNING id, attempts
-)
-INSERT INTO floor_attempt (callback_id, number, worker, started_at)
-SELECT id, attempts, %(worker)s, now() FROM started RETURNING id
-"""
-
-FINISH = """
-WITH call AS (
+)"""
+_ATTEMPT_ROW = """INSERT INTO floor_attempt (callback_id, number, worker, started_at)
+SELECT id, attempts, %(worker)s, now() FROM started RETURNING id"""
+_OUTCOME_ROWS = """call AS (
     INSERT INTO floor_apicall (operation, method, path, status_code, request_body, response_body, duration_ms,
                                task_id, created_at)
     VALUES ('queue_call', 'POST', %(path)s, %(status)s, %(request)s, %(answer)s, %(ms)s, %(task)s, now())
@@ -59,37 +56,20 @@ WITH call AS (
 ), attempt AS (
     UPDATE floor_attempt SET finished_at = now(), outcome = 'placed', api_call_id = (SELECT id FROM call)
     WHERE id = %(attempt)s
-)
-UPDATE floor_callback
+)"""
+_PLACED = """UPDATE floor_callback
 SET state = 'placed', placed_at = now(), finished_at = now(), remote_id = %(remote_id)s, remote_data = %(answer)s,
     claim_token = NULL, updated_at = now()
-WHERE id = %(id)s AND claim_token = %(token)s
-"""
+WHERE id = %(id)s AND claim_token = %(token)s"""
 
+# Two statements a call: the start before the POST, the outcome after it.
+START = f"WITH {_STARTED.format(id='id', token='token')}\n{_ATTEMPT_ROW}"
+FINISH = f"WITH {_OUTCOME_ROWS}\n{_PLACED}"
 # Pipelined: the outcome of one call and the start of the next committed together, one statement a call. The
 # rule holds the same (at any moment at most one call per dialler is started and not finished).
-FINISH_AND_START = """
-WITH call AS (
-    INSERT INTO floor_apicall (operation, method, path, status_code, request_body, response_body, duration_ms,
-                               task_id, created_at)
-    VALUES ('queue_call', 'POST', %(path)s, %(status)s, %(request)s, %(answer)s, %(ms)s, %(task)s, now())
-    RETURNING id
-), attempt AS (
-    UPDATE floor_attempt SET finished_at = now(), outcome = 'placed', api_call_id = (SELECT id FROM call)
-    WHERE id = %(attempt)s
-), done AS (
-    UPDATE floor_callback
-    SET state = 'placed', placed_at = now(), finished_at = now(), remote_id = %(remote_id)s,
-        remote_data = %(answer)s, claim_token = NULL, updated_at = now()
-    WHERE id = %(id)s AND claim_token = %(token)s
-), started AS (
-    UPDATE floor_callback SET sent_at = now(), attempts = attempts + 1, updated_at = now()
-    WHERE id = %(next)s AND state = 'dispatching' AND claim_token = %(next_token)s AND sent_at IS NULL
-    RETURNING id, attempts
+FINISH_AND_START = (
+    f"WITH {_OUTCOME_ROWS}, done AS (\n{_PLACED}\n), {_STARTED.format(id='next', token='next_token')}\n{_ATTEMPT_ROW}"
 )
-INSERT INTO floor_attempt (callback_id, number, worker, started_at)
-SELECT id, attempts, %(worker)s, now() FROM started RETURNING id
-"""
 
 
 def prepare(database_url: str, destinations: list[str]) -> list[tuple[int, str]]:
