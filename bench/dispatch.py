@@ -114,11 +114,12 @@ def main() -> None:
         tenant = open_queue(per_minute=1_000_000, in_flight=options.in_flight)
         loop_numbers = numbers(options.calls, offset=50_000)
         loop_rate = plain_loop(built.sandbox, loop_numbers)
+        calls_url, token = f"{built.sandbox.api_base_url}{CALLS}", access_token(built.sandbox)
         floors = {
             (pipelined, processes): floor_rate(
                 options.database_url,
-                f"{built.sandbox.api_base_url}{CALLS}",
-                access_token(built.sandbox),
+                calls_url,
+                token,
                 tenant.domain,
                 QUEUE,
                 numbers(options.calls, offset=100_000 + 10_000 * processes + 50_000 * pipelined),

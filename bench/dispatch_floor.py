@@ -21,6 +21,9 @@ import multiprocessing
 import time
 import uuid
 
+import psycopg
+import requests
+
 TABLES = """
 DROP TABLE IF EXISTS floor_apicall, floor_attempt, floor_callback;
 CREATE TABLE floor_callback (
@@ -72,10 +75,9 @@ FINISH_AND_START = (
 )
 
 
-def prepare(database_url: str, destinations: list[str]) -> list[tuple[int, str]]:
-    """The floor's tables, with every callback already claimed (claims come in batches: not part of the floor)."""
-    import psycopg
-
+def prepare(database_url: str, destinations: list[str]) -> list[tuple[int, str, str]]:
+    """The floor's tables, with every callback already claimed (claims come in batches: not part of the floor).
+    Returns each callback's (id, claim token, destination)."""
     token = str(uuid.uuid4())
     with psycopg.connect(database_url, autocommit=True) as connection:
         connection.execute(TABLES)
@@ -84,13 +86,10 @@ def prepare(database_url: str, destinations: list[str]) -> list[tuple[int, str]]
                 "INSERT INTO floor_callback (id, destination, state, claim_token) VALUES (%s, %s, 'dispatching', %s)",
                 [(n, number, token) for n, number in enumerate(destinations, start=1)],
             )
-    return [(n, token) for n in range(1, len(destinations) + 1)]
+    return [(n, token, number) for n, number in enumerate(destinations, start=1)]
 
 
 def _dial(job: tuple[str, str, str, str, str, list[tuple[int, str, str]], bool]) -> int:
-    import psycopg
-    import requests
-
     database_url, url, access_token, domain, queue, calls, pipelined = job
     worker = f"floor:{multiprocessing.current_process().pid}"
     task = str(uuid.uuid4())
@@ -141,8 +140,7 @@ def floor_rate(
 ) -> float:
     """Calls per second of ``processes`` floor diallers sharing ``destinations`` (timed from their start);
     ``pipelined``: one statement a call (a call's outcome with the next one's start) instead of two."""
-    claims = prepare(database_url, destinations)
-    calls = [(n, token, number) for (n, token), number in zip(claims, destinations, strict=True)]
+    calls = prepare(database_url, destinations)
     jobs = [(database_url, url, access_token, domain, queue, calls[i::processes], pipelined) for i in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
@@ -150,8 +148,6 @@ def floor_rate(
         started = time.perf_counter()
         done = sum(pool.map(_dial, jobs, chunksize=1))
         rate = done / (time.perf_counter() - started)
-    import psycopg
-
     with psycopg.connect(database_url, autocommit=True) as connection:
         placed = connection.execute("SELECT count(*) FROM floor_callback WHERE state = 'placed'").fetchone()[0]
         rows = connection.execute("SELECT count(*) FROM floor_apicall").fetchone()[0]
