@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -62,21 +63,52 @@ def code_version() -> str:
     return commit.stdout.strip() + (" + uncommitted changes outside bench/" if dirty.stdout.strip() else "")
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """All the machine's CPU ticks so far, and those of them idle or waiting for I/O (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:]]
+    return sum(ticks), ticks[3] + ticks[4]
+
+
 def busy_share(seconds: float = 2.0) -> float:
     """How busy the machine's CPUs are (0-1) over a short sample, from /proc/stat: wrk and the server need them all."""
-
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat") as stat:
-            ticks = [int(value) for value in stat.readline().split()[1:]]
-        return sum(ticks), ticks[3] + ticks[4]  # idle + iowait
-
     try:
-        total_before, idle_before = sample()
+        total_before, idle_before = _cpu_ticks()
         time.sleep(seconds)
-        total_after, idle_after = sample()
+        total_after, idle_after = _cpu_ticks()
     except OSError:
         return 0.0
     return 1 - (idle_after - idle_before) / max(total_after - total_before, 1)
+
+
+class CpuMeter:
+    """The whole machine's CPU over a stretch of a bench: how many cores were busy, and CPU seconds spent.
+
+    Every process counts (client, API stand-in, PostgreSQL, Redis, workers), so a figure of work done on one
+    machine can be set against what the machine has: ``with CpuMeter() as cpu: ...`` then ``cpu.per(calls)``."""
+
+    def __init__(self) -> None:
+        self.cores = os.cpu_count() or 1
+        self.busy_seconds = self.wall_seconds = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self._started = time.perf_counter()
+        self._total, self._idle = _cpu_ticks()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        total, idle = _cpu_ticks()
+        self.wall_seconds = time.perf_counter() - self._started
+        share = 1 - (idle - self._idle) / max(total - self._total, 1)
+        self.busy_seconds = share * self.cores * self.wall_seconds
+
+    @property
+    def busy_cores(self) -> float:
+        return self.busy_seconds / max(self.wall_seconds, 1e-9)
+
+    def per(self, count: int) -> float:
+        """CPU milliseconds (all processes) per unit of work."""
+        return 1000 * self.busy_seconds / max(count, 1)
 
 
 def free_port() -> int:

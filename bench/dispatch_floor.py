@@ -24,6 +24,8 @@ import uuid
 import psycopg
 import requests
 
+from bench.common import CpuMeter
+
 TABLES = """
 DROP TABLE IF EXISTS floor_apicall, floor_attempt, floor_callback;
 CREATE TABLE floor_callback (
@@ -137,24 +139,25 @@ def floor_rate(
     processes: int,
     *,
     pipelined: bool = False,
-) -> float:
-    """Calls per second of ``processes`` floor diallers sharing ``destinations`` (timed from their start);
-    ``pipelined``: one statement a call (a call's outcome with the next one's start) instead of two."""
+) -> tuple[float, CpuMeter]:
+    """Calls per second of ``processes`` floor diallers sharing ``destinations`` (timed from their start), and the
+    machine's CPU meanwhile; ``pipelined``: one statement a call (a call's outcome with the next one's start)
+    instead of two."""
     calls = prepare(database_url, destinations)
     jobs = [(database_url, url, access_token, domain, queue, calls[i::processes], pipelined) for i in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
         pool.map(_noop, range(processes))  # the children are up before the clock starts
-        started = time.perf_counter()
-        done = sum(pool.map(_dial, jobs, chunksize=1))
-        rate = done / (time.perf_counter() - started)
+        with CpuMeter() as cpu:
+            done = sum(pool.map(_dial, jobs, chunksize=1))
+        rate = done / cpu.wall_seconds
     with psycopg.connect(database_url, autocommit=True) as connection:
         placed = connection.execute("SELECT count(*) FROM floor_callback WHERE state = 'placed'").fetchone()[0]
         rows = connection.execute("SELECT count(*) FROM floor_apicall").fetchone()[0]
         connection.execute("DROP TABLE floor_apicall, floor_attempt, floor_callback")
     if (placed, rows) != (len(destinations), len(destinations)):
         raise SystemExit(f"floor: {placed} placed and {rows} API call rows of {len(destinations)}")
-    return rate
+    return rate, cpu
 
 
 def _noop(_: int) -> None:
