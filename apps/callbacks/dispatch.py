@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apps.cx.backoff import backoff_delay
@@ -201,6 +201,16 @@ def room_in(limit: QueueLimit, *, now: dt.datetime) -> int:
     return max(0, min(limit.max_in_flight - in_flight, limit.calls_per_minute - started - starting))
 
 
+def due_in(tenant_id: int, queue_name: str, *, now: dt.datetime) -> QuerySet[QueueCallback]:
+    """The queue's callbacks that may be claimed now, oldest due first (read through ``callbacks_due_claim``)."""
+    return (
+        QueueCallback.objects.filter(tenant_id=tenant_id, queue_name=queue_name, state=CallbackState.SCHEDULED)
+        .filter(due_at__lte=now)
+        .filter(RUNNING_BATCH)
+        .order_by("due_at", "id")
+    )
+
+
 def claim_due(tenant_id: int, queue_name: str, *, now: dt.datetime | None = None) -> list[Claim]:
     """Claims as many due callbacks of one queue as its limits allow, oldest due first."""
     now = now or timezone.now()
@@ -214,13 +224,7 @@ def claim_due(tenant_id: int, queue_name: str, *, now: dt.datetime | None = None
         room = room_in(limit, now=now)
         if room <= 0:
             return []
-        due = (
-            QueueCallback.objects.filter(
-                tenant_id=tenant_id, queue_name=queue_name, state=CallbackState.SCHEDULED, due_at__lte=now
-            )
-            .filter(RUNNING_BATCH)
-            .order_by("due_at", "id")
-        )
+        due = due_in(tenant_id, queue_name, now=now)
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
         ids = list(due.values_list("pk", flat=True)[:room])

@@ -188,6 +188,15 @@ class QueueCallback(models.Model):
             models.Index(fields=["state", "due_at"], name="callbacks_state_due"),
             models.Index(fields=["batch", "state"], name="callbacks_batch_state"),
             models.Index(fields=["tenant", "queue_name", "state"], name="callbacks_queue_state"),
+            # The claim's own order (dispatch.claim_due), over the scheduled rows alone. Without it, while the
+            # table's statistics still say "nothing is scheduled" (a fresh batch among a history of placed
+            # calls, before autoanalyze), PostgreSQL read and sorted the whole batch for every call: 84 ms a
+            # claim at 50,000, under the queue's lock. With it: 0.1 ms, whatever the statistics say.
+            models.Index(
+                fields=["tenant", "queue_name", "due_at", "id"],
+                condition=Q(state="scheduled"),
+                name="callbacks_due_claim",
+            ),
         ]
         constraints = [
             # Two open callbacks for one number would ring the customer twice.
