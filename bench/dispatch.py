@@ -9,6 +9,7 @@ port, the API stand-in, and the worker as `make run` starts it (concurrency 2). 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -79,6 +80,56 @@ def plain_loop(sandbox, destinations: list[str]) -> tuple[float, CpuMeter]:
         return len(destinations) / cpu.wall_seconds, cpu
 
 
+def orm_writes(tenant, count: int) -> tuple[float, CpuMeter]:
+    """The writes every call must commit, made through the console's own ORM code, one call after another, no
+    POST, no Celery, no claim: the start (``start_attempt``), the API call's row (the client's fields) and the
+    outcome (``dispatch._finish``'s two UPDATEs). Returns this process's CPU ms a call, and the machine's CPU."""
+    import uuid
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from apps.callbacks.dispatch import _release, start_attempt
+    from apps.callbacks.models import AttemptOutcome, CallbackAttempt, CallbackState, QueueCallback
+    from apps.cx.models import ApiCall, ApiCallOutcome
+
+    token = uuid.uuid4()
+    callbacks = QueueCallback.objects.bulk_create(
+        QueueCallback(
+            tenant=tenant,
+            queue_name="orm-writes",
+            destination=number,
+            state=CallbackState.DISPATCHING,
+            claim_token=token,
+            claimed_at=timezone.now(),
+        )
+        for number in numbers(count, offset=80_000)
+    )
+    with CpuMeter() as machine:
+        process = time.process_time()
+        for callback in callbacks:
+            attempt = start_attempt(callback, token)
+            assert attempt is not None
+            answer = {"id": callback.pk, "status": "queued"}
+            call = ApiCall.objects.create(
+                tenant=tenant, operation="queue_call", triggered_by="task:callbacks (bench)", method="POST",
+                path=CALLS, status_code=201, outcome=ApiCallOutcome.OK, duration_ms=1,
+                request_body={"queue_name": "orm-writes", "destination": callback.destination},
+                response_body=json.dumps(answer), task_id=str(token),
+            )  # fmt: skip
+            now = timezone.now()
+            with transaction.atomic():
+                _release(
+                    callback.pk, token, state=CallbackState.PLACED, placed_at=now, finished_at=now,
+                    remote_id=str(answer["id"]), remote_data=answer, last_error="", state_reason="",
+                )  # fmt: skip
+                CallbackAttempt.objects.filter(pk=attempt.pk).update(
+                    finished_at=now, outcome=AttemptOutcome.PLACED, error="", api_call_id=call.pk
+                )
+        process = time.process_time() - process
+    return 1000 * process / count, machine
+
+
 def cpu_text(cpu: CpuMeter, calls: int) -> str:
     return f"; CPU {cpu.busy_cores:.2f} cores busy, {cpu.per(calls):.2f} ms a call"
 
@@ -135,6 +186,7 @@ def main() -> None:
             for pipelined in (False, True)
             for processes in (1, 2, 3)
         }
+        orm_process_ms, orm_cpu = orm_writes(tenant, options.calls)
         built.sandbox.control.reset()
         built.sandbox.control.add_tenant(built.env["CX_TENANT_DOMAIN"])
 
@@ -155,6 +207,9 @@ def main() -> None:
             f"  ratio worker/loop   : {worker_rate / loop_rate:.2f} (target at least 0.80)\n"
             f"  at 0.80 of the loop the machine has {budget:.2f} ms of CPU a call for everything: the loop's own\n"
             f"  POST (client and stand-in) takes {loop_cpu.per(options.calls):.2f} of it\n"
+            f"  the writes every call must commit, through the console's ORM code (start_attempt, the API call's\n"
+            f"  row, _finish's two UPDATEs), one after another, no POST: {orm_cpu.per(options.calls):.2f} ms a call "
+            f"({orm_process_ms:.2f} of it in Python, the rest PostgreSQL)\n"
             "the floor: the loop's POSTs plus only the writes a call must commit (started before the POST; then\n"
             "the API call row and the outcome), raw SQL, no claim, limit, hours, Django or Celery; two statements a\n"
             "call, or pipelined: one (a call's outcome with the next one's start) (bench/dispatch_floor.py):"

@@ -231,11 +231,12 @@ def claim_due(tenant_id: int, queue_name: str, *, now: dt.datetime | None = None
         if not ids:
             return []
         token = uuid.uuid4()
-        QueueCallback.objects.filter(pk__in=ids, state=CallbackState.SCHEDULED).update(
+        taken = QueueCallback.objects.filter(pk__in=ids, state=CallbackState.SCHEDULED).update(
             state=CallbackState.DISPATCHING, claim_token=token, claimed_at=now, sent_at=None, updated_at=now
         )
-        claimed = QueueCallback.objects.filter(pk__in=ids, claim_token=token).values_list("pk", flat=True)
-        return [Claim(pk, token) for pk in claimed]
+        if taken < len(ids):  # another claimer took some in between (SQLite: no row locks to skip): which?
+            ids = list(QueueCallback.objects.filter(pk__in=ids, claim_token=token).values_list("pk", flat=True))
+        return [Claim(pk, token) for pk in ids]
 
 
 def due_queues(*, now: dt.datetime | None = None) -> list[tuple[int, str]]:
@@ -284,16 +285,22 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def start_attempt(callback_id: int, token: uuid.UUID, *, now: dt.datetime | None = None) -> CallbackAttempt | None:
-    """Marks the claimed callback's POST as started; None when this claim is stale or already started."""
+def start_attempt(
+    callback: QueueCallback, token: uuid.UUID, *, now: dt.datetime | None = None
+) -> CallbackAttempt | None:
+    """Marks the claimed callback's POST as started; None when this claim is stale or already started.
+
+    ``callback`` is the row as read while the claim held it. Its attempt count is exact whenever the start
+    succeeds: only a start changes the count, and a start by anyone else (another delivery of the task, a
+    later claim) sets ``sent_at`` or the token, so this UPDATE then matches nothing."""
     now = now or timezone.now()
     with transaction.atomic():
         started = QueueCallback.objects.filter(
-            pk=callback_id, state=CallbackState.DISPATCHING, claim_token=token, sent_at__isnull=True
+            pk=callback.pk, state=CallbackState.DISPATCHING, claim_token=token, sent_at__isnull=True
         ).update(sent_at=now, updated_at=now, attempts=F("attempts") + 1)
         if not started:
             return None
-        callback = QueueCallback.objects.select_related("tenant").get(pk=callback_id)
+        callback.attempts, callback.sent_at = callback.attempts + 1, now
         return CallbackAttempt.objects.create(
             callback=callback,
             number=callback.attempts,
@@ -350,7 +357,7 @@ def place(callback_id: int, token: uuid.UUID | str) -> str:
         if state == CallbackState.SKIPPED and callback.batch_id:
             batches_finish_done(batch_ids=[callback.batch_id])
         return state
-    attempt = start_attempt(callback_id, token, now=now)
+    attempt = start_attempt(callback, token, now=now)
     if attempt is None:
         return ""  # another delivery of this task got there first
     return dial(callback, attempt, token).state

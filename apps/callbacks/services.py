@@ -339,9 +339,9 @@ def queue_callback_place_now(*, tenant: Tenant, actor: Actor, queue_name: str, d
         except IntegrityError:
             raise CallbackRefused(f"{destination} already has a callback waiting or being placed.") from None
         audit.obj = callback
-        attempt = start_attempt(callback.pk, token)
-        assert attempt is not None  # just created and claimed above
         callback.tenant = tenant
+        attempt = start_attempt(callback, token)
+        assert attempt is not None  # just created and claimed above
         result: Dialled = dial(callback, attempt, token, queued=False)
         callback.refresh_from_db()
         if result.error is not None and callback.state != CallbackState.PLACED:

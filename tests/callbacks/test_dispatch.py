@@ -7,6 +7,7 @@ the real clock, so tests that travel in time (``now=``) use a queue open at ever
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import Counter
 from zoneinfo import ZoneInfo
 
@@ -141,6 +142,32 @@ def test_a_claimed_callback_is_not_claimed_again(sandbox, tenant, actor, queue):
     assert dispatch.claim_due(tenant.pk, QUEUE) == []
     assert dispatch.place(first[0].callback_id, "00000000-0000-0000-0000-000000000000") == ""  # not its claim
     assert posts(sandbox) == []
+
+
+def test_a_claim_hands_out_only_what_it_took_when_another_claimer_got_there_between_its_read_and_its_update(
+    sandbox, tenant, actor, queue, monkeypatch
+):
+    # SQLite has no row locks to skip: two claimers can read the same due rows, and only one UPDATE takes each.
+    make_batch(tenant, actor, new_york(3))
+    dispatch.plan()
+    rival, taken_by_rival = uuid.uuid4(), QueueCallback.objects.order_by("due_at", "id").first()
+    assert taken_by_rival is not None
+    fresh_token = uuid.uuid4
+
+    def rival_claims_first() -> uuid.UUID:  # called between the claim's read and its UPDATE
+        QueueCallback.objects.filter(pk=taken_by_rival.pk).update(
+            state=CallbackState.DISPATCHING, claim_token=rival, claimed_at=timezone.now()
+        )
+        return fresh_token()
+
+    monkeypatch.setattr(dispatch.uuid, "uuid4", rival_claims_first)
+    claims = dispatch.claim_due(tenant.pk, QUEUE)
+    monkeypatch.undo()
+
+    assert len(claims) == 2 and taken_by_rival.pk not in {claim.callback_id for claim in claims}
+    assert QueueCallback.objects.get(pk=taken_by_rival.pk).claim_token == rival
+    for claim in claims:
+        assert QueueCallback.objects.get(pk=claim.callback_id).claim_token == claim.token
 
 
 def test_a_queue_places_at_most_its_calls_per_minute(sandbox, tenant, actor, queue):
@@ -310,7 +337,7 @@ def test_a_worker_lost_during_its_call_leaves_the_callback_unknown_never_rediall
     callback = one(tenant, actor)
     dispatch.plan()
     (claim,) = dispatch.claim_due(tenant.pk, QUEUE)
-    attempt = dispatch.start_attempt(claim.callback_id, claim.token)  # the POST began, then nothing
+    attempt = dispatch.start_attempt(QueueCallback.objects.get(pk=claim.callback_id), claim.token)  # POST began
     assert attempt is not None
     past_timeout = later(settings.CX_CALLBACK_CALL_TIMEOUT + 1)
 
@@ -531,7 +558,7 @@ def test_a_late_second_delivery_does_not_release_a_call_already_under_way(sandbo
     def other_delivery_starts_meanwhile(row, now):
         # The same task, delivered twice, runs in another worker: it starts the POST just after this
         # delivery read the row, and the number lands on the do-not-call list in between.
-        started.append(dispatch.start_attempt(claim.callback_id, claim.token))
+        started.append(dispatch.start_attempt(QueueCallback.objects.get(pk=claim.callback_id), claim.token))
         DoNotCall.objects.create(tenant=tenant, destination=row.destination)
         return check(row, now)
 
