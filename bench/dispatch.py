@@ -198,6 +198,7 @@ def main() -> None:
         worker_s = worker_cpu.wall_seconds
         worker_rate = options.calls / worker_s
         budget = 1000 * loop_cpu.cores / (0.8 * loop_rate)
+        orm_bound = 1000 * loop_cpu.cores / (orm_cpu.per(options.calls) + loop_cpu.per(options.calls))
         print(
             f"\nthroughput, {options.calls} callbacks, in flight {options.in_flight}, no added latency "
             f"(CPU: the whole machine's, {loop_cpu.cores} cores, every process):\n"
@@ -210,6 +211,8 @@ def main() -> None:
             f"  the writes every call must commit, through the console's ORM code (start_attempt, the API call's\n"
             f"  row, _finish's two UPDATEs), one after another, no POST: {orm_cpu.per(options.calls):.2f} ms a call "
             f"({orm_process_ms:.2f} of it in Python, the rest PostgreSQL)\n"
+            f"  so a dispatcher through that code, with the machine's every core busy and nothing else to do, places\n"
+            f"  at most {orm_bound:.0f} calls/s: {orm_bound / loop_rate:.2f} of the loop\n"
             "the floor: the loop's POSTs plus only the writes a call must commit (started before the POST; then\n"
             "the API call row and the outcome), raw SQL, no claim, limit, hours, Django or Celery; two statements a\n"
             "call, or pipelined: one (a call's outcome with the next one's start) (bench/dispatch_floor.py):"
