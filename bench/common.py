@@ -70,17 +70,6 @@ def _cpu_ticks() -> tuple[int, int]:
     return sum(ticks), ticks[3] + ticks[4]
 
 
-def busy_share(seconds: float = 2.0) -> float:
-    """How busy the machine's CPUs are (0-1) over a short sample, from /proc/stat: wrk and the server need them all."""
-    try:
-        total_before, idle_before = _cpu_ticks()
-        time.sleep(seconds)
-        total_after, idle_after = _cpu_ticks()
-    except OSError:
-        return 0.0
-    return 1 - (idle_after - idle_before) / max(total_after - total_before, 1)
-
-
 class CpuMeter:
     """The whole machine's CPU over a stretch of a bench: how many cores were busy, and CPU seconds spent.
 
@@ -109,6 +98,16 @@ class CpuMeter:
     def per(self, count: int) -> float:
         """CPU milliseconds (all processes) per unit of work."""
         return 1000 * self.busy_seconds / max(count, 1)
+
+
+def busy_share(seconds: float = 2.0) -> float:
+    """How busy the machine's CPUs are (0-1) over a short sample, from /proc/stat: wrk and the server need them all."""
+    try:
+        with CpuMeter() as cpu:
+            time.sleep(seconds)
+    except OSError:
+        return 0.0
+    return cpu.busy_cores / cpu.cores
 
 
 def free_port() -> int:

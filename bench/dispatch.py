@@ -83,14 +83,14 @@ def plain_loop(sandbox, destinations: list[str]) -> tuple[float, CpuMeter]:
 def orm_writes(tenant, count: int) -> tuple[float, CpuMeter]:
     """The writes every call must commit, made through the console's own ORM code, one call after another, no
     POST, no Celery, no claim: the start (``start_attempt``), the API call's row (the client's fields) and the
-    outcome (``dispatch._finish``'s two UPDATEs). Returns this process's CPU ms a call, and the machine's CPU."""
+    outcome (``dispatch._finish``, no follow-on claim). Returns this process's CPU ms a call, and the machine's CPU."""
     import uuid
+    from types import SimpleNamespace
 
-    from django.db import transaction
     from django.utils import timezone
 
-    from apps.callbacks.dispatch import _release, start_attempt
-    from apps.callbacks.models import AttemptOutcome, CallbackAttempt, CallbackState, QueueCallback
+    from apps.callbacks.dispatch import _finish, start_attempt
+    from apps.callbacks.models import AttemptOutcome, CallbackState, QueueCallback
     from apps.cx.models import ApiCall, ApiCallOutcome
 
     token = uuid.uuid4()
@@ -117,15 +117,8 @@ def orm_writes(tenant, count: int) -> tuple[float, CpuMeter]:
                 request_body={"queue_name": "orm-writes", "destination": callback.destination},
                 response_body=json.dumps(answer), task_id=str(token),
             )  # fmt: skip
-            now = timezone.now()
-            with transaction.atomic():
-                _release(
-                    callback.pk, token, state=CallbackState.PLACED, placed_at=now, finished_at=now,
-                    remote_id=str(answer["id"]), remote_data=answer, last_error="", state_reason="",
-                )  # fmt: skip
-                CallbackAttempt.objects.filter(pk=attempt.pk).update(
-                    finished_at=now, outcome=AttemptOutcome.PLACED, error="", api_call_id=call.pk
-                )
+            client = SimpleNamespace(operation_call_ids=[call.pk], api_call_ids=[call.pk])  # what _finish reads
+            _finish(callback, attempt, token, client, AttemptOutcome.PLACED, answer=answer, follow_on=False)
         process = time.process_time() - process
     return 1000 * process / count, machine
 
