@@ -128,6 +128,8 @@
   let version = root.dataset.version;
   const stateLine = document.getElementById("cx-live-state");
 
+  const MANY_CHANGED = "Many messages changed: scroll down to the newest, or reload the page.";
+
   function liveNote(text) {
     const note = stateLine.querySelector('[data-field="live"]');
     if (note) note.textContent = text;
@@ -212,15 +214,16 @@
 
   async function applyAnswer(answer) {
     const follow = atBottom();
+    const atNewest = follow && !list.querySelector(".cx-newer"); // at the bottom, with no newer page to load
     since = answer.since;
     const note = stateLine.querySelector('[data-field="live"]');
-    if (note && note.textContent.startsWith("Many") && follow && !list.querySelector(".cx-newer")) {
+    if (atNewest && note && note.textContent === MANY_CHANGED) {
       liveNote(""); // the reader has scrolled down to the newest: the note has done its work
     }
-    if (answer.reload && !(follow && !list.querySelector(".cx-newer"))) {
+    if (answer.reload && !atNewest) {
       // Too much changed to place piece by piece, and the reader is not at the newest (scrolled up, on a
       // date, at a search's link): their place is kept; the rest comes as they scroll, or with a reload.
-      liveNote("Many messages changed: scroll down to the newest, or reload the page.");
+      liveNote(MANY_CHANGED);
     } else if (answer.reload) {
       await load(null, {}, "replace");
       list.scrollTop = list.scrollHeight;
