@@ -33,13 +33,11 @@ def test_a_claim_reads_the_oldest_due_rows_alone_even_before_the_statistics_know
         cursor.execute("ANALYZE callbacks_queuecallback")  # autovacuum's view of the table: all placed
     fresh = list(QueueCallback.objects.order_by("id").values_list("pk", flat=True)[HISTORY:])
     # A new batch: due a second apart, the oldest last in id order, so the order of the claim must come from due_at.
-    for offset in range(0, BATCH, 1000):
-        ids = fresh[offset : offset + 1000]
-        QueueCallback.objects.filter(pk__in=ids).update(state=CallbackState.SCHEDULED)
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE callbacks_queuecallback SET due_at = %s - (id * interval '1 second') WHERE id = ANY(%s)",
-            [now, fresh],
+            "UPDATE callbacks_queuecallback SET state = %s, due_at = %s - (id * interval '1 second') "
+            "WHERE id = ANY(%s)",
+            [CallbackState.SCHEDULED, now, fresh],
         )
 
     with transaction.atomic():
